@@ -7,3 +7,5 @@ pub mod poseidon;
 
 /// The field of state, Merkle trees and circuits: BN254's scalar field (Baby Jubjub's base field).
 pub type Fr = ark_bn254::Fr;
+pub mod babyjubjub;
+pub mod eddsa;
