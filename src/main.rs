@@ -1,1 +1,7 @@
-fn main() {}
+//! The `rustorium` command line.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::run()
+}

@@ -7,5 +7,9 @@ pub mod poseidon;
 
 /// The field of state, Merkle trees and circuits: BN254's scalar field (Baby Jubjub's base field).
 pub type Fr = ark_bn254::Fr;
+pub mod account;
 pub mod babyjubjub;
 pub mod eddsa;
+pub mod merkle;
+pub mod transfer;
+pub mod witness;

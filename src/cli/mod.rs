@@ -1,0 +1,71 @@
+//! clap commands. Errors print to stderr and exit with status 2; `crypto eddsa verify` exits 1 for a
+//! well-formed but invalid signature.
+
+mod crypto;
+mod debug;
+mod demo;
+mod keys;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rustorium",
+    version,
+    about = "GPU-accelerated zero-knowledge proving node"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poseidon and EdDSA-Poseidon primitives.
+    #[command(subcommand)]
+    Crypto(crypto::CryptoCommand),
+    /// Key files.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Build a state store from genesis, apply blocks of signed transfers, print roots and a
+    /// verified account proof.
+    Demo(demo::DemoArgs),
+    /// Tools for tests and diagnostics.
+    #[command(subcommand, hide = true)]
+    Debug(debug::DebugCommand),
+}
+
+/// What a command reports besides success.
+pub(crate) enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit with this status (e.g. 1 for an invalid signature).
+    Status(u8),
+}
+
+pub(crate) fn run() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUSTORIUM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Crypto(c) => crypto::run(c),
+        Command::Keys(c) => keys::run(c),
+        Command::Demo(a) => demo::run(a),
+        Command::Debug(c) => debug::run(c),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Status(s)) => ExitCode::from(s),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Rustorium: a GPU-accelerated zero-knowledge proving node. This crate is the machine that runs
+//! the statement defined in `rustorium-circuits`: compute backends, the state store, execution and
+//! (in later layers) proving, networking and the node.
+
+pub mod accel;
+pub mod state;

@@ -1,0 +1,398 @@
+//! Block execution: apply signed transfers in order, credit the fees to the producer, commit the
+//! resulting leaves as the next version, and (optionally) record the witness the prover needs.
+//!
+//! Rules, checked in this order for each transfer; a transfer that fails any of them is rejected
+//! with a [`TxError`] and changes nothing:
+//! 1. `chain_id` equals the store's;
+//! 2. the sender index holds an account;
+//! 3. the signature verifies against the sender's key;
+//! 4. `nonce` equals the sender's nonce (so a replay fails here);
+//! 5. `amount + fee` fits in u64 and is at most the sender's balance;
+//! 6. the recipient index holds an account, or the new key is a valid subgroup point not already in
+//!    the tree and a free index remains;
+//! 7. the recipient's balance plus `amount` fits in u64;
+//! 8. the producer's balance plus the block's fees so far plus this fee fits in u64 (so the fee
+//!    credit at the end of the block can never overflow).
+//!
+//! The sender's leaf is updated first (balance − amount − fee, nonce + 1), then the recipient's
+//! (balance + amount; a new key gets the next free index with nonce 0). After all transfers the
+//! producer's balance grows by the fee total, once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rustorium_circuits::Fr;
+use rustorium_circuits::account::Account;
+use rustorium_circuits::eddsa::{PublicKey, SignatureError};
+use rustorium_circuits::field::to_decimal;
+use rustorium_circuits::poseidon;
+use rustorium_circuits::transfer::{Recipient, SignedTransfer};
+use rustorium_circuits::witness::{BlockWitness, LeafUpdate, TransferWitness};
+use thiserror::Error;
+
+use super::{StateReader, StateStore, StoreError};
+
+/// Why a transfer was rejected.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxError {
+    /// The transfer names another chain.
+    #[error("wrong chain id: expected {expected}, got {got}")]
+    WrongChain {
+        /// This chain.
+        expected: u64,
+        /// The transfer's.
+        got: u64,
+    },
+    /// No account at the sender index.
+    #[error("unknown sender {0}")]
+    UnknownSender(u64),
+    /// No account at the recipient index.
+    #[error("unknown recipient {0}")]
+    UnknownRecipient(u64),
+    /// The signature does not verify against the sender's key.
+    #[error("bad signature: {0}")]
+    BadSignature(SignatureError),
+    /// The nonce is not the sender's current nonce (a replay, or a gap).
+    #[error("bad nonce: expected {expected}, got {got}")]
+    BadNonce {
+        /// The sender's nonce.
+        expected: u64,
+        /// The transfer's.
+        got: u64,
+    },
+    /// The sender cannot pay amount + fee.
+    #[error("insufficient balance: have {balance}, need {needed}")]
+    InsufficientBalance {
+        /// Sender's balance.
+        balance: u64,
+        /// Amount + fee.
+        needed: u128,
+    },
+    /// A balance or the sum amount + fee would exceed 2^64 − 1.
+    #[error("balance overflow")]
+    Overflow,
+    /// The producer's balance plus the block's fees would exceed 2^64 − 1.
+    #[error("producer fee credit would overflow")]
+    FeeOverflow,
+    /// The new recipient key is not a valid key.
+    #[error("invalid recipient key: {0}")]
+    InvalidRecipientKey(SignatureError),
+    /// The new recipient key already has an account.
+    #[error("recipient key already has account {0}")]
+    RecipientKeyExists(u64),
+    /// No free leaf remains.
+    #[error("state tree is full")]
+    TreeFull,
+}
+
+impl TxError {
+    /// A short stable label (metrics, API).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TxError::WrongChain { .. } => "wrong_chain",
+            TxError::UnknownSender(_) => "unknown_sender",
+            TxError::UnknownRecipient(_) => "unknown_recipient",
+            TxError::BadSignature(_) => "bad_signature",
+            TxError::BadNonce { .. } => "bad_nonce",
+            TxError::InsufficientBalance { .. } => "insufficient_balance",
+            TxError::Overflow => "overflow",
+            TxError::FeeOverflow => "fee_overflow",
+            TxError::InvalidRecipientKey(_) => "invalid_recipient_key",
+            TxError::RecipientKeyExists(_) => "recipient_key_exists",
+            TxError::TreeFull => "tree_full",
+        }
+    }
+}
+
+/// A transfer that was applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedTransfer {
+    /// The transfer.
+    pub tx: SignedTransfer,
+    /// The recipient's index (assigned here for a new key).
+    pub to_index: u64,
+}
+
+/// The outcome of [`execute_block`].
+#[derive(Clone, Debug)]
+pub struct ExecutedBlock {
+    /// The version committed.
+    pub version: u64,
+    /// Root before.
+    pub old_root: Fr,
+    /// Root after.
+    pub new_root: Fr,
+    /// Applied transfers, in order.
+    pub applied: Vec<AppliedTransfer>,
+    /// Rejected transfers: position in the input and reason.
+    pub rejected: Vec<(usize, TxError)>,
+    /// Fees credited to the producer.
+    pub total_fees: u64,
+    /// The prover's witness, when asked for.
+    pub witness: Option<BlockWitness>,
+}
+
+/// Accounts and (for witnesses) tree nodes changed so far in the block, over a read snapshot.
+struct Overlay<'r> {
+    reader: &'r StateReader<'r>,
+    version: u64,
+    depth: usize,
+    accounts: BTreeMap<u64, Account>,
+    new_keys: HashMap<[u8; 32], u64>,
+    next_index: u64,
+    nodes: Option<HashMap<(usize, u64), Fr>>,
+}
+
+impl Overlay<'_> {
+    fn account(&self, index: u64) -> Result<Option<Account>, StoreError> {
+        match self.accounts.get(&index) {
+            Some(a) => Ok(Some(*a)),
+            None => self.reader.account(index, self.version),
+        }
+    }
+
+    fn index_of(&self, key: &PublicKey) -> Result<Option<u64>, StoreError> {
+        match self.new_keys.get(&key.pack()) {
+            Some(i) => Ok(Some(*i)),
+            None => self.reader.index_of(key),
+        }
+    }
+
+    fn node(&self, level: usize, index: u64) -> Result<Fr, StoreError> {
+        match self.nodes.as_ref().and_then(|n| n.get(&(level, index))) {
+            Some(v) => Ok(*v),
+            None => self.reader.node(level, index, self.version),
+        }
+    }
+
+    /// Sets a leaf; with witnesses on, recomputes its path and returns the update.
+    fn set(&mut self, index: u64, new: Account) -> Result<Option<LeafUpdate>, StoreError> {
+        let old = self.account(index)?;
+        self.accounts.insert(index, new);
+        if self.nodes.is_none() {
+            return Ok(None);
+        }
+        let siblings: Vec<Fr> = (0..self.depth)
+            .map(|l| self.node(l, (index >> l) ^ 1))
+            .collect::<Result<_, _>>()?;
+        let nodes = self.nodes.as_mut().expect("checked above");
+        let mut node = new.leaf();
+        nodes.insert((0, index), node);
+        for (l, sib) in siblings.iter().enumerate() {
+            node = if (index >> l) & 1 == 1 {
+                poseidon::hash2(*sib, node)
+            } else {
+                poseidon::hash2(node, *sib)
+            };
+            nodes.insert((l + 1, index >> (l + 1)), node);
+        }
+        Ok(Some(LeafUpdate {
+            index,
+            old,
+            new,
+            siblings,
+        }))
+    }
+}
+
+/// Applies `txs` on top of the latest version with fees to `producer`, commits the result as the
+/// next version, and returns what happened. With `with_witness`, every leaf update's path is
+/// recorded and the witness's final root is checked against the committed root.
+pub fn execute_block(
+    store: &StateStore,
+    txs: &[SignedTransfer],
+    producer: u64,
+    with_witness: bool,
+) -> Result<ExecutedBlock, StoreError> {
+    let reader = store.reader()?;
+    let version = reader
+        .latest_version()?
+        .ok_or(StoreError::UnknownVersion(0))?;
+    let old_root = reader.root(version)?;
+    let mut ov = Overlay {
+        reader: &reader,
+        version,
+        depth: store.depth(),
+        accounts: BTreeMap::new(),
+        new_keys: HashMap::new(),
+        next_index: reader.next_index(version)?,
+        nodes: with_witness.then(HashMap::new),
+    };
+    if ov.account(producer)?.is_none() {
+        return Err(StoreError::UnknownProducer(producer));
+    }
+    let capacity = if store.depth() >= 64 {
+        u64::MAX
+    } else {
+        1u64 << store.depth()
+    };
+    let mut applied = Vec::new();
+    let mut rejected = Vec::new();
+    let mut witnesses = Vec::new();
+    let mut total_fees: u64 = 0;
+    for (i, stx) in txs.iter().enumerate() {
+        match check(&ov, stx, store.chain_id(), producer, total_fees, capacity)? {
+            Err(e) => rejected.push((i, e)),
+            Ok(plan) => {
+                let sender = ov.set(stx.tx.from, plan.sender)?;
+                if let Recipient::NewKey(k) = stx.tx.to {
+                    ov.new_keys.insert(k.pack(), plan.to_index);
+                    ov.next_index += 1;
+                }
+                let receiver = ov.set(plan.to_index, plan.receiver)?;
+                if let (Some(sender), Some(receiver)) = (sender, receiver) {
+                    witnesses.push(TransferWitness {
+                        tx: stx.clone(),
+                        sender,
+                        receiver,
+                    });
+                }
+                total_fees += stx.tx.fee;
+                applied.push(AppliedTransfer {
+                    tx: stx.clone(),
+                    to_index: plan.to_index,
+                });
+            }
+        }
+    }
+    let mut p = ov
+        .account(producer)?
+        .ok_or(StoreError::UnknownProducer(producer))?;
+    p.balance = p
+        .balance
+        .checked_add(total_fees)
+        .ok_or(StoreError::Corrupt(
+            "fee credit overflow after check".into(),
+        ))?;
+    let fees = ov.set(producer, p)?;
+    let changes = std::mem::take(&mut ov.accounts);
+    drop(reader);
+    let new_root = store.commit(version + 1, &changes)?;
+    let witness = match fees {
+        Some(fees) => {
+            let w = BlockWitness {
+                depth: store.depth(),
+                chain_id: store.chain_id(),
+                old_root,
+                new_root: fees.new_root(),
+                transfers: witnesses,
+                fees,
+            };
+            if w.new_root != new_root {
+                return Err(StoreError::RootMismatch {
+                    witness: to_decimal(&w.new_root),
+                    committed: to_decimal(&new_root),
+                });
+            }
+            Some(w)
+        }
+        None => None,
+    };
+    Ok(ExecutedBlock {
+        version: version + 1,
+        old_root,
+        new_root,
+        applied,
+        rejected,
+        total_fees,
+        witness,
+    })
+}
+
+struct Plan {
+    sender: Account,
+    receiver: Account,
+    to_index: u64,
+}
+
+/// Checks one transfer against the current overlay; the outer error is a store failure, the inner
+/// one the transfer's rejection.
+fn check(
+    ov: &Overlay<'_>,
+    stx: &SignedTransfer,
+    chain_id: u64,
+    producer: u64,
+    fees_so_far: u64,
+    capacity: u64,
+) -> Result<Result<Plan, TxError>, StoreError> {
+    let tx = &stx.tx;
+    if tx.chain_id != chain_id {
+        return Ok(Err(TxError::WrongChain {
+            expected: chain_id,
+            got: tx.chain_id,
+        }));
+    }
+    let Some(sender) = ov.account(tx.from)? else {
+        return Ok(Err(TxError::UnknownSender(tx.from)));
+    };
+    if let Err(e) = stx.verify(&sender.pubkey) {
+        return Ok(Err(TxError::BadSignature(e)));
+    }
+    if tx.nonce != sender.nonce {
+        return Ok(Err(TxError::BadNonce {
+            expected: sender.nonce,
+            got: tx.nonce,
+        }));
+    }
+    let Some(debit) = tx.amount.checked_add(tx.fee) else {
+        return Ok(Err(TxError::Overflow));
+    };
+    if sender.balance < debit {
+        return Ok(Err(TxError::InsufficientBalance {
+            balance: sender.balance,
+            needed: u128::from(tx.amount) + u128::from(tx.fee),
+        }));
+    }
+    let new_sender = Account {
+        balance: sender.balance - debit,
+        nonce: sender.nonce + 1,
+        ..sender
+    };
+    let (to_index, receiver_before) = match tx.to {
+        Recipient::Index(j) => {
+            if j == tx.from {
+                (j, new_sender)
+            } else {
+                match ov.account(j)? {
+                    Some(a) => (j, a),
+                    None => return Ok(Err(TxError::UnknownRecipient(j))),
+                }
+            }
+        }
+        Recipient::NewKey(k) => {
+            if let Err(e) = k.validate() {
+                return Ok(Err(TxError::InvalidRecipientKey(e)));
+            }
+            if let Some(existing) = ov.index_of(&k)? {
+                return Ok(Err(TxError::RecipientKeyExists(existing)));
+            }
+            if ov.next_index >= capacity {
+                return Ok(Err(TxError::TreeFull));
+            }
+            (ov.next_index, Account::new(k, 0))
+        }
+    };
+    let Some(credited) = receiver_before.balance.checked_add(tx.amount) else {
+        return Ok(Err(TxError::Overflow));
+    };
+    let receiver = Account {
+        balance: credited,
+        ..receiver_before
+    };
+    let producer_balance = if producer == to_index {
+        receiver.balance
+    } else if producer == tx.from {
+        new_sender.balance
+    } else {
+        ov.account(producer)?.map_or(0, |a| a.balance)
+    };
+    let pending = u128::from(fees_so_far) + u128::from(tx.fee);
+    if u128::from(producer_balance) + pending > u128::from(u64::MAX) {
+        return Ok(Err(TxError::FeeOverflow));
+    }
+    Ok(Ok(Plan {
+        sender: new_sender,
+        receiver,
+        to_index,
+    }))
+}

@@ -1,0 +1,203 @@
+//! Genesis: chain id, tree depth and funded accounts, from TOML.
+//!
+//! ```toml
+//! chain_id = 1337
+//! depth = 32
+//! [[accounts]]
+//! dev_key = 0          # the insecure devnet key number 0 (see `dev_secret`)
+//! balance = 1000000
+//! [[accounts]]
+//! pubkey = "<64 hex chars: circomlib packed point>"
+//! balance = 5
+//! ```
+//! Accounts get indices 0, 1, … in file order.
+
+use std::path::Path;
+
+use blake_hash::{Blake512, Digest};
+use rustorium_circuits::account::Account;
+use rustorium_circuits::eddsa::{PublicKey, SecretKey};
+use rustorium_circuits::merkle::MAX_DEPTH;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Errors reading a genesis file.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("cannot read genesis {path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown keys or wrong types.
+    #[error("genesis {path}: {message}")]
+    Parse {
+        /// File.
+        path: String,
+        /// What the parser said (names the key).
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("genesis {path}: {message}")]
+    Invalid {
+        /// File.
+        path: String,
+        /// Which key and why.
+        message: String,
+    },
+}
+
+/// One funded account.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    /// Number of an insecure devnet key.
+    pub dev_key: Option<u64>,
+    /// Packed public key, hex.
+    pub pubkey: Option<String>,
+    /// Initial balance.
+    pub balance: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenesisFile {
+    chain_id: u64,
+    depth: usize,
+    #[serde(default)]
+    accounts: Vec<GenesisAccount>,
+}
+
+/// A parsed and validated genesis.
+#[derive(Clone, Debug)]
+pub struct Genesis {
+    /// Chain id every transfer must carry.
+    pub chain_id: u64,
+    /// Tree depth.
+    pub depth: usize,
+    /// Accounts at indices 0, 1, ….
+    pub accounts: Vec<Account>,
+}
+
+/// The secret of devnet key `n`: `BLAKE-512("rustorium devnet key" || n as u64 LE)[..32]`.
+/// Public knowledge, for devnets and tests only.
+pub fn dev_secret(n: u64) -> SecretKey {
+    let mut h = Blake512::new();
+    h.update(b"rustorium devnet key");
+    h.update(n.to_le_bytes());
+    let d = h.finalize();
+    SecretKey(d[..32].try_into().expect("64-byte digest"))
+}
+
+impl Genesis {
+    /// Reads and validates a genesis file.
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        Self::parse(&text, &p)
+    }
+
+    /// Parses genesis TOML; `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, GenesisError> {
+        let file: GenesisFile = toml::from_str(text).map_err(|e| GenesisError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        let invalid = |message: String| GenesisError::Invalid {
+            path: origin.to_string(),
+            message,
+        };
+        if file.depth == 0 || file.depth > MAX_DEPTH {
+            return Err(invalid(format!(
+                "depth must be 1..={MAX_DEPTH}, got {}",
+                file.depth
+            )));
+        }
+        if file.depth < 64 && (file.accounts.len() as u64) > (1u64 << file.depth) {
+            return Err(invalid(format!(
+                "{} accounts do not fit in depth {}",
+                file.accounts.len(),
+                file.depth
+            )));
+        }
+        let mut accounts = Vec::with_capacity(file.accounts.len());
+        for (i, a) in file.accounts.iter().enumerate() {
+            let key = match (&a.dev_key, &a.pubkey) {
+                (Some(n), None) => dev_secret(*n).public_key(),
+                (None, Some(hex_key)) => {
+                    let bytes = hex::decode(hex_key.trim_start_matches("0x"))
+                        .map_err(|e| invalid(format!("accounts[{i}].pubkey: {e}")))?;
+                    PublicKey::unpack(&bytes)
+                        .map_err(|e| invalid(format!("accounts[{i}].pubkey: {e}")))?
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "accounts[{i}]: give exactly one of dev_key and pubkey"
+                    )));
+                }
+            };
+            if accounts.iter().any(|b: &Account| b.pubkey == key) {
+                return Err(invalid(format!("accounts[{i}]: duplicate key")));
+            }
+            accounts.push(Account::new(key, a.balance));
+        }
+        Ok(Self {
+            chain_id: file.chain_id,
+            depth: file.depth,
+            accounts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_with_the_key_named() {
+        let g = Genesis::parse(
+            "chain_id = 7\ndepth = 8\n[[accounts]]\ndev_key = 1\nbalance = 10\n",
+            "g",
+        )
+        .expect("valid");
+        assert_eq!(g.accounts[0].pubkey, dev_secret(1).public_key());
+        assert_eq!(g.accounts[0].balance, 10);
+        let packed = hex::encode(dev_secret(2).public_key().pack());
+        let g = Genesis::parse(
+            &format!("chain_id = 7\ndepth = 8\n[[accounts]]\npubkey = \"{packed}\"\nbalance = 1\n"),
+            "g",
+        )
+        .expect("valid");
+        assert_eq!(g.accounts[0].pubkey, dev_secret(2).public_key());
+        let err = Genesis::parse("chain_id = 7\ndepth = 8\ncolor = 1\n", "g.toml")
+            .expect_err("unknown key");
+        assert!(
+            err.to_string().contains("color") && err.to_string().contains("g.toml"),
+            "{err}"
+        );
+        let err = Genesis::parse("chain_id = 7\ndepth = 0\n", "g").expect_err("depth");
+        assert!(err.to_string().contains("depth"));
+        let dup = "chain_id = 7\ndepth = 8\n[[accounts]]\ndev_key = 1\nbalance = 1\n[[accounts]]\ndev_key = 1\nbalance = 1\n";
+        assert!(
+            Genesis::parse(dup, "g")
+                .expect_err("dup")
+                .to_string()
+                .contains("duplicate")
+        );
+        let both =
+            "chain_id = 7\ndepth = 8\n[[accounts]]\ndev_key = 1\npubkey = \"00\"\nbalance = 1\n";
+        assert!(Genesis::parse(both, "g").is_err());
+        let bad_key = format!(
+            "chain_id = 7\ndepth = 8\n[[accounts]]\npubkey = \"{}\"\nbalance = 1\n",
+            "ff".repeat(32)
+        );
+        assert!(Genesis::parse(&bad_key, "g").is_err());
+    }
+}
