@@ -16,7 +16,7 @@ pub(crate) enum CryptoCommand {
     /// circomlib Poseidon of 1 to 16 field elements (decimal or 0x-hex); prints the hash in decimal.
     Poseidon {
         /// Inputs.
-        #[arg(required = true, allow_hyphen_values = true)]
+        #[arg(required = true)]
         inputs: Vec<String>,
         /// Print 0x-hex instead of decimal.
         #[arg(long)]

@@ -1,0 +1,167 @@
+//! The command line, run as a real process, against the published vectors.
+
+use std::process::{Command, Output};
+
+fn rustorium(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn vectors() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/vectors/circomlib.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("json")
+}
+
+#[test]
+fn poseidon_prints_the_published_hashes() {
+    let v = vectors();
+    for case in v["poseidon_circom_bn254"]["vectors"]
+        .as_array()
+        .expect("vectors")
+    {
+        let inputs: Vec<&str> = case["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(|x| x.as_str().expect("str"))
+            .collect();
+        let out = rustorium(&[&["crypto", "poseidon"][..], &inputs].concat());
+        assert!(out.status.success());
+        assert_eq!(stdout(&out), case["output"].as_str().expect("output"));
+    }
+    let out = rustorium(&["crypto", "poseidon", "0x1", "0x2", "--hex"]);
+    assert_eq!(
+        stdout(&out),
+        "0x115cc0f5e7d690413df64c6b9662e9cf2a3617f2743245519e19607a4417189a"
+    );
+    let modulus = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
+    let out = rustorium(&["crypto", "poseidon", "1", modulus]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("non-canonical"));
+    let out = rustorium(&["crypto", "poseidon", "12z"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn eddsa_commands_match_the_published_vector_and_exit_codes() {
+    let v = vectors()["eddsa_poseidon_babyjubjub"].clone();
+    let secret = v["private_key_hex"].as_str().expect("hex");
+    let msg = v["message"].as_str().expect("msg");
+    let out = rustorium(&["crypto", "eddsa", "pubkey", "--secret", secret, "--json"]);
+    assert!(out.status.success());
+    let pk: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(pk["x"], v["public_key"]["x"]);
+    assert_eq!(pk["y"], v["public_key"]["y"]);
+    let out = rustorium(&[
+        "crypto", "eddsa", "sign", "--secret", secret, "--msg", msg, "--json",
+    ]);
+    let sig: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(sig, v["signature"]);
+    let s = |k: &str| sig[k].as_str().expect("str").to_string();
+    let key = format!(
+        "{},{}",
+        pk["x"].as_str().expect("x"),
+        pk["y"].as_str().expect("y")
+    );
+    let good = format!("{},{},{}", s("r8x"), s("r8y"), s("s"));
+    let verify = |m: &str, sig: &str, key: &str| {
+        rustorium(&[
+            "crypto", "eddsa", "verify", "--pubkey", key, "--msg", m, "--sig", sig,
+        ])
+    };
+    assert_eq!(verify(msg, &good, &key).status.code(), Some(0));
+    assert_eq!(verify("43", &good, &key).status.code(), Some(1));
+    let tampered = format!("{},{},{}", s("r8x"), s("r8y"), "12345");
+    assert_eq!(verify(msg, &tampered, &key).status.code(), Some(1));
+    let off_curve = format!("{},{}", pk["x"].as_str().expect("x"), "5");
+    assert_eq!(verify(msg, &good, &off_curve).status.code(), Some(1));
+    assert_eq!(verify(msg, "1,2", &key).status.code(), Some(2));
+    assert_eq!(verify("zz", &good, &key).status.code(), Some(2));
+    assert_eq!(
+        rustorium(&["crypto", "eddsa", "pubkey", "--secret", "abcd"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn keys_new_and_show_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("k.json");
+    let p = path.to_str().expect("utf8");
+    let out = rustorium(&["keys", "new", "--out", p]);
+    assert!(out.status.success());
+    let packed = stdout(&out);
+    assert_eq!(packed.len(), 64);
+    let out = rustorium(&["keys", "show", "--key", p, "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(shown["packed"].as_str(), Some(packed.as_str()));
+    assert!(shown.get("secret").is_none());
+    // The file's secret derives the shown key, through the pubkey command.
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let out = rustorium(&[
+        "crypto",
+        "eddsa",
+        "pubkey",
+        "--secret",
+        file["secret"].as_str().expect("secret"),
+        "--json",
+    ]);
+    let pk: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(pk, shown["pubkey"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Never overwrites; a corrupted file is refused.
+    assert_eq!(
+        rustorium(&["keys", "new", "--out", p]).status.code(),
+        Some(2)
+    );
+    let mut bad = file.clone();
+    bad["packed"] = serde_json::json!("00".repeat(32));
+    let bad_path = dir.path().join("bad.json");
+    std::fs::write(&bad_path, bad.to_string()).expect("write");
+    let out = rustorium(&["keys", "show", "--key", bad_path.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let genesis = concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml");
+    let out = rustorium(&[
+        "demo",
+        "--genesis",
+        genesis,
+        "--data",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("rejected tx 1: bad nonce"), "{text}");
+    assert!(text.contains("rejected tx 2: bad signature"), "{text}");
+    assert!(text.contains("insufficient balance"), "{text}");
+    assert!(text.contains("verified against root"), "{text}");
+    assert!(text.contains("exclusion proof verified"), "{text}");
+    assert_eq!(text.matches("witness checked natively").count(), 3);
+}
