@@ -234,7 +234,7 @@ fn every_invalid_transfer_is_rejected_with_its_reason_and_changes_nothing() {
 
     // A replay: the first copy applies, the second is refused.
     let tx = t(0, Recipient::Index(2), 10, 0, 0);
-    let block = execute_block(&store, &[tx.clone()], PRODUCER, false).expect("execute");
+    let block = execute_block(&store, std::slice::from_ref(&tx), PRODUCER, false).expect("execute");
     assert_eq!(block.applied.len(), 1);
     rejected(
         &store,

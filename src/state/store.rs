@@ -274,10 +274,10 @@ impl StateStore {
                     stale.insert((version, STALE_ACCOUNT, 0, index, old_version), ())?;
                 } else {
                     let packed = account.pubkey.pack();
-                    if let Some(existing) = keys.get(packed)?.map(|g| g.value()) {
-                        if existing != index {
-                            return Err(StoreError::DuplicateKey { index, existing });
-                        }
+                    if let Some(existing) = keys.get(packed)?.map(|g| g.value())
+                        && existing != index
+                    {
+                        return Err(StoreError::DuplicateKey { index, existing });
                     }
                     keys.insert(packed, index)?;
                     next_index = next_index.max(index + 1);
@@ -293,10 +293,10 @@ impl StateStore {
             let mut root = prev_root;
             for l in 0..=self.depth {
                 for &(index, value) in &level {
-                    if let Some((old_version, _)) = node_entry(&nodes, l as u8, index, version)? {
-                        if old_version < version {
-                            stale.insert((version, STALE_NODE, l as u8, index, old_version), ())?;
-                        }
+                    if let Some((old_version, _)) = node_entry(&nodes, l as u8, index, version)?
+                        && old_version < version
+                    {
+                        stale.insert((version, STALE_NODE, l as u8, index, old_version), ())?;
                     }
                     nodes.insert((l as u8, index, version), to_bytes_le(&value))?;
                 }

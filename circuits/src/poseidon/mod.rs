@@ -158,11 +158,11 @@ fn permute_opt_fixed<F: PrimeField, const T: usize>(spec: &PoseidonSpec<F>, s: &
         sbox(&mut s[0]);
         let x0 = s[0];
         let mut acc = x0 * sp.row[0];
-        for j in 1..T {
-            acc += s[j] * sp.row[j];
+        for (x, r) in s[1..].iter().zip(&sp.row[1..]) {
+            acc += *x * r;
         }
-        for j in 1..T {
-            s[j] += x0 * sp.col[j - 1];
+        for (x, c) in s[1..].iter_mut().zip(&sp.col) {
+            *x += x0 * c;
         }
         s[0] = acc;
     }

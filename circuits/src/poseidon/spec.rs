@@ -233,6 +233,7 @@ mod tests {
     use ark_std::UniformRand;
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // matrix indices read best as indices
     fn inversion_is_an_inverse() {
         let mut rng = ark_std::test_rng();
         for n in 1..6 {

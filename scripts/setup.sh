@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what Rustorium's main job and tests need on a fresh Debian 12 machine with Rust and
+# python3, as root. Idempotent: each step checks before it installs. Sourced by run.sh and test.sh.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rustorium/target}"
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ "$apt_updated" -eq 0 ]; then
+    $sudo apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}
+
+setup_build() {
+  command -v cc >/dev/null 2>&1 || apt_install build-essential
+  command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
+}
+
+# circomlibjs (and later snarkjs) for the interop tests, pinned by scripts/js/package-lock.json.
+setup_js() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  local js="$ROOT/scripts/js"
+  if [ ! -f "$js/node_modules/.package-lock.json" ] || ! cmp -s "$js/package-lock.json" "$js/node_modules/.package-lock.json"; then
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, then runs every test of the workspace.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+setup_build
+setup_js
+cd "$ROOT"
+cargo test --workspace --locked "$@"
