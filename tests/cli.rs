@@ -14,11 +14,7 @@ fn stdout(o: &Output) -> String {
 }
 
 fn vectors() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/circomlib.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("json")
+    serde_json::from_str(include_str!("vectors/circomlib.json")).expect("json")
 }
 
 #[test]
@@ -164,4 +160,21 @@ fn demo_runs_end_to_end() {
     assert!(text.contains("verified against root"), "{text}");
     assert!(text.contains("exclusion proof verified"), "{text}");
     assert_eq!(text.matches("witness checked natively").count(), 3);
+}
+
+/// The vendored copy of the published vectors is the one in `../shared/vectors` (when present).
+#[test]
+fn vendored_vectors_match_the_shared_ones() {
+    let shared = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/vectors/circomlib.json"
+    );
+    if let Ok(text) = std::fs::read_to_string(shared) {
+        let a: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            a,
+            vectors(),
+            "tests/vectors/circomlib.json drifted from ../shared/vectors"
+        );
+    }
 }

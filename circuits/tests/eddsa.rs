@@ -15,12 +15,7 @@ use rustorium_circuits::eddsa::{PublicKey, SecretKey, Signature, SignatureError}
 use rustorium_circuits::field::{parse_field, to_decimal};
 
 fn vector() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/circomlib.json"
-    );
-    let text =
-        std::fs::read_to_string(path).expect("../shared/vectors/circomlib.json beside the clone");
+    let text = include_str!("../../tests/vectors/circomlib.json");
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid json");
     v["eddsa_poseidon_babyjubjub"].clone()
 }

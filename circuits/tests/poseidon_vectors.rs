@@ -7,12 +7,7 @@ use rustorium_circuits::field::{FieldError, parse_field, to_decimal};
 use rustorium_circuits::poseidon::{self, PoseidonError, PoseidonField};
 
 fn shared_vectors() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/circomlib.json"
-    );
-    let text =
-        std::fs::read_to_string(path).expect("../shared/vectors/circomlib.json beside the clone");
+    let text = include_str!("../../tests/vectors/circomlib.json");
     serde_json::from_str(&text).expect("valid json")
 }
 
