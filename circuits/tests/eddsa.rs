@@ -16,7 +16,7 @@ use rustorium_circuits::field::{parse_field, to_decimal};
 
 fn vector() -> serde_json::Value {
     let text = include_str!("../../tests/vectors/circomlib.json");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("valid json");
+    let v: serde_json::Value = serde_json::from_str(text).expect("valid json");
     v["eddsa_poseidon_babyjubjub"].clone()
 }
 

@@ -8,7 +8,7 @@ use rustorium_circuits::poseidon::{self, PoseidonError, PoseidonField};
 
 fn shared_vectors() -> serde_json::Value {
     let text = include_str!("../../tests/vectors/circomlib.json");
-    serde_json::from_str(&text).expect("valid json")
+    serde_json::from_str(text).expect("valid json")
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn generated_constants_equal_circomlibjs_published_constants() {
         );
         return;
     };
-    let json: serde_json::Value = serde_json::from_str(&text).expect("valid json");
+    let json: serde_json::Value = serde_json::from_str(text).expect("valid json");
     let parse = |v: &serde_json::Value| -> Fr {
         parse_field(v.as_str().expect("hex string")).expect("canonical")
     };
