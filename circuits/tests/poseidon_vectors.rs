@@ -53,7 +53,7 @@ fn generated_constants_equal_circomlibjs_published_constants() {
         );
         return;
     };
-    let json: serde_json::Value = serde_json::from_str(text).expect("valid json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("valid json");
     let parse = |v: &serde_json::Value| -> Fr {
         parse_field(v.as_str().expect("hex string")).expect("canonical")
     };
