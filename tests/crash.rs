@@ -2,35 +2,23 @@
 //! moments; after each kill the reopened store must hold exactly the state of one committed version
 //! (at least the last one the child reported), never a mix, and the child must resume from it.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::naive_root;
 use rustorium::accel::CpuHasher;
 use rustorium::state::{SplitMix, StateStore, StoreOptions, workload_batch, workload_keys};
 use rustorium_circuits::Fr;
-use rustorium_circuits::account::Account;
 use rustorium_circuits::field::to_decimal;
-use rustorium_circuits::poseidon;
 
 const DEPTH: usize = 8;
 const SEED: u64 = 42;
 const BATCH: usize = 48;
-
-fn naive_root(model: &BTreeMap<u64, Account>) -> Fr {
-    let mut level: Vec<Fr> = (0..1u64 << DEPTH)
-        .map(|i| model.get(&i).map_or(Fr::from(0u64), Account::leaf))
-        .collect();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|p| poseidon::hash2(p[0], p[1]))
-            .collect();
-    }
-    level[0]
-}
 
 #[test]
 fn sigkill_during_commits_leaves_a_committed_version() {
@@ -43,7 +31,7 @@ fn sigkill_during_commits_leaves_a_committed_version() {
     let mut expect_root = |v: u64, expected: &mut Vec<Fr>| -> Fr {
         while expected.len() as u64 <= v {
             model.extend(workload_batch(SEED, expected.len() as u64, BATCH, &keys));
-            expected.push(naive_root(&model));
+            expected.push(naive_root(&model, DEPTH));
         }
         expected[v as usize]
     };

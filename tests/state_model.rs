@@ -2,9 +2,12 @@
 //! `BTreeMap`, with the root recomputed naively from the whole map; roots, accounts and proofs at
 //! every retained version must agree, pruned versions must be refused.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use common::naive_root;
 use proptest::prelude::*;
 use rustorium::accel::CpuHasher;
 use rustorium::state::{StateStore, StoreError, StoreOptions, workload_keys};
@@ -12,27 +15,12 @@ use rustorium_circuits::Fr;
 use rustorium_circuits::account::Account;
 use rustorium_circuits::eddsa::PublicKey;
 use rustorium_circuits::merkle::{AccountProof, MerkleError};
-use rustorium_circuits::poseidon;
 
 const DEPTH: usize = 6;
 
 fn keys() -> &'static [PublicKey] {
     static KEYS: OnceLock<Vec<PublicKey>> = OnceLock::new();
     KEYS.get_or_init(|| workload_keys(1 << DEPTH))
-}
-
-/// Root of the whole tree recomputed from scratch: every leaf, every level.
-fn naive_root(model: &BTreeMap<u64, Account>, depth: usize) -> Fr {
-    let mut level: Vec<Fr> = (0..1u64 << depth)
-        .map(|i| model.get(&i).map_or(Fr::from(0u64), Account::leaf))
-        .collect();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|p| poseidon::hash2(p[0], p[1]))
-            .collect();
-    }
-    level[0]
 }
 
 fn store(dir: &tempfile::TempDir, keep: u64) -> StateStore {

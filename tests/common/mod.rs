@@ -1,0 +1,22 @@
+//! Helpers shared by integration tests.
+
+use std::collections::BTreeMap;
+
+use rustorium_circuits::Fr;
+use rustorium_circuits::account::Account;
+use rustorium_circuits::poseidon;
+
+/// The root of a tree of `depth` recomputed from scratch: every leaf, every level. The reference
+/// the store's incremental batch updates are compared with (small depths only).
+pub fn naive_root(model: &BTreeMap<u64, Account>, depth: usize) -> Fr {
+    let mut level: Vec<Fr> = (0..1u64 << depth)
+        .map(|i| model.get(&i).map_or(Fr::from(0u64), Account::leaf))
+        .collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| poseidon::hash2(p[0], p[1]))
+            .collect();
+    }
+    level[0]
+}
