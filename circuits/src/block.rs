@@ -1,0 +1,487 @@
+//! The block circuit: applying a block's transfers in order to `old_root` yields `new_root`.
+//!
+//! Public inputs (in order): `old_root`, `new_root`, `commitment`, where
+//! `commitment = c_N` with `c_0 = Poseidon(chain_id, producer)` and, for each applied transfer in
+//! order, `c_{i+1} = Poseidon(c_i, msg_i, to_index_i)` (`msg_i` the signed message, `to_index_i`
+//! the recipient's leaf index, assigned for new keys). Padding slots leave `c` unchanged.
+//!
+//! Each of the `capacity` slots is either a transfer or padding (`enabled = 0`). A transfer slot
+//! proves: the sender's leaf is in the current root; its key signed `msg`; the transfer nonce is
+//! the leaf's; `balance − amount − fee` and `nonce + 1` fit in 64 bits (so nothing goes below zero);
+//! the new sender leaf gives the next root with the same siblings; the recipient's leaf (an account,
+//! or an empty leaf for a new key, whose key must be on the curve and not of small order) is in that
+//! root and `balance + amount` fits in 64 bits; the new recipient leaf gives the next root. Amounts
+//! and fees are 64-bit. A padding slot's fee is 0 and it changes neither root nor commitment. After
+//! the slots, the producer's leaf receives the fee total (64-bit checked) and the final root must be
+//! `new_root`.
+//!
+//! What the circuit does not restate from native execution (documented in docs/circuit.md): that a
+//! new key takes the *next* free index (the index is bound by the commitment instead), the
+//! prime-order subgroup check of a new key beyond `8·key ≠ O`, and the per-transfer producer
+//! fee-overflow rule (the final credit is range-checked).
+
+use ark_ff::Field;
+use ark_r1cs_std::prelude::*;
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use num_bigint::BigUint;
+use thiserror::Error;
+
+use crate::Fr;
+use crate::account::Account;
+use crate::babyjubjub::Point;
+use crate::gadgets::FrVar;
+use crate::gadgets::babyjubjub::PointVar;
+use crate::gadgets::eddsa::{alloc_s_bits, verify};
+use crate::gadgets::merkle::root_from_path;
+use crate::gadgets::poseidon::poseidon;
+use crate::merkle::MAX_DEPTH;
+use crate::poseidon;
+use crate::transfer::Recipient;
+use crate::witness::{BlockWitness, LeafUpdate};
+
+/// The shape a proving key is made for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CircuitShape {
+    /// Tree depth.
+    pub depth: usize,
+    /// Transfer slots.
+    pub capacity: usize,
+}
+
+/// Why a witness cannot be laid out for a circuit shape.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CircuitError {
+    /// More transfers than slots.
+    #[error("block has {transfers} transfers, the circuit has {capacity} slots")]
+    Capacity {
+        /// Transfers in the block.
+        transfers: usize,
+        /// Slots.
+        capacity: usize,
+    },
+    /// The witness's tree depth differs from the circuit's.
+    #[error("witness depth {witness} differs from circuit depth {circuit}")]
+    Depth {
+        /// Witness depth.
+        witness: usize,
+        /// Circuit depth.
+        circuit: usize,
+    },
+    /// The shape is out of range.
+    #[error("unsupported circuit shape: depth {0}, capacity {1}")]
+    Shape(usize, usize),
+}
+
+/// Leaf fields as field elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeafFields {
+    /// Key x.
+    pub x: Fr,
+    /// Key y.
+    pub y: Fr,
+    /// Balance.
+    pub balance: u64,
+    /// Nonce.
+    pub nonce: u64,
+}
+
+impl LeafFields {
+    fn of(a: &Account) -> Self {
+        Self {
+            x: a.pubkey.0.x,
+            y: a.pubkey.0.y,
+            balance: a.balance,
+            nonce: a.nonce,
+        }
+    }
+
+    /// The identity key with zero balance and nonce: the values of padding slots.
+    pub fn padding() -> Self {
+        Self {
+            x: Fr::from(0u64),
+            y: Fr::ONE,
+            balance: 0,
+            nonce: 0,
+        }
+    }
+}
+
+/// The values of one slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// A transfer (`true`) or padding.
+    pub enabled: bool,
+    /// Sender index.
+    pub from: u64,
+    /// Recipient leaf index.
+    pub to_index: u64,
+    /// The recipient is a new key.
+    pub new_key: bool,
+    /// Amount.
+    pub amount: u64,
+    /// Fee.
+    pub fee: u64,
+    /// Signature R8.
+    pub r8: Point,
+    /// Signature S.
+    pub s: BigUint,
+    /// Sender leaf before.
+    pub sender: LeafFields,
+    /// Sender siblings.
+    pub sender_siblings: Vec<Fr>,
+    /// Recipient leaf before (for a new key: the key, balance 0, nonce 0; the leaf itself is empty).
+    pub receiver: LeafFields,
+    /// Recipient siblings (after the sender's update).
+    pub receiver_siblings: Vec<Fr>,
+}
+
+impl Slot {
+    fn padding(depth: usize) -> Self {
+        Self {
+            enabled: false,
+            from: 0,
+            to_index: 0,
+            new_key: false,
+            amount: 0,
+            fee: 0,
+            r8: Point::new_unchecked(Fr::from(0u64), Fr::ONE),
+            s: BigUint::from(0u32),
+            sender: LeafFields::padding(),
+            sender_siblings: vec![Fr::from(0u64); depth],
+            receiver: LeafFields::padding(),
+            receiver_siblings: vec![Fr::from(0u64); depth],
+        }
+    }
+}
+
+/// Every value the circuit needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockCircuit {
+    /// Shape.
+    pub shape: CircuitShape,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Producer index.
+    pub producer: u64,
+    /// Producer leaf before the fee credit.
+    pub producer_leaf: LeafFields,
+    /// Producer siblings.
+    pub producer_siblings: Vec<Fr>,
+    /// Root before.
+    pub old_root: Fr,
+    /// Root after.
+    pub new_root: Fr,
+    /// Slots, `capacity` of them.
+    pub slots: Vec<Slot>,
+}
+
+/// `Poseidon(chain_id, producer)` then `Poseidon(c, msg, to_index)` per applied transfer.
+pub fn tx_commitment(
+    chain_id: u64,
+    producer: u64,
+    transfers: impl IntoIterator<Item = (Fr, u64)>,
+) -> Fr {
+    transfers.into_iter().fold(
+        poseidon::hash2(Fr::from(chain_id), Fr::from(producer)),
+        |c, (msg, to)| poseidon::hash(&[c, msg, Fr::from(to)]).expect("arity 3 exists"),
+    )
+}
+
+impl BlockCircuit {
+    fn check_shape(shape: CircuitShape) -> Result<(), CircuitError> {
+        if shape.depth == 0 || shape.depth > MAX_DEPTH.min(62) || shape.capacity == 0 {
+            return Err(CircuitError::Shape(shape.depth, shape.capacity));
+        }
+        Ok(())
+    }
+
+    /// A circuit of `shape` with every slot padding: for key generation (its values are never
+    /// proven).
+    pub fn blank(shape: CircuitShape) -> Result<Self, CircuitError> {
+        Self::check_shape(shape)?;
+        Ok(Self {
+            shape,
+            chain_id: 0,
+            producer: 0,
+            producer_leaf: LeafFields::padding(),
+            producer_siblings: vec![Fr::from(0u64); shape.depth],
+            old_root: Fr::from(0u64),
+            new_root: Fr::from(0u64),
+            slots: vec![Slot::padding(shape.depth); shape.capacity],
+        })
+    }
+
+    /// Lays out an executed block's witness for `shape`, padding unused slots.
+    pub fn from_witness(
+        w: &BlockWitness,
+        producer: u64,
+        shape: CircuitShape,
+    ) -> Result<Self, CircuitError> {
+        Self::check_shape(shape)?;
+        if w.depth != shape.depth {
+            return Err(CircuitError::Depth {
+                witness: w.depth,
+                circuit: shape.depth,
+            });
+        }
+        if w.transfers.len() > shape.capacity {
+            return Err(CircuitError::Capacity {
+                transfers: w.transfers.len(),
+                capacity: shape.capacity,
+            });
+        }
+        let mut slots: Vec<Slot> = w
+            .transfers
+            .iter()
+            .map(|t| {
+                let tx = &t.tx.tx;
+                let new_key = matches!(tx.to, Recipient::NewKey(_));
+                Slot {
+                    enabled: true,
+                    from: tx.from,
+                    to_index: t.receiver.index,
+                    new_key,
+                    amount: tx.amount,
+                    fee: tx.fee,
+                    r8: t.tx.sig.r8,
+                    s: t.tx.sig.s.clone(),
+                    sender: t
+                        .sender
+                        .old
+                        .map_or(LeafFields::padding(), |a| LeafFields::of(&a)),
+                    sender_siblings: t.sender.siblings.clone(),
+                    receiver: match t.receiver.old {
+                        Some(a) => LeafFields::of(&a),
+                        None => LeafFields {
+                            balance: 0,
+                            nonce: 0,
+                            ..LeafFields::of(&t.receiver.new)
+                        },
+                    },
+                    receiver_siblings: t.receiver.siblings.clone(),
+                }
+            })
+            .collect();
+        slots.resize(shape.capacity, Slot::padding(shape.depth));
+        let LeafUpdate { old, siblings, .. } = &w.fees;
+        Ok(Self {
+            shape,
+            chain_id: w.chain_id,
+            producer,
+            producer_leaf: old.map_or(LeafFields::padding(), |a| LeafFields::of(&a)),
+            producer_siblings: siblings.clone(),
+            old_root: w.old_root,
+            new_root: w.new_root,
+            slots,
+        })
+    }
+
+    /// The public inputs, in order: old root, new root, commitment.
+    pub fn public_inputs(&self) -> [Fr; 3] {
+        [self.old_root, self.new_root, self.commitment()]
+    }
+
+    /// The transaction commitment of the enabled slots.
+    pub fn commitment(&self) -> Fr {
+        tx_commitment(
+            self.chain_id,
+            self.producer,
+            self.slots
+                .iter()
+                .filter(|s| s.enabled)
+                .map(|s| (slot_message(self.chain_id, s), s.to_index)),
+        )
+    }
+}
+
+fn slot_message(chain_id: u64, s: &Slot) -> Fr {
+    use crate::transfer::Transfer;
+    let tx = Transfer {
+        chain_id,
+        from: s.from,
+        to: if s.new_key {
+            Recipient::NewKey(crate::eddsa::PublicKey(Point::new_unchecked(
+                s.receiver.x,
+                s.receiver.y,
+            )))
+        } else {
+            Recipient::Index(s.to_index)
+        },
+        amount: s.amount,
+        fee: s.fee,
+        nonce: s.sender.nonce,
+    };
+    tx.message()
+}
+
+/// Allocates a u64 and range-checks it (65 constraints).
+fn alloc_u64(cs: &ConstraintSystemRef<Fr>, v: u64) -> Result<FrVar, SynthesisError> {
+    let x = FrVar::new_witness(cs.clone(), || Ok(Fr::from(v)))?;
+    range64(&x)?;
+    Ok(x)
+}
+
+/// Enforces `0 <= x < 2^64`.
+fn range64(x: &FrVar) -> Result<(), SynthesisError> {
+    x.to_bits_le_with_top_bits_zero(64).map(|_| ())
+}
+
+fn alloc_index(
+    cs: &ConstraintSystemRef<Fr>,
+    v: u64,
+    depth: usize,
+) -> Result<(FrVar, Vec<Boolean<Fr>>), SynthesisError> {
+    let bits: Vec<Boolean<Fr>> = (0..depth)
+        .map(|l| Boolean::new_witness(cs.clone(), || Ok((v >> l) & 1 == 1)))
+        .collect::<Result<_, _>>()?;
+    Ok((Boolean::le_bits_to_fp(&bits)?, bits))
+}
+
+fn alloc_frs(cs: &ConstraintSystemRef<Fr>, v: &[Fr]) -> Result<Vec<FrVar>, SynthesisError> {
+    v.iter()
+        .map(|x| FrVar::new_witness(cs.clone(), || Ok(*x)))
+        .collect()
+}
+
+struct LeafVars {
+    x: FrVar,
+    y: FrVar,
+    balance: FrVar,
+    nonce: FrVar,
+}
+
+fn alloc_leaf(cs: &ConstraintSystemRef<Fr>, l: &LeafFields) -> Result<LeafVars, SynthesisError> {
+    Ok(LeafVars {
+        x: FrVar::new_witness(cs.clone(), || Ok(l.x))?,
+        y: FrVar::new_witness(cs.clone(), || Ok(l.y))?,
+        balance: FrVar::new_witness(cs.clone(), || Ok(Fr::from(l.balance)))?,
+        nonce: FrVar::new_witness(cs.clone(), || Ok(Fr::from(l.nonce)))?,
+    })
+}
+
+fn leaf_hash(
+    x: &FrVar,
+    y: &FrVar,
+    balance: &FrVar,
+    nonce: &FrVar,
+) -> Result<FrVar, SynthesisError> {
+    poseidon(&[x.clone(), y.clone(), balance.clone(), nonce.clone()])
+}
+
+fn pow2(bits: u32) -> Fr {
+    Fr::from(BigUint::from(1u8) << bits)
+}
+
+impl ConstraintSynthesizer<Fr> for BlockCircuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let depth = self.shape.depth;
+        if self.slots.len() != self.shape.capacity
+            || self.producer_siblings.len() != depth
+            || self
+                .slots
+                .iter()
+                .any(|s| s.sender_siblings.len() != depth || s.receiver_siblings.len() != depth)
+        {
+            return Err(SynthesisError::Unsatisfiable);
+        }
+        let commitment_value = self.commitment();
+        let old_root = FrVar::new_input(cs.clone(), || Ok(self.old_root))?;
+        let new_root = FrVar::new_input(cs.clone(), || Ok(self.new_root))?;
+        let commitment = FrVar::new_input(cs.clone(), || Ok(commitment_value))?;
+
+        let chain_id = FrVar::new_witness(cs.clone(), || Ok(Fr::from(self.chain_id)))?;
+        let (producer, producer_bits) = alloc_index(&cs, self.producer, depth)?;
+        let mut c = poseidon(&[chain_id.clone(), producer])?;
+        let mut root = old_root;
+        let mut fees = FrVar::zero();
+
+        for slot in &self.slots {
+            let enabled = Boolean::new_witness(cs.clone(), || Ok(slot.enabled))?;
+            let new_key = Boolean::new_witness(cs.clone(), || Ok(slot.new_key))?;
+            let (from, from_bits) = alloc_index(&cs, slot.from, depth)?;
+            let (to_index, to_bits) = alloc_index(&cs, slot.to_index, depth)?;
+            let amount = alloc_u64(&cs, slot.amount)?;
+            let fee = alloc_u64(&cs, slot.fee)?;
+            fee.conditional_enforce_equal(&FrVar::zero(), &!&enabled)?;
+
+            // Sender: in the current root, signed, debited.
+            let sender = alloc_leaf(&cs, &slot.sender)?;
+            let sender_sibs = alloc_frs(&cs, &slot.sender_siblings)?;
+            let old_leaf = leaf_hash(&sender.x, &sender.y, &sender.balance, &sender.nonce)?;
+            root_from_path(&old_leaf, &from_bits, &sender_sibs)?
+                .conditional_enforce_equal(&root, &enabled)?;
+            let debited = &sender.balance - &amount - &fee;
+            range64(&debited)?;
+            let bumped = &sender.nonce + Fr::ONE;
+            range64(&bumped)?;
+            let new_leaf = leaf_hash(&sender.x, &sender.y, &debited, &bumped)?;
+            let after_sender = root_from_path(&new_leaf, &from_bits, &sender_sibs)?;
+
+            // Recipient: an account in that root, or an empty leaf taking a valid new key.
+            let recv = alloc_leaf(&cs, &slot.receiver)?;
+            let recv_sibs = alloc_frs(&cs, &slot.receiver_siblings)?;
+            let key = PointVar {
+                x: recv.x.clone(),
+                y: recv.y.clone(),
+            };
+            key.enforce_on_curve()?;
+            let cleared = key.double()?.double()?.double()?;
+            let fresh = &enabled & &new_key;
+            let inv = FrVar::new_witness(cs.clone(), || {
+                Ok(if slot.enabled && slot.new_key {
+                    cleared.x.value()?.inverse().unwrap_or(Fr::from(0u64))
+                } else {
+                    Fr::from(0u64)
+                })
+            })?;
+            // fresh ⇒ 8·key ≠ O (whose x is 0).
+            cleared.x.mul_equals(&inv, &FrVar::from(fresh))?;
+            recv.balance
+                .conditional_enforce_equal(&FrVar::zero(), &new_key)?;
+            recv.nonce
+                .conditional_enforce_equal(&FrVar::zero(), &new_key)?;
+            let recv_leaf = leaf_hash(&recv.x, &recv.y, &recv.balance, &recv.nonce)?;
+            let recv_old = new_key.select(&FrVar::zero(), &recv_leaf)?;
+            root_from_path(&recv_old, &to_bits, &recv_sibs)?
+                .conditional_enforce_equal(&after_sender, &enabled)?;
+            let credited = &recv.balance + &amount;
+            range64(&credited)?;
+            let recv_new = leaf_hash(&recv.x, &recv.y, &credited, &recv.nonce)?;
+            let after_recv = root_from_path(&recv_new, &to_bits, &recv_sibs)?;
+
+            // The signed message and the signature.
+            let kind = FrVar::from(new_key.clone()) + Fr::ONE;
+            let msg_to_index = new_key.select(&FrVar::zero(), &to_index)?;
+            let w0 = &amount + &fee * pow2(64) + &sender.nonce * pow2(128);
+            let w1 = &from + &msg_to_index * pow2(64) + &chain_id * pow2(128) + &kind * pow2(192);
+            let to_x = new_key.select(&recv.x, &FrVar::zero())?;
+            let to_y = new_key.select(&recv.y, &FrVar::zero())?;
+            let msg = poseidon(&[w0, w1, to_x, to_y])?;
+            let a = PointVar {
+                x: sender.x.clone(),
+                y: sender.y.clone(),
+            };
+            let r8 = PointVar::new_witness(cs.clone(), || Ok(slot.r8))?;
+            let s_bits = alloc_s_bits(cs.clone(), Some(&slot.s))?;
+            verify(&enabled, &a, &r8, &s_bits, &msg)?;
+
+            root = enabled.select(&after_recv, &root)?;
+            let next_c = poseidon(&[c.clone(), msg, to_index])?;
+            c = enabled.select(&next_c, &c)?;
+            fees += &fee;
+        }
+
+        // Fees to the producer.
+        let p = alloc_leaf(&cs, &self.producer_leaf)?;
+        let p_sibs = alloc_frs(&cs, &self.producer_siblings)?;
+        let p_old = leaf_hash(&p.x, &p.y, &p.balance, &p.nonce)?;
+        root_from_path(&p_old, &producer_bits, &p_sibs)?.enforce_equal(&root)?;
+        let credited = &p.balance + &fees;
+        range64(&credited)?;
+        let p_new = leaf_hash(&p.x, &p.y, &credited, &p.nonce)?;
+        root_from_path(&p_new, &producer_bits, &p_sibs)?.enforce_equal(&new_root)?;
+        c.enforce_equal(&commitment)?;
+        Ok(())
+    }
+}
