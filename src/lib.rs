@@ -3,4 +3,6 @@
 //! (in later layers) proving, networking and the node.
 
 pub mod accel;
+pub mod light;
+pub mod prover;
 pub mod state;

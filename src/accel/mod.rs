@@ -1,5 +1,9 @@
-//! Compute backends. This layer is the role trait and the CPU backend; CUDA and wgpu
-//! backends implement the same trait.
+//! Compute backends: the role traits every backend implements (batch Poseidon, G1 MSM, NTT) and
+//! the CPU backend (the native code, arkworks and rayon). CUDA and wgpu backends implement the same
+//! traits; the node picks one per operation at run time.
+
+mod cpu_prover;
+pub use cpu_prover::{CpuMsm, CpuNtt};
 
 use rayon::prelude::*;
 use rustorium_circuits::poseidon::{self, PoseidonError, PoseidonField};
@@ -12,6 +16,9 @@ pub enum AccelError {
     /// The batch does not fit the operation (arity, lengths).
     #[error(transparent)]
     Shape(#[from] PoseidonError),
+    /// Inputs of an MSM or NTT have the wrong lengths.
+    #[error("bad input lengths: {0}")]
+    Length(String),
     /// The device failed; the caller may retry the job on the CPU.
     #[error("{backend} backend failed: {message}")]
     Device {
@@ -32,6 +39,51 @@ pub trait BatchHasher<F>: Send + Sync {
 
     /// Hashes the batch.
     fn hash_batch(&self, arity: usize, inputs: &[F], out: &mut [F]) -> Result<(), AccelError>;
+}
+
+/// Elements of BN254's G1 and its scalar field, as the prover's backends take them.
+pub type G1Affine = ark_bn254::G1Affine;
+/// G1 in projective coordinates.
+pub type G1Projective = ark_bn254::G1Projective;
+/// A scalar in canonical (non-Montgomery) form, as MSMs consume it.
+pub type ScalarBigInt = <rustorium_circuits::Fr as ark_ff::PrimeField>::BigInt;
+
+/// Variable-base multi-scalar multiplication over G1: `sum_i scalars[i] * bases[i]`.
+pub trait MsmBackend: Send + Sync {
+    /// Backend name.
+    fn name(&self) -> &'static str;
+
+    /// The MSM; `bases` and `scalars` have equal lengths (a mismatch is a shape error).
+    fn msm_g1(
+        &self,
+        bases: &[G1Affine],
+        scalars: &[ScalarBigInt],
+    ) -> Result<G1Projective, AccelError>;
+}
+
+/// Which transform an [`NttBackend`] applies to a vector of length `n` (a power of two) over the
+/// subgroup of order `n` (`ω` its generator as arkworks' radix-2 domain picks it) or its coset
+/// `g·⟨ω⟩` with `g` = the field's multiplicative generator (5 for BN254): evaluations from
+/// coefficients (forward) or coefficients from evaluations (inverse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NttKind {
+    /// Coefficients → evaluations on `⟨ω⟩`.
+    Forward,
+    /// Evaluations on `⟨ω⟩` → coefficients.
+    Inverse,
+    /// Coefficients → evaluations on `g·⟨ω⟩`.
+    CosetForward,
+    /// Evaluations on `g·⟨ω⟩` → coefficients.
+    CosetInverse,
+}
+
+/// Number-theoretic transforms over BN254's scalar field, in place.
+pub trait NttBackend: Send + Sync {
+    /// Backend name.
+    fn name(&self) -> &'static str;
+
+    /// Transforms `data` (length a power of two, at most 2^28).
+    fn ntt(&self, data: &mut [rustorium_circuits::Fr], kind: NttKind) -> Result<(), AccelError>;
 }
 
 /// The CPU backend: the native optimized permutation, split across rayon's pool.

@@ -1,0 +1,310 @@
+//! Our Groth16 prover: proofs verify with ark-groth16, equal ark-groth16's own for the same
+//! blinding, never verify against another block's inputs; keys and envelopes round-trip and refuse
+//! corruption; light-client chain verification; snarkjs interop.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use ark_bn254::Bn254;
+use ark_groth16::Groth16;
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, R1CS_PREDICATE_LABEL, SynthesisMode,
+};
+use ark_std::rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rustorium::accel::CpuHasher;
+use rustorium::light::{LightError, verify_account, verify_chain, verify_envelope};
+use rustorium::prover::{
+    KeyPair, ProofEnvelope, Prover, ProverError, dev_setup, load_proving_key, load_verifying_key,
+    proof_json, public_json, save_keys, verify, verifying_key_json, vk_hash,
+};
+use rustorium::state::{StateStore, StoreOptions, dev_secret, execute_block};
+use rustorium_circuits::Fr;
+use rustorium_circuits::account::Account;
+use rustorium_circuits::block::{BlockCircuit, CircuitShape};
+use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer};
+
+const CHAIN: u64 = 3;
+const SHAPE: CircuitShape = CircuitShape {
+    depth: 4,
+    capacity: 2,
+};
+const PRODUCER: u64 = 2;
+
+fn keys() -> &'static KeyPair {
+    static KEYS: OnceLock<KeyPair> = OnceLock::new();
+    KEYS.get_or_init(|| dev_setup(SHAPE, 7).expect("setup"))
+}
+
+fn t(from: u64, to: Recipient, amount: u64, fee: u64, nonce: u64) -> SignedTransfer {
+    Transfer {
+        chain_id: CHAIN,
+        from,
+        to,
+        amount,
+        fee,
+        nonce,
+    }
+    .sign(&dev_secret(from))
+}
+
+/// Three consecutive blocks executed on one store: their circuits, and the store.
+fn chain() -> (tempfile::TempDir, StateStore, Vec<BlockCircuit>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = StateStore::create(
+        &dir.path().join("s.redb"),
+        SHAPE.depth,
+        CHAIN,
+        Arc::new(CpuHasher::new()),
+        StoreOptions::default(),
+    )
+    .expect("create");
+    let genesis: BTreeMap<u64, Account> = (0..3u64)
+        .map(|i| (i, Account::new(dev_secret(i).public_key(), 500)))
+        .collect();
+    store.commit(0, &genesis).expect("genesis");
+    let blocks = [
+        vec![
+            t(0, Recipient::Index(1), 10, 1, 0),
+            t(1, Recipient::NewKey(dev_secret(9).public_key()), 5, 2, 0),
+        ],
+        vec![t(0, Recipient::Index(3), 1, 0, 1)],
+        vec![],
+    ];
+    let circuits = blocks
+        .iter()
+        .map(|txs| {
+            let b = execute_block(&store, txs, PRODUCER, true).expect("execute");
+            assert!(b.rejected.is_empty());
+            BlockCircuit::from_witness(&b.witness.expect("witness"), PRODUCER, SHAPE)
+                .expect("layout")
+        })
+        .collect();
+    (dir, store, circuits)
+}
+
+fn envelope(height: u64, c: &BlockCircuit) -> ProofEnvelope {
+    let mut rng = ChaCha20Rng::seed_from_u64(height);
+    let (proof, _) = Prover::cpu()
+        .prove(&keys().pk, c.clone(), &mut rng)
+        .expect("prove");
+    ProofEnvelope {
+        height,
+        shape: SHAPE,
+        public_inputs: c.public_inputs(),
+        proof,
+        vk_hash: vk_hash(&keys().pk.vk),
+    }
+}
+
+#[test]
+fn our_proofs_equal_ark_groth16_and_bind_their_inputs() {
+    let (_d, _s, circuits) = chain();
+    let pk = &keys().pk;
+    let c = &circuits[0];
+    let r = Fr::from(12345u64);
+    let s = Fr::from(678u64);
+    let (ours, timings) = Prover::cpu()
+        .prove_with_randomness(pk, c.clone(), r, s)
+        .expect("prove");
+    assert!(timings.constraints > 10_000);
+    // ark-groth16's prover on the same key, circuit and blinding.
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
+    c.clone()
+        .generate_constraints(cs.clone())
+        .expect("synthesize");
+    cs.finalize();
+    let matrices = cs
+        .to_matrices()
+        .expect("matrices")
+        .remove(R1CS_PREDICATE_LABEL)
+        .expect("r1cs");
+    let z = [
+        cs.instance_assignment().expect("x"),
+        cs.witness_assignment().expect("w"),
+    ]
+    .concat();
+    let theirs = Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
+        pk,
+        r,
+        s,
+        &matrices,
+        cs.num_instance_variables(),
+        cs.num_constraints(),
+        &z,
+    )
+    .expect("ark prove");
+    assert_eq!(ours, theirs, "our prover and ark-groth16 disagree");
+    let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+    assert!(Groth16::<Bn254>::verify_proof(&pvk, &ours, &c.public_inputs()).expect("verify"));
+    // Never against another block's inputs, nor with an input changed.
+    for other in &circuits[1..] {
+        assert!(!verify(&pk.vk, &ours, &other.public_inputs()));
+    }
+    let mut inputs = c.public_inputs();
+    inputs[2] += Fr::from(1u64);
+    assert!(!verify(&pk.vk, &ours, &inputs));
+    // A witness that does not satisfy the circuit is refused before any MSM.
+    let mut bad = c.clone();
+    bad.slots[0].amount += 1;
+    assert!(matches!(
+        Prover::cpu().prove_with_randomness(pk, bad, r, s),
+        Err(ProverError::Unsatisfied)
+    ));
+}
+
+#[test]
+fn keys_round_trip_and_refuse_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pk_path, vk_path) = save_keys(dir.path(), keys()).expect("save");
+    let loaded = load_proving_key(&pk_path).expect("load pk");
+    assert_eq!(loaded.shape, SHAPE);
+    assert_eq!(loaded.dev_seed, Some(7));
+    assert_eq!(loaded.pk, keys().pk);
+    let (shape, vk) = load_verifying_key(&vk_path).expect("load vk");
+    assert_eq!((shape, &vk), (SHAPE, &keys().pk.vk));
+    // Same seed, same key; another seed, another key.
+    assert_eq!(
+        vk_hash(&dev_setup(SHAPE, 7).expect("setup").pk.vk),
+        vk_hash(&vk)
+    );
+    // One flipped byte anywhere is caught by the hash.
+    let mut bytes = std::fs::read(&pk_path).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&pk_path, &bytes).expect("write");
+    assert!(
+        load_proving_key(&pk_path)
+            .expect_err("corrupt")
+            .to_string()
+            .contains("hash")
+    );
+    std::fs::write(&pk_path, &bytes[..100]).expect("write");
+    assert!(load_proving_key(&pk_path).is_err());
+    assert!(
+        load_proving_key(&vk_path).is_err(),
+        "a verifying key is not a proving key"
+    );
+}
+
+#[test]
+fn light_client_verifies_a_chain_and_accounts() {
+    let (_d, store, circuits) = chain();
+    let envs: Vec<ProofEnvelope> = circuits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| envelope(i as u64 + 1, c))
+        .collect();
+    let vk = &keys().pk.vk;
+    let genesis_root = store.reader().expect("r").root(0).expect("root");
+    let (head, root) = verify_chain(|_| Some(vk), genesis_root, 1, &envs).expect("chain verifies");
+    assert_eq!(head, 3);
+    assert_eq!(root, store.reader().expect("r").root(3).expect("root"));
+    // Envelopes round-trip through bytes.
+    for e in &envs {
+        let decoded = ProofEnvelope::decode(&e.encode()).expect("decode");
+        assert_eq!(&decoded, e);
+        verify_envelope(vk, &decoded).expect("verifies");
+    }
+    // Gaps, reordering, a wrong start and a foreign key are refused.
+    assert!(matches!(
+        verify_chain(|_| Some(vk), genesis_root, 1, &envs[1..]),
+        Err(LightError::Height { .. })
+    ));
+    assert!(matches!(
+        verify_chain(|_| Some(vk), genesis_root, 2, &envs[1..]),
+        Err(LightError::Root { .. })
+    ));
+    let mut swapped = envs.clone();
+    swapped.swap(0, 1);
+    assert!(verify_chain(|_| Some(vk), genesis_root, 1, &swapped).is_err());
+    let mut forged = envs[0].clone();
+    forged.public_inputs[1] = envs[1].new_root();
+    assert_eq!(
+        verify_envelope(vk, &forged),
+        Err(LightError::InvalidProof(1))
+    );
+    let other = dev_setup(SHAPE, 8).expect("setup");
+    assert_eq!(
+        verify_envelope(&other.pk.vk, &envs[0]),
+        Err(LightError::WrongKey(1))
+    );
+    // Account proofs against the verified head.
+    let r = store.reader().expect("r");
+    verify_account(&r.proof(3, 3).expect("proof"), root).expect("new account verifies");
+    verify_account(&r.proof(9, 3).expect("proof"), root).expect("empty leaf verifies");
+    assert!(
+        verify_account(&r.proof(3, 1).expect("proof"), root).is_err(),
+        "old state against the new root"
+    );
+    // Malformed envelope bytes.
+    let bytes = envs[0].encode();
+    assert!(ProofEnvelope::decode(&bytes[..bytes.len() - 1]).is_err());
+    let mut bad = bytes.clone();
+    bad[0] = 2;
+    assert!(ProofEnvelope::decode(&bad).is_err());
+    let mut bad = bytes.clone();
+    bad[120] ^= 0xff;
+    assert!(
+        ProofEnvelope::decode(&bad).is_err()
+            || verify_envelope(vk, &ProofEnvelope::decode(&bad).expect("d")).is_err()
+    );
+}
+
+/// snarkjs (npm, installed by the test set-up) verifies our exported proof and refuses a tampered
+/// one.
+#[test]
+fn snarkjs_verifies_exported_proofs() {
+    let dir_js = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/js");
+    let snarkjs = std::path::Path::new(dir_js).join("node_modules/snarkjs/build/cli.cjs");
+    if !snarkjs.exists() {
+        assert!(
+            std::env::var_os("RUSTORIUM_SKIP_INTEROP").is_some(),
+            "snarkjs missing: run scripts/test.sh"
+        );
+        return;
+    }
+    let (_d, _s, circuits) = chain();
+    let env = envelope(1, &circuits[0]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, v: serde_json::Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).expect("write");
+        p
+    };
+    let vk = write("verification_key.json", verifying_key_json(&keys().pk.vk));
+    let proof = write("proof.json", proof_json(&env.proof));
+    let public = write("public.json", public_json(&env.public_inputs));
+    let run = |public: &std::path::Path| {
+        let out = Command::new("node")
+            .arg(&snarkjs)
+            .args(["groth16", "verify"])
+            .args([&vk, public, &proof])
+            .output()
+            .expect("node runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, text) = run(&public);
+    assert!(
+        ok && text.contains("OK"),
+        "snarkjs refused our proof: {text}"
+    );
+    let mut tampered = env.public_inputs;
+    tampered[1] += Fr::from(1u64);
+    let bad = write("bad_public.json", public_json(&tampered));
+    let (ok, text) = run(&bad);
+    assert!(
+        !ok || !text.contains("OK!"),
+        "snarkjs accepted a tampered input: {text}"
+    );
+    assert!(text.contains("Invalid"), "{text}");
+}
