@@ -5,6 +5,7 @@ mod crypto;
 mod debug;
 mod demo;
 mod keys;
+mod prove;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,13 @@ enum Command {
     /// Build a state store from genesis, apply blocks of signed transfers, print roots and a
     /// verified account proof.
     Demo(demo::DemoArgs),
+    /// Generate (insecure, devnet) Groth16 keys for a circuit shape.
+    Setup(prove::SetupArgs),
+    /// Prove the demo's first block end to end and write its envelope and snarkjs files.
+    Prove(demo::ProveArgs),
+    /// Light-client verification.
+    #[command(subcommand)]
+    Light(prove::LightCommand),
     /// Tools for tests and diagnostics.
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -58,6 +66,9 @@ pub(crate) fn run() -> ExitCode {
         Command::Crypto(c) => crypto::run(c),
         Command::Keys(c) => keys::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Setup(a) => prove::run_setup(a),
+        Command::Prove(a) => demo::run_prove(a),
+        Command::Light(c) => prove::run_light(c),
         Command::Debug(c) => debug::run(c),
     };
     match result {

@@ -1,0 +1,227 @@
+//! `rustorium setup`, `rustorium prove`, `rustorium light verify`, and the proving helpers the demo
+//! shares.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use ark_std::rand::SeedableRng;
+use clap::{Args, Subcommand};
+use rand_chacha::ChaCha20Rng;
+use rustorium::light::verify_envelope;
+use rustorium::prover::{
+    KeyPair, ProofEnvelope, Prover, dev_setup, load_proving_key, load_verifying_key, proof_json,
+    public_json, save_keys, verifying_key_json, vk_hash,
+};
+use rustorium_circuits::block::{BlockCircuit, CircuitShape};
+use rustorium_circuits::witness::BlockWitness;
+
+use super::Outcome;
+
+/// Seed of the devnet keys when none is given.
+pub(crate) const DEV_SEED: u64 = 0x5275_7374_6f72_6975; // "Rustoriu"
+
+#[derive(Args)]
+pub(crate) struct SetupArgs {
+    /// Tree depth.
+    #[arg(long, default_value_t = 32)]
+    depth: usize,
+    /// Transfer slots per block.
+    #[arg(long, default_value_t = 4)]
+    capacity: usize,
+    /// Seed of the (insecure, devnet-only) key generation.
+    #[arg(long, default_value_t = DEV_SEED)]
+    seed: u64,
+    /// Key directory; the keys go to `<keys>/d<depth>-c<capacity>/`.
+    #[arg(long, default_value = "data/keys")]
+    keys: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LightCommand {
+    /// Verify a proof envelope: exit 0 if valid, 1 if invalid, 2 if malformed.
+    Verify {
+        /// Verifying key file (`verifying.key`).
+        #[arg(long)]
+        vk: PathBuf,
+        /// Proof envelope file (`block-<height>.proof`).
+        #[arg(long)]
+        proof: PathBuf,
+    },
+}
+
+/// Where the keys of `shape` live.
+pub(crate) fn key_dir(root: &Path, shape: CircuitShape) -> PathBuf {
+    root.join(format!("d{}-c{}", shape.depth, shape.capacity))
+}
+
+/// Runs `f` while printing its elapsed time to stderr every few seconds.
+fn with_progress<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let done = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    eprintln!("{what} …");
+    let ticker = {
+        let done = done.clone();
+        let what = what.to_string();
+        std::thread::spawn(move || {
+            let mut last = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                if last.elapsed() >= Duration::from_secs(5) {
+                    eprintln!("  {what}: {:.0} s elapsed", start.elapsed().as_secs_f64());
+                    last = Instant::now();
+                }
+            }
+        })
+    };
+    let out = f();
+    done.store(true, Ordering::Relaxed);
+    let _ = ticker.join();
+    eprintln!("{what}: done in {:.1} s", start.elapsed().as_secs_f64());
+    out
+}
+
+/// Loads the keys of `shape` from `root`, generating (insecure devnet) keys when missing.
+pub(crate) fn load_or_setup(root: &Path, shape: CircuitShape, seed: u64) -> Result<KeyPair> {
+    let dir = key_dir(root, shape);
+    let pk_path = dir.join("proving.key");
+    if pk_path.exists() {
+        let keys = with_progress(&format!("loading {}", pk_path.display()), || {
+            load_proving_key(&pk_path)
+        })?;
+        anyhow::ensure!(
+            keys.shape == shape,
+            "{} is for shape {:?}, not {:?}",
+            pk_path.display(),
+            keys.shape,
+            shape
+        );
+        return Ok(keys);
+    }
+    setup(root, shape, seed)
+}
+
+fn setup(root: &Path, shape: CircuitShape, seed: u64) -> Result<KeyPair> {
+    eprintln!(
+        "WARNING: generating INSECURE devnet keys from public seed {seed:#x}: anyone can forge proofs for them."
+    );
+    let keys = with_progress(
+        &format!(
+            "generating Groth16 keys for depth {} capacity {}",
+            shape.depth, shape.capacity
+        ),
+        || dev_setup(shape, seed),
+    )?;
+    let dir = key_dir(root, shape);
+    let (pk, vk) = with_progress("writing keys", || save_keys(&dir, &keys))?;
+    std::fs::write(
+        dir.join("verification_key.json"),
+        verifying_key_json(&keys.pk.vk).to_string(),
+    )?;
+    eprintln!(
+        "keys: {} ({} bytes), {}, vk hash {}",
+        pk.display(),
+        std::fs::metadata(&pk).map(|m| m.len()).unwrap_or(0),
+        vk.display(),
+        hex::encode(vk_hash(&keys.pk.vk))
+    );
+    Ok(keys)
+}
+
+/// Proves an executed block, checks the envelope as a light client would, and writes
+/// `block-<height>.proof` plus snarkjs's `proof-<height>.json` and `public-<height>.json` to `out`.
+pub(crate) fn prove_block(
+    keys: &KeyPair,
+    witness: &BlockWitness,
+    producer: u64,
+    height: u64,
+    out: &Path,
+) -> Result<(ProofEnvelope, Duration)> {
+    let circuit = BlockCircuit::from_witness(witness, producer, keys.shape)?;
+    let public_inputs = circuit.public_inputs();
+    let prover = Prover::cpu();
+    // Proof blinding must be unpredictable: seed from the OS.
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let start = Instant::now();
+    let (proof, t) = prover.prove(&keys.pk, circuit, &mut rng)?;
+    let elapsed = start.elapsed();
+    let (msm, ntt) = prover.backends();
+    println!(
+        "  proof of block {height}: {} constraints, {:.2} s (synthesis {:.2} s, witness map {:.2} s [ntt={ntt}], msm {:.2} s [msm={msm}], self-check {:.1} ms)",
+        t.constraints,
+        elapsed.as_secs_f64(),
+        t.synthesis.as_secs_f64(),
+        t.witness_map.as_secs_f64(),
+        t.msm.as_secs_f64(),
+        t.verify.as_secs_f64() * 1e3
+    );
+    let env = ProofEnvelope {
+        height,
+        shape: keys.shape,
+        public_inputs,
+        proof,
+        vk_hash: vk_hash(&keys.pk.vk),
+    };
+    verify_envelope(&keys.pk.vk, &env).context("light-client check of the new envelope")?;
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join(format!("block-{height}.proof")), env.encode())?;
+    std::fs::write(
+        out.join(format!("proof-{height}.json")),
+        proof_json(&env.proof).to_string(),
+    )?;
+    std::fs::write(
+        out.join(format!("public-{height}.json")),
+        public_json(&env.public_inputs).to_string(),
+    )?;
+    Ok((env, elapsed))
+}
+
+pub(crate) fn run_setup(a: SetupArgs) -> Result<Outcome> {
+    setup(
+        &a.keys,
+        CircuitShape {
+            depth: a.depth,
+            capacity: a.capacity,
+        },
+        a.seed,
+    )?;
+    Ok(Outcome::Ok)
+}
+
+pub(crate) fn run_light(cmd: LightCommand) -> Result<Outcome> {
+    match cmd {
+        LightCommand::Verify { vk, proof } => {
+            let (shape, vk) = load_verifying_key(&vk)?;
+            let bytes =
+                std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
+            let env = ProofEnvelope::decode(&bytes)
+                .with_context(|| format!("decoding {}", proof.display()))?;
+            if env.shape != shape {
+                println!(
+                    "invalid: envelope is for shape {:?}, key for {:?}",
+                    env.shape, shape
+                );
+                return Ok(Outcome::Status(1));
+            }
+            match verify_envelope(&vk, &env) {
+                Ok(()) => {
+                    println!(
+                        "valid: height {} root {} -> {}",
+                        env.height,
+                        rustorium_circuits::field::to_decimal(&env.old_root()),
+                        rustorium_circuits::field::to_decimal(&env.new_root())
+                    );
+                    Ok(Outcome::Ok)
+                }
+                Err(e) => {
+                    println!("invalid: {e}");
+                    Ok(Outcome::Status(1))
+                }
+            }
+        }
+    }
+}
