@@ -141,12 +141,18 @@ fn keys_new_and_show_round_trip() {
 fn demo_runs_end_to_end() {
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml");
+    let data = dir.path().join("data");
+    let keys = dir.path().join("keys");
     let out = rustorium(&[
         "demo",
         "--genesis",
         genesis,
         "--data",
-        dir.path().to_str().expect("utf8"),
+        data.to_str().expect("utf8"),
+        "--keys",
+        keys.to_str().expect("utf8"),
+        "--capacity",
+        "2",
     ]);
     let text = stdout(&out);
     assert!(
@@ -160,6 +166,11 @@ fn demo_runs_end_to_end() {
     assert!(text.contains("verified against root"), "{text}");
     assert!(text.contains("exclusion proof verified"), "{text}");
     assert_eq!(text.matches("witness checked natively").count(), 3);
+    assert_eq!(text.matches("proof of block").count(), 3);
+    assert!(
+        text.contains("light client: chain of 3 proofs from genesis verified"),
+        "{text}"
+    );
 }
 
 /// The vendored copy of the published vectors is the one in `../shared/vectors` (when present).
@@ -177,4 +188,65 @@ fn vendored_vectors_match_the_shared_ones() {
             "tests/vectors/circomlib.json drifted from ../shared/vectors"
         );
     }
+}
+
+/// `setup`, `prove` and `light verify` on a small tree: keys with progress, a proven block, and the
+/// verifier's exit codes for a valid, a tampered and a malformed envelope.
+#[test]
+fn setup_prove_and_light_verify() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |p: &str| dir.path().join(p).to_str().expect("utf8").to_string();
+    let genesis =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
+            .expect("genesis")
+            .replace("depth = 32", "depth = 5");
+    std::fs::write(d("genesis.toml"), genesis).expect("write");
+    let out = rustorium(&[
+        "setup",
+        "--depth",
+        "5",
+        "--capacity",
+        "2",
+        "--keys",
+        &d("keys"),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("INSECURE") && err.contains("done in"), "{err}");
+    let out = rustorium(&[
+        "prove",
+        "--genesis",
+        &d("genesis.toml"),
+        "--data",
+        &d("data"),
+        "--keys",
+        &d("keys"),
+        "--capacity",
+        "2",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("proven and verified"), "{text}");
+    let vk = d("keys/d5-c2/verifying.key");
+    let proof = d("data/proofs/block-1.proof");
+    let verify = |proof: &str| rustorium(&["light", "verify", "--vk", &vk, "--proof", proof]);
+    let ok = verify(&proof);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    // Flip a bit of the new root: still well-formed, no longer valid.
+    let mut bytes = std::fs::read(&proof).expect("read");
+    bytes[46] ^= 1;
+    std::fs::write(d("tampered.proof"), &bytes).expect("write");
+    assert_eq!(verify(&d("tampered.proof")).status.code(), Some(1));
+    std::fs::write(d("short.proof"), &bytes[..100]).expect("write");
+    assert_eq!(verify(&d("short.proof")).status.code(), Some(2));
+    // The snarkjs files are there.
+    let public: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d("data/proofs/public-1.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(public.as_array().map(|a| a.len()), Some(3));
 }

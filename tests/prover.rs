@@ -86,8 +86,8 @@ fn chain() -> (tempfile::TempDir, StateStore, Vec<BlockCircuit>) {
 
 fn envelope(height: u64, c: &BlockCircuit) -> ProofEnvelope {
     let mut rng = ChaCha20Rng::seed_from_u64(height);
-    let (proof, _) = Prover::cpu()
-        .prove(&keys().pk, c.clone(), &mut rng)
+    let (proof, _) = keys()
+        .prove(&Prover::cpu(), c.clone(), &mut rng)
         .expect("prove");
     ProofEnvelope {
         height,
@@ -105,8 +105,9 @@ fn our_proofs_equal_ark_groth16_and_bind_their_inputs() {
     let c = &circuits[0];
     let r = Fr::from(12345u64);
     let s = Fr::from(678u64);
+    let m = keys().matrices().expect("matrices");
     let (ours, timings) = Prover::cpu()
-        .prove_with_randomness(pk, c.clone(), r, s)
+        .prove_with_randomness(pk, &m, c.clone(), r, s)
         .expect("prove");
     assert!(timings.constraints > 10_000);
     // ark-groth16's prover on the same key, circuit and blinding.
@@ -154,8 +155,19 @@ fn our_proofs_equal_ark_groth16_and_bind_their_inputs() {
     let mut bad = c.clone();
     bad.slots[0].amount += 1;
     assert!(matches!(
-        Prover::cpu().prove_with_randomness(pk, bad, r, s),
+        Prover::cpu().prove_with_randomness(pk, &m, bad, r, s),
         Err(ProverError::Unsatisfied)
+    ));
+    // A circuit of another shape is refused.
+    let other = BlockCircuit::blank(CircuitShape {
+        depth: 4,
+        capacity: 1,
+    })
+    .expect("shape");
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    assert!(matches!(
+        keys().prove(&Prover::cpu(), other, &mut rng),
+        Err(ProverError::KeyMismatch(_))
     ));
 }
 

@@ -59,8 +59,21 @@ pub(crate) struct ProveArgs {
     keys: PathBuf,
 }
 
-/// A fresh store at `<data>/state.redb` holding `genesis` as version 0.
+/// A fresh store at `<data>/state.redb` holding `genesis` as version 0; prints the genesis root.
 fn fresh_store(genesis: &Genesis, data: &Path) -> Result<StateStore> {
+    let store = quiet_store(genesis, data)?;
+    println!(
+        "genesis: chain {} depth {} accounts {} hasher {} root {}",
+        genesis.chain_id,
+        genesis.depth,
+        genesis.accounts.len(),
+        store.hasher().name(),
+        to_decimal(&store.reader()?.root(0)?)
+    );
+    Ok(store)
+}
+
+fn quiet_store(genesis: &Genesis, data: &Path) -> Result<StateStore> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let path = data.join("state.redb");
     if path.exists() {
@@ -79,15 +92,7 @@ fn fresh_store(genesis: &Genesis, data: &Path) -> Result<StateStore> {
         .enumerate()
         .map(|(i, a)| (i as u64, *a))
         .collect();
-    let root = store.commit(0, &changes)?;
-    println!(
-        "genesis: chain {} depth {} accounts {} hasher {} root {}",
-        genesis.chain_id,
-        genesis.depth,
-        genesis.accounts.len(),
-        store.hasher().name(),
-        to_decimal(&root)
-    );
+    store.commit(0, &changes)?;
     Ok(store)
 }
 
@@ -226,6 +231,45 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
         new_index + 1
     );
     Ok(Outcome::Ok)
+}
+
+/// A full block for `shape` on a fresh temporary store holding the demo genesis accounts (at
+/// `shape.depth`): `capacity` transfers among the five dev accounts, every slot used (benchmarks
+/// must not prove mostly-zero padding).
+pub(crate) fn demo_witness(shape: CircuitShape) -> Result<rustorium_circuits::block::BlockCircuit> {
+    let mut genesis = Genesis::parse(
+        include_str!("../../config/genesis.toml"),
+        "config/genesis.toml",
+    )?;
+    genesis.depth = shape.depth;
+    let dir = std::env::temp_dir().join(format!("rustorium-bench-{}", std::process::id()));
+    let store = quiet_store(&genesis, &dir)?;
+    let txs: Vec<SignedTransfer> = (0..shape.capacity as u64)
+        .map(|i| {
+            let from = i % 5;
+            Transfer {
+                chain_id: genesis.chain_id,
+                from,
+                to: Recipient::Index((from + 1 + i / 5) % 5),
+                amount: 1 + i,
+                fee: 1,
+                nonce: i / 5,
+            }
+            .sign(&dev_secret(from))
+        })
+        .collect();
+    let block = execute_block(&store, &txs, PRODUCER, true)?;
+    anyhow::ensure!(
+        block.rejected.is_empty(),
+        "benchmark block rejected {:?}",
+        block.rejected
+    );
+    let w = block.witness.context("witness requested")?;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(rustorium_circuits::block::BlockCircuit::from_witness(
+        &w, PRODUCER, shape,
+    )?)
 }
 
 pub(crate) fn run_prove(args: ProveArgs) -> Result<Outcome> {

@@ -1,6 +1,7 @@
 //! clap commands. Errors print to stderr and exit with status 2; `crypto eddsa verify` exits 1 for a
 //! well-formed but invalid signature.
 
+mod bench;
 mod crypto;
 mod debug;
 mod demo;
@@ -40,6 +41,9 @@ enum Command {
     /// Light-client verification.
     #[command(subcommand)]
     Light(prove::LightCommand),
+    /// Benchmarks with their references side by side (markdown tables).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Tools for tests and diagnostics.
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -69,6 +73,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Setup(a) => prove::run_setup(a),
         Command::Prove(a) => demo::run_prove(a),
         Command::Light(c) => prove::run_light(c),
+        Command::Bench(c) => bench::run(c),
         Command::Debug(c) => debug::run(c),
     };
     match result {

@@ -147,7 +147,7 @@ pub(crate) fn prove_block(
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
     let mut rng = ChaCha20Rng::from_seed(seed);
     let start = Instant::now();
-    let (proof, t) = prover.prove(&keys.pk, circuit, &mut rng)?;
+    let (proof, t) = keys.prove(&prover, circuit, &mut rng)?;
     let elapsed = start.elapsed();
     let (msm, ntt) = prover.backends();
     println!(

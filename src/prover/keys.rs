@@ -17,6 +17,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use ark_bn254::Bn254;
 use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
@@ -26,6 +27,8 @@ use rand_chacha::ChaCha20Rng;
 use rustorium_circuits::block::{BlockCircuit, CircuitShape};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
+
+use super::{CircuitMatrices, ProofTimings, Prover, ProverError};
 
 const PK_MAGIC: &[u8; 8] = b"RSTMPK\0\x01";
 const VK_MAGIC: &[u8; 8] = b"RSTMVK\0\x01";
@@ -65,7 +68,8 @@ pub enum KeyError {
     Setup(String),
 }
 
-/// A proving key with its shape and provenance.
+/// A proving key with its shape and provenance, and (built on first use) its shape's R1CS
+/// matrices.
 #[derive(Clone, Debug)]
 pub struct KeyPair {
     /// Circuit shape.
@@ -74,6 +78,47 @@ pub struct KeyPair {
     pub dev_seed: Option<u64>,
     /// The proving key (contains the verifying key).
     pub pk: ProvingKey<Bn254>,
+    matrices: OnceLock<Arc<CircuitMatrices>>,
+}
+
+impl KeyPair {
+    /// Wraps a proving key made for `shape`.
+    pub fn new(shape: CircuitShape, dev_seed: Option<u64>, pk: ProvingKey<Bn254>) -> Self {
+        Self {
+            shape,
+            dev_seed,
+            pk,
+            matrices: OnceLock::new(),
+        }
+    }
+
+    /// The R1CS matrices of the key's shape, synthesized once.
+    pub fn matrices(&self) -> Result<Arc<CircuitMatrices>, ProverError> {
+        if let Some(m) = self.matrices.get() {
+            return Ok(m.clone());
+        }
+        let blank =
+            BlockCircuit::blank(self.shape).map_err(|e| ProverError::KeyMismatch(e.to_string()))?;
+        let m = Arc::new(CircuitMatrices::of(blank)?);
+        Ok(self.matrices.get_or_init(|| m).clone())
+    }
+
+    /// Proves `circuit` (which must have the key's shape) and verifies the proof.
+    pub fn prove<R: ark_std::rand::RngCore + ark_std::rand::CryptoRng>(
+        &self,
+        prover: &Prover,
+        circuit: BlockCircuit,
+        rng: &mut R,
+    ) -> Result<(ark_groth16::Proof<Bn254>, ProofTimings), ProverError> {
+        if circuit.shape != self.shape {
+            return Err(ProverError::KeyMismatch(format!(
+                "circuit {:?}, key {:?}",
+                circuit.shape, self.shape
+            )));
+        }
+        let matrices = self.matrices()?;
+        prover.prove(&self.pk, &matrices, circuit, rng)
+    }
 }
 
 /// SHA-256 of the compressed verifying key.
@@ -91,11 +136,7 @@ pub fn dev_setup(shape: CircuitShape, seed: u64) -> Result<KeyPair, KeyError> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let pk = Groth16::<Bn254>::generate_random_parameters_with_reduction(circuit, &mut rng)
         .map_err(|e| KeyError::Setup(e.to_string()))?;
-    Ok(KeyPair {
-        shape,
-        dev_seed: Some(seed),
-        pk,
-    })
+    Ok(KeyPair::new(shape, Some(seed), pk))
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
@@ -185,11 +226,7 @@ pub fn load_proving_key(path: &Path) -> Result<KeyPair, KeyError> {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-    Ok(KeyPair {
-        shape,
-        dev_seed,
-        pk,
-    })
+    Ok(KeyPair::new(shape, dev_seed, pk))
 }
 
 /// Loads a verifying key file (points fully checked).

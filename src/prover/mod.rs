@@ -94,39 +94,53 @@ impl std::fmt::Debug for Prover {
     }
 }
 
-/// The synthesized R1CS of one circuit instance.
-struct Synthesized {
-    matrices: Vec<Vec<Vec<(Fr, usize)>>>,
-    num_inputs: usize,
-    num_constraints: usize,
-    assignment: Vec<Fr>,
+/// The R1CS matrices of a circuit shape. They do not depend on the witness, so they are built once
+/// per shape (by [`CircuitMatrices::of`]) and every proof only computes its assignment: that skips
+/// arkworks' linear-combination inlining, the bulk of synthesis time.
+#[derive(Debug)]
+pub struct CircuitMatrices {
+    /// `A`, `B`, `C`: per constraint, `(coefficient, variable index)` pairs.
+    pub matrices: Vec<Vec<Vec<(Fr, usize)>>>,
+    /// Instance variables, the constant 1 included.
+    pub num_inputs: usize,
+    /// Witness variables.
+    pub num_witness: usize,
+    /// Constraints.
+    pub num_constraints: usize,
 }
 
-fn synthesize<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Synthesized, ProverError> {
+impl CircuitMatrices {
+    /// Synthesizes `circuit` (values unused) and keeps its matrices.
+    pub fn of<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Self, ProverError> {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Setup);
+        circuit.generate_constraints(cs.clone())?;
+        cs.finalize();
+        let matrices = cs
+            .to_matrices()?
+            .remove(R1CS_PREDICATE_LABEL)
+            .ok_or_else(|| ProverError::KeyMismatch("no R1CS predicate".into()))?;
+        Ok(Self {
+            matrices,
+            num_inputs: cs.num_instance_variables(),
+            num_witness: cs.num_witness_variables(),
+            num_constraints: cs.num_constraints(),
+        })
+    }
+}
+
+/// The full assignment `[1, inputs…, witness…]` of `circuit`, without building matrices.
+fn assign<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Vec<Fr>, ProverError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Prove {
-        construct_matrices: true,
+        construct_matrices: false,
         generate_lc_assignments: false,
     });
     circuit.generate_constraints(cs.clone())?;
     cs.finalize();
-    if !cs.is_satisfied()? {
-        return Err(ProverError::Unsatisfied);
-    }
-    let mut all = cs.to_matrices()?;
-    let matrices = all
-        .remove(R1CS_PREDICATE_LABEL)
-        .ok_or_else(|| ProverError::KeyMismatch("no R1CS predicate".into()))?;
-    let num_inputs = cs.num_instance_variables();
-    let num_constraints = cs.num_constraints();
-    let assignment = [cs.instance_assignment()?, cs.witness_assignment()?].concat();
-    Ok(Synthesized {
-        matrices,
-        num_inputs,
-        num_constraints,
-        assignment,
-    })
+    Ok([cs.instance_assignment()?, cs.witness_assignment()?].concat())
 }
 
 fn row_value(row: &[(Fr, usize)], z: &[Fr]) -> Fr {
@@ -154,10 +168,10 @@ impl Prover {
         (self.msm.name(), self.ntt.name())
     }
 
-    /// `h`, the quotient's coefficients, exactly as ark-groth16's `LibsnarkReduction`.
-    fn witness_map(&self, s: &Synthesized) -> Result<Vec<Fr>, ProverError> {
+    /// `h`, the quotient's coefficients, exactly as ark-groth16's `LibsnarkReduction`. Fails with
+    /// [`ProverError::Unsatisfied`] when some constraint `⟨A_i,z⟩·⟨B_i,z⟩ = ⟨C_i,z⟩` does not hold.
+    fn witness_map(&self, s: &CircuitMatrices, z: &[Fr]) -> Result<Vec<Fr>, ProverError> {
         let n = (s.num_constraints + s.num_inputs).next_power_of_two();
-        let z = &s.assignment;
         let (ma, mb, mc) = (&s.matrices[0], &s.matrices[1], &s.matrices[2]);
         let mut a = vec![Fr::zero(); n];
         let mut b = vec![Fr::zero(); n];
@@ -172,6 +186,14 @@ impl Prover {
                 *b = row_value(&mb[i], z);
                 *c = row_value(&mc[i], z);
             });
+        let satisfied = a[..s.num_constraints]
+            .par_iter()
+            .zip(&b[..s.num_constraints])
+            .zip(&c[..s.num_constraints])
+            .all(|((a, b), c)| *a * b == *c);
+        if !satisfied {
+            return Err(ProverError::Unsatisfied);
+        }
         a[s.num_constraints..s.num_constraints + s.num_inputs].copy_from_slice(&z[..s.num_inputs]);
         for v in [&mut a, &mut b, &mut c] {
             self.ntt.ntt(v, NttKind::Inverse)?;
@@ -191,42 +213,46 @@ impl Prover {
     }
 
     /// A proof with blinding `(r, s)` (zero for both gives an unblinded proof; use
-    /// [`Prover::prove`] for real proofs).
+    /// [`Prover::prove`] for real proofs). `matrices` must be those of the circuit's shape
+    /// ([`CircuitMatrices::of`]); a circuit of another shape is refused.
     pub fn prove_with_randomness<C: ConstraintSynthesizer<Fr>>(
         &self,
         pk: &ProvingKey<Bn254>,
+        matrices: &CircuitMatrices,
         circuit: C,
         r: Fr,
         s: Fr,
     ) -> Result<(Proof<Bn254>, ProofTimings), ProverError> {
         let mut t = ProofTimings::default();
         let start = Instant::now();
-        let syn = synthesize(circuit)?;
+        let z = assign(circuit)?;
         t.synthesis = start.elapsed();
-        t.constraints = syn.num_constraints;
-        let num_aux = syn.assignment.len() - syn.num_inputs;
-        if pk.a_query.len() != syn.assignment.len()
-            || pk.l_query.len() != num_aux
-            || pk.vk.gamma_abc_g1.len() != syn.num_inputs
+        t.constraints = matrices.num_constraints;
+        let m = matrices;
+        if z.len() != m.num_inputs + m.num_witness
+            || pk.a_query.len() != z.len()
+            || pk.l_query.len() != m.num_witness
+            || pk.vk.gamma_abc_g1.len() != m.num_inputs
         {
             return Err(ProverError::KeyMismatch(format!(
-                "key for {} variables / {} inputs, circuit has {} / {}",
+                "key for {} variables / {} inputs, matrices for {} / {}, circuit assigns {}",
                 pk.a_query.len(),
                 pk.vk.gamma_abc_g1.len(),
-                syn.assignment.len(),
-                syn.num_inputs
+                m.num_inputs + m.num_witness,
+                m.num_inputs,
+                z.len()
             )));
         }
         let start = Instant::now();
-        let h = self.witness_map(&syn)?;
+        let h = self.witness_map(m, &z)?;
         t.witness_map = start.elapsed();
 
         let start = Instant::now();
         let to_big =
             |v: &[Fr]| -> Vec<ScalarBigInt> { v.par_iter().map(|x| x.into_bigint()).collect() };
         let h_big = to_big(&h[..pk.h_query.len().min(h.len())]);
-        let z_big = to_big(&syn.assignment[1..]); // every variable but the constant 1
-        let aux_big = &z_big[syn.num_inputs - 1..];
+        let z_big = to_big(&z[1..]); // every variable but the constant 1
+        let aux_big = &z_big[m.num_inputs - 1..];
         let msm = |bases: &[G1Affine], scalars: &[ScalarBigInt]| self.msm.msm_g1(bases, scalars);
         let h_acc = msm(&pk.h_query[..h_big.len()], &h_big)?;
         let l_acc = msm(&pk.l_query, aux_big)?;
@@ -252,7 +278,7 @@ impl Prover {
 
         let start = Instant::now();
         let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
-        let inputs = &syn.assignment[1..syn.num_inputs];
+        let inputs = &z[1..m.num_inputs];
         if !Groth16::<Bn254>::verify_proof(&pvk, &proof, inputs).unwrap_or(false) {
             return Err(ProverError::SelfCheck {
                 msm: self.msm.name(),
@@ -267,12 +293,13 @@ impl Prover {
     pub fn prove<C: ConstraintSynthesizer<Fr>, R: RngCore + CryptoRng>(
         &self,
         pk: &ProvingKey<Bn254>,
+        matrices: &CircuitMatrices,
         circuit: C,
         rng: &mut R,
     ) -> Result<(Proof<Bn254>, ProofTimings), ProverError> {
         let r = Fr::rand(rng);
         let s = Fr::rand(rng);
-        self.prove_with_randomness(pk, circuit, r, s)
+        self.prove_with_randomness(pk, matrices, circuit, r, s)
     }
 }
 

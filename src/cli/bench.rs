@@ -1,0 +1,209 @@
+//! `rustorium bench …`: measurements too large for criterion's repetition counts, always beside
+//! the reference measured in the same run, printed as markdown tables.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use ark_bn254::Bn254;
+use ark_groth16::Groth16;
+use ark_r1cs_std::prelude::*;
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef};
+use ark_std::UniformRand;
+use ark_std::rand::SeedableRng;
+use clap::Subcommand;
+use rand_chacha::ChaCha20Rng;
+use rustorium::prover::{Prover, dev_setup, verify};
+use rustorium_circuits::Fr;
+use rustorium_circuits::block::{BlockCircuit, CircuitShape};
+use rustorium_circuits::eddsa::SecretKey;
+use rustorium_circuits::gadgets::FrVar;
+use rustorium_circuits::gadgets::babyjubjub::PointVar;
+use rustorium_circuits::gadgets::{eddsa, merkle, poseidon};
+
+use super::Outcome;
+use super::demo::demo_witness;
+
+#[derive(Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Constraint counts per component of the block circuit.
+    Circuit {
+        /// Tree depth.
+        #[arg(long, default_value_t = 32)]
+        depth: usize,
+    },
+    /// Setup, prove (ours and ark-groth16's, interleaved) and verify times for block circuits.
+    Prove {
+        /// Tree depths.
+        #[arg(long, value_delimiter = ',', default_value = "32")]
+        depth: Vec<usize>,
+        /// Capacities.
+        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        capacity: Vec<usize>,
+        /// Proofs per prover and shape.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+fn count(f: impl FnOnce(ConstraintSystemRef<Fr>) -> Result<()>) -> Result<usize> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    f(cs.clone())?;
+    anyhow::ensure!(cs.is_satisfied()?, "component check is not satisfied");
+    Ok(cs.num_constraints())
+}
+
+fn witnesses(cs: &ConstraintSystemRef<Fr>, n: usize, rng: &mut ChaCha20Rng) -> Result<Vec<FrVar>> {
+    (0..n)
+        .map(|_| FrVar::new_witness(cs.clone(), || Ok(Fr::rand(rng))).map_err(Into::into))
+        .collect()
+}
+
+fn block_constraints(shape: CircuitShape) -> Result<usize> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_mode(ark_relations::gr1cs::SynthesisMode::Setup);
+    BlockCircuit::blank(shape)?.generate_constraints(cs.clone())?;
+    Ok(cs.num_constraints())
+}
+
+fn circuit_table(depth: usize) -> Result<()> {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let mut rows: Vec<(String, usize)> = Vec::new();
+    for arity in [2usize, 3, 4] {
+        let n = count(|cs| {
+            let xs = witnesses(&cs, arity, &mut rng)?;
+            let _ = poseidon::poseidon(&xs)?;
+            Ok(())
+        })?;
+        rows.push((format!("Poseidon({arity})"), n));
+    }
+    let n = count(|cs| {
+        let leaf = witnesses(&cs, 1, &mut rng)?;
+        let sibs = witnesses(&cs, depth, &mut rng)?;
+        let bits = (0..depth)
+            .map(|l| Boolean::new_witness(cs.clone(), || Ok(l % 3 == 0)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let _ = merkle::root_from_path(&leaf[0], &bits, &sibs)?;
+        Ok(())
+    })?;
+    rows.push((format!("Merkle path, depth {depth}"), n));
+    let n = count(|cs| {
+        let sk = SecretKey([3u8; 32]);
+        let msg = Fr::from(42u64);
+        let sig = sk.sign(msg);
+        let enabled = Boolean::new_witness(cs.clone(), || Ok(true))?;
+        let a = PointVar::new_witness(cs.clone(), || Ok(sk.public_key().0))?;
+        let r8 = PointVar::new_witness(cs.clone(), || Ok(sig.r8))?;
+        let m = FrVar::new_witness(cs.clone(), || Ok(msg))?;
+        let bits = eddsa::alloc_s_bits(cs.clone(), Some(&sig.s))?;
+        eddsa::verify(&enabled, &a, &r8, &bits, &m)?;
+        Ok(())
+    })?;
+    rows.push(("EdDSA-Poseidon verification".into(), n));
+    let n = count(|cs| {
+        let x = FrVar::new_witness(cs.clone(), || Ok(Fr::from(u64::MAX)))?;
+        let _ = x.to_bits_le_with_top_bits_zero(64)?;
+        Ok(())
+    })?;
+    rows.push(("64-bit range check".into(), n));
+    let one = block_constraints(CircuitShape { depth, capacity: 1 })?;
+    let two = block_constraints(CircuitShape { depth, capacity: 2 })?;
+    rows.push((
+        "**per transfer slot** (capacity 2 − capacity 1)".into(),
+        two - one,
+    ));
+    rows.push((
+        "per block (fee credit, commitment start)".into(),
+        one - (two - one),
+    ));
+    for capacity in [1usize, 4, 16] {
+        let n = if capacity <= 2 {
+            [one, two][capacity - 1]
+        } else {
+            one + (capacity - 1) * (two - one)
+        };
+        rows.push((format!("block circuit, capacity {capacity}"), n));
+    }
+    println!("| component (depth {depth}) | constraints |\n| --- | --- |");
+    for (name, n) in rows {
+        println!("| {name} | {n} |");
+    }
+    Ok(())
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn prove_table(depths: &[usize], capacities: &[usize], runs: usize) -> Result<()> {
+    println!(
+        "| depth | capacity | constraints | setup | proving key | ours (median of {runs}) | ark-groth16 (median of {runs}) | ours / ark | verify |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    for &depth in depths {
+        for &capacity in capacities {
+            let shape = CircuitShape { depth, capacity };
+            let start = Instant::now();
+            let keys = dev_setup(shape, 9)?;
+            let setup = start.elapsed();
+            let mut pk_bytes = Vec::new();
+            ark_serialize::CanonicalSerialize::serialize_uncompressed(&keys.pk, &mut pk_bytes)?;
+            let circuit = demo_witness(shape).context("demo block")?;
+            keys.matrices()?; // built once per shape, like the node does at start-up
+            let inputs = circuit.public_inputs();
+            let prover = Prover::cpu();
+            let (mut ours, mut theirs, mut verifies) = (Vec::new(), Vec::new(), Vec::new());
+            let mut constraints = 0;
+            for _ in 0..runs {
+                let start = Instant::now();
+                let (proof, t) = keys.prove(&prover, circuit.clone(), &mut rng)?;
+                ours.push(start.elapsed());
+                constraints = t.constraints;
+                let start = Instant::now();
+                let theirs_proof = Groth16::<Bn254>::create_random_proof_with_reduction(
+                    circuit.clone(),
+                    &keys.pk,
+                    &mut rng,
+                )?;
+                theirs.push(start.elapsed());
+                let start = Instant::now();
+                anyhow::ensure!(
+                    verify(&keys.pk.vk, &proof, &inputs),
+                    "our proof does not verify"
+                );
+                verifies.push(start.elapsed());
+                anyhow::ensure!(
+                    verify(&keys.pk.vk, &theirs_proof, &inputs),
+                    "ark's proof does not verify"
+                );
+            }
+            let (o, t) = (median(ours), median(theirs));
+            println!(
+                "| {depth} | {capacity} | {constraints} | {} | {:.1} MB | {} | {} | {:.2} | {:.2} ms |",
+                secs(setup),
+                pk_bytes.len() as f64 / 1e6,
+                secs(o),
+                secs(t),
+                o.as_secs_f64() / t.as_secs_f64(),
+                median(verifies).as_secs_f64() * 1e3
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
+    match cmd {
+        BenchCommand::Circuit { depth } => circuit_table(depth)?,
+        BenchCommand::Prove {
+            depth,
+            capacity,
+            runs,
+        } => prove_table(&depth, &capacity, runs.max(1))?,
+    }
+    Ok(Outcome::Ok)
+}
