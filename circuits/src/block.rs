@@ -485,3 +485,38 @@ impl ConstraintSynthesizer<Fr> for BlockCircuit {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_relations::gr1cs::ConstraintSystem;
+
+    fn in_range(v: Fr) -> bool {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        let x = FrVar::new_witness(cs.clone(), || Ok(v)).expect("alloc");
+        range64(&x).expect("synthesize");
+        cs.is_satisfied().expect("check")
+    }
+
+    #[test]
+    fn range_check_is_exactly_64_bits() {
+        assert!(in_range(Fr::from(0u64)));
+        assert!(in_range(Fr::from(u64::MAX)));
+        assert!(!in_range(Fr::from(u64::MAX) + Fr::ONE), "2^64");
+        assert!(!in_range(-Fr::ONE), "a negative balance wraps to p - 1");
+        assert!(!in_range(Fr::from(0u64) - Fr::from(5u64)));
+    }
+
+    #[test]
+    fn shapes_and_layouts_are_checked() {
+        assert!(BlockCircuit::blank(CircuitShape { depth: 0, capacity: 1 }).is_err());
+        assert!(BlockCircuit::blank(CircuitShape { depth: 4, capacity: 0 }).is_err());
+        let blank = BlockCircuit::blank(CircuitShape { depth: 4, capacity: 2 }).expect("shape");
+        let mut broken = blank.clone();
+        broken.slots.pop();
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        assert!(broken.generate_constraints(cs).is_err());
+        // A blank circuit's commitment covers no transfer.
+        assert_eq!(blank.commitment(), tx_commitment(0, 0, []));
+    }
+}
