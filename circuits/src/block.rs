@@ -509,9 +509,25 @@ mod tests {
 
     #[test]
     fn shapes_and_layouts_are_checked() {
-        assert!(BlockCircuit::blank(CircuitShape { depth: 0, capacity: 1 }).is_err());
-        assert!(BlockCircuit::blank(CircuitShape { depth: 4, capacity: 0 }).is_err());
-        let blank = BlockCircuit::blank(CircuitShape { depth: 4, capacity: 2 }).expect("shape");
+        assert!(
+            BlockCircuit::blank(CircuitShape {
+                depth: 0,
+                capacity: 1
+            })
+            .is_err()
+        );
+        assert!(
+            BlockCircuit::blank(CircuitShape {
+                depth: 4,
+                capacity: 0
+            })
+            .is_err()
+        );
+        let blank = BlockCircuit::blank(CircuitShape {
+            depth: 4,
+            capacity: 2,
+        })
+        .expect("shape");
         let mut broken = blank.clone();
         broken.slots.pop();
         let cs = ConstraintSystem::<Fr>::new_ref();
