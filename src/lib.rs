@@ -3,6 +3,9 @@
 //! (in later layers) proving, networking and the node.
 
 pub mod accel;
+pub mod api;
 pub mod light;
+pub mod net;
+pub mod node;
 pub mod prover;
 pub mod state;

@@ -6,6 +6,7 @@ mod crypto;
 mod debug;
 mod demo;
 mod keys;
+mod node;
 mod prove;
 
 use std::process::ExitCode;
@@ -40,13 +41,37 @@ enum Command {
     Prove(demo::ProveArgs),
     /// Light-client verification.
     #[command(subcommand)]
-    Light(prove::LightCommand),
+    Light(LightCommand),
+    /// Run a node.
+    Node(node::NodeArgs),
+    /// A local devnet: a node on a fresh data directory, a stream of signed transfers over QUIC, a
+    /// live summary with the built-in light client.
+    Devnet(node::DevnetArgs),
+    /// Transactions.
+    #[command(subcommand)]
+    Tx(node::TxCommand),
     /// Benchmarks with their references side by side (markdown tables).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Tools for tests and diagnostics.
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
+}
+
+#[derive(Subcommand)]
+enum LightCommand {
+    /// Verify a proof envelope file: exit 0 if valid, 1 if invalid, 2 if malformed.
+    #[command(flatten)]
+    Verify(prove::LightCommand),
+    /// Download headers and proofs from a node, verify the chain from genesis, print the head.
+    Sync(node::LightArgs),
+    /// Verify an account's Merkle proof against the verified head.
+    Account {
+        /// Account index.
+        index: u64,
+        #[command(flatten)]
+        light: node::LightArgs,
+    },
 }
 
 /// What a command reports besides success.
@@ -72,7 +97,14 @@ pub(crate) fn run() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Setup(a) => prove::run_setup(a),
         Command::Prove(a) => demo::run_prove(a),
-        Command::Light(c) => prove::run_light(c),
+        Command::Light(LightCommand::Verify(c)) => prove::run_light(c),
+        Command::Light(LightCommand::Sync(a)) => node::run_light(node::LightNodeCommand::Sync(a)),
+        Command::Light(LightCommand::Account { index, light }) => {
+            node::run_light(node::LightNodeCommand::Account { index, light })
+        }
+        Command::Node(a) => node::run_node(a),
+        Command::Devnet(a) => node::run_devnet(a),
+        Command::Tx(c) => node::run_tx(c),
         Command::Bench(c) => bench::run(c),
         Command::Debug(c) => debug::run(c),
     };

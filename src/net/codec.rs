@@ -130,7 +130,11 @@ impl Decoder {
 
     /// Called at end of stream: an error if a partial frame is buffered.
     pub fn finish(&self) -> Result<(), CodecError> {
-        if self.buf.is_empty() { Ok(()) } else { Err(CodecError::Truncated) }
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(CodecError::Truncated)
+        }
     }
 }
 
@@ -176,8 +180,16 @@ mod tests {
 
     #[test]
     fn frames_decode_byte_by_byte_and_in_bulk() {
-        let a = Frame { kind: Kind::Submit, payload: vec![7; 100] };
-        let b = SubmitResult { accepted: false, tx_id: [3; 32], reason: "bad nonce".into() }.to_frame();
+        let a = Frame {
+            kind: Kind::Submit,
+            payload: vec![7; 100],
+        };
+        let b = SubmitResult {
+            accepted: false,
+            tx_id: [3; 32],
+            reason: "bad nonce".into(),
+        }
+        .to_frame();
         let bytes = [a.encode(), b.encode()].concat();
         let mut d = Decoder::new();
         let mut got = Vec::new();
@@ -194,7 +206,10 @@ mod tests {
         assert_eq!(d.next_frame(), Ok(Some(a)));
         assert_eq!(d.next_frame(), Ok(Some(b.clone())));
         assert_eq!(d.next_frame(), Ok(None));
-        assert_eq!(SubmitResult::decode(&b.payload).expect("result").reason, "bad nonce");
+        assert_eq!(
+            SubmitResult::decode(&b.payload).expect("result").reason,
+            "bad nonce"
+        );
     }
 
     #[test]
@@ -208,7 +223,10 @@ mod tests {
         let mut d = Decoder::new();
         d.push(&[1, 1]);
         d.push(&(u32::MAX).to_le_bytes());
-        assert_eq!(d.next_frame(), Err(CodecError::Oversized(u32::MAX as usize)));
+        assert_eq!(
+            d.next_frame(),
+            Err(CodecError::Oversized(u32::MAX as usize))
+        );
         let mut d = Decoder::new();
         d.push(&[1, 1, 10, 0, 0, 0, 1, 2]);
         assert_eq!(d.next_frame(), Ok(None));

@@ -137,7 +137,11 @@ impl Mempool {
     }
 
     /// Inserts `tx`, whose sender's account nonce is `account_nonce`.
-    pub fn insert(&mut self, tx: SignedTransfer, account_nonce: u64) -> Result<Admitted, MempoolError> {
+    pub fn insert(
+        &mut self,
+        tx: SignedTransfer,
+        account_nonce: u64,
+    ) -> Result<Admitted, MempoolError> {
         let (sender, nonce, fee) = (tx.tx.from, tx.tx.nonce, tx.tx.fee);
         if nonce < account_nonce {
             return Err(MempoolError::StaleNonce {
@@ -207,7 +211,11 @@ impl Mempool {
     /// Up to `max` executable transfers: per sender the consecutive run from its account nonce
     /// (`account_nonce(sender)`, `None` for an unknown sender, whose transfers are dropped),
     /// senders interleaved by fee.
-    pub fn select(&mut self, max: usize, account_nonce: impl Fn(u64) -> Option<u64>) -> Vec<SignedTransfer> {
+    pub fn select(
+        &mut self,
+        max: usize,
+        account_nonce: impl Fn(u64) -> Option<u64>,
+    ) -> Vec<SignedTransfer> {
         // Drop stale and orphaned entries first.
         let senders: Vec<u64> = self.by_sender.keys().copied().collect();
         let mut runs: Vec<Vec<SignedTransfer>> = Vec::new();
@@ -218,7 +226,10 @@ impl Mempool {
                 }
                 continue;
             };
-            let stale: Vec<u64> = self.by_sender[&s].range(..account).map(|(n, _)| *n).collect();
+            let stale: Vec<u64> = self.by_sender[&s]
+                .range(..account)
+                .map(|(n, _)| *n)
+                .collect();
             for n in stale {
                 self.remove(s, n);
             }
@@ -287,11 +298,23 @@ mod tests {
             max_nonce_gap: 5,
             replace_bump_percent: 10,
         });
-        assert_eq!(p.insert(tx(1, 4, 5), 5), Err(MempoolError::StaleNonce { got: 4, account: 5 }));
-        assert!(matches!(p.insert(tx(1, 11, 5), 5), Err(MempoolError::NonceGap { .. })));
+        assert_eq!(
+            p.insert(tx(1, 4, 5), 5),
+            Err(MempoolError::StaleNonce { got: 4, account: 5 })
+        );
+        assert!(matches!(
+            p.insert(tx(1, 11, 5), 5),
+            Err(MempoolError::NonceGap { .. })
+        ));
         assert_eq!(p.insert(tx(1, 5, 10), 5), Ok(Admitted::Added));
         assert_eq!(p.insert(tx(1, 5, 10), 5), Err(MempoolError::Duplicate));
-        assert_eq!(p.insert(tx(1, 5, 9), 5), Err(MempoolError::Underpriced { got: 9, required: 11 }));
+        assert_eq!(
+            p.insert(tx(1, 5, 9), 5),
+            Err(MempoolError::Underpriced {
+                got: 9,
+                required: 11
+            })
+        );
         assert_eq!(p.insert(tx(1, 5, 11), 5), Ok(Admitted::Replaced));
         assert_eq!(p.len(), 1);
         assert_eq!(p.insert(tx(1, 6, 1), 5), Ok(Admitted::Added));

@@ -176,8 +176,16 @@ fn read_file(
     path: &Path,
     magic: &[u8; 8],
 ) -> Result<(CircuitShape, Option<u64>, Vec<u8>), KeyError> {
-    let name = || path.display().to_string();
     let bytes = std::fs::read(path).map_err(io(path))?;
+    parse_file(&bytes, magic, &path.display().to_string())
+}
+
+fn parse_file(
+    bytes: &[u8],
+    magic: &[u8; 8],
+    origin: &str,
+) -> Result<(CircuitShape, Option<u64>, Vec<u8>), KeyError> {
+    let name = || origin.to_string();
     if bytes.len() < HEADER + 32 || &bytes[..8] != magic {
         return Err(KeyError::Format(name()));
     }
@@ -231,7 +239,17 @@ pub fn load_proving_key(path: &Path) -> Result<KeyPair, KeyError> {
 
 /// Loads a verifying key file (points fully checked).
 pub fn load_verifying_key(path: &Path) -> Result<(CircuitShape, VerifyingKey<Bn254>), KeyError> {
-    let (shape, _, body) = read_file(path, VK_MAGIC)?;
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    parse_verifying_key(&bytes, &path.display().to_string())
+}
+
+/// Parses the bytes of a verifying key file (`origin` names it in errors).
+pub fn parse_verifying_key(
+    bytes: &[u8],
+    origin: &str,
+) -> Result<(CircuitShape, VerifyingKey<Bn254>), KeyError> {
+    let (shape, _, body) = parse_file(bytes, VK_MAGIC, origin)?;
+    let path = Path::new(origin);
     let vk = VerifyingKey::<Bn254>::deserialize_with_mode(&body[..], Compress::Yes, Validate::Yes)
         .map_err(|e| KeyError::Body {
             path: path.display().to_string(),

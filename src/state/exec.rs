@@ -154,7 +154,7 @@ impl Overlay<'_> {
     fn index_of(&self, key: &PublicKey) -> Result<Option<u64>, StoreError> {
         match self.new_keys.get(&key.pack()) {
             Some(i) => Ok(Some(*i)),
-            None => self.reader.index_of(key),
+            None => self.reader.index_of_at(key, self.version),
         }
     }
 
@@ -195,19 +195,37 @@ impl Overlay<'_> {
     }
 }
 
-/// Applies `txs` on top of the latest version with fees to `producer`, commits the result as the
-/// next version, and returns what happened. With `with_witness`, every leaf update's path is
-/// recorded and the witness's final root is checked against the committed root.
-pub fn execute_block(
+/// A block executed against a base version but not yet committed.
+#[derive(Clone, Debug)]
+pub struct BlockPlan {
+    /// The version the block applies to.
+    pub base_version: u64,
+    /// Root of the base version.
+    pub old_root: Fr,
+    /// Applied transfers, in order.
+    pub applied: Vec<AppliedTransfer>,
+    /// Rejected transfers: position in the input and reason.
+    pub rejected: Vec<(usize, TxError)>,
+    /// Fees credited to the producer.
+    pub total_fees: u64,
+    /// Every changed account.
+    pub changes: BTreeMap<u64, Account>,
+    /// The prover's witness, when asked for.
+    pub witness: Option<BlockWitness>,
+}
+
+/// Executes `txs` on top of version `base_version` (which must still be readable) with fees to
+/// `producer`, without committing. Deterministic: the same inputs give the same plan, which is how
+/// a restarted node rebuilds the witness of a block it committed but had not proven.
+pub fn plan_block(
     store: &StateStore,
+    base_version: u64,
     txs: &[SignedTransfer],
     producer: u64,
     with_witness: bool,
-) -> Result<ExecutedBlock, StoreError> {
+) -> Result<BlockPlan, StoreError> {
     let reader = store.reader()?;
-    let version = reader
-        .latest_version()?
-        .ok_or(StoreError::UnknownVersion(0))?;
+    let version = base_version;
     let old_root = reader.root(version)?;
     let mut ov = Overlay {
         reader: &reader,
@@ -265,38 +283,82 @@ pub fn execute_block(
             "fee credit overflow after check".into(),
         ))?;
     let fees = ov.set(producer, p)?;
-    let changes = std::mem::take(&mut ov.accounts);
-    drop(reader);
-    let new_root = store.commit(version + 1, &changes)?;
-    let witness = match fees {
-        Some(fees) => {
-            let w = BlockWitness {
-                depth: store.depth(),
-                chain_id: store.chain_id(),
-                old_root,
-                new_root: fees.new_root(),
-                transfers: witnesses,
-                fees,
-            };
-            if w.new_root != new_root {
-                return Err(StoreError::RootMismatch {
-                    witness: to_decimal(&w.new_root),
-                    committed: to_decimal(&new_root),
-                });
-            }
-            Some(w)
-        }
-        None => None,
-    };
-    Ok(ExecutedBlock {
-        version: version + 1,
+    let witness = fees.map(|fees| BlockWitness {
+        depth: store.depth(),
+        chain_id: store.chain_id(),
         old_root,
-        new_root,
+        new_root: fees.new_root(),
+        transfers: witnesses,
+        fees,
+    });
+    Ok(BlockPlan {
+        base_version,
+        old_root,
         applied,
         rejected,
         total_fees,
+        changes: std::mem::take(&mut ov.accounts),
         witness,
     })
+}
+
+/// Applies `txs` on top of the latest version with fees to `producer`, commits the result as the
+/// next version, and returns what happened. With `with_witness`, every leaf update's path is
+/// recorded and the witness's final root is checked against the committed root.
+pub fn execute_block(
+    store: &StateStore,
+    txs: &[SignedTransfer],
+    producer: u64,
+    with_witness: bool,
+) -> Result<ExecutedBlock, StoreError> {
+    execute_block_with(store, txs, producer, with_witness, |_, _, _| Ok(()))
+}
+
+/// [`execute_block`], with `extra` writing further tables (the block and its receipts) in the
+/// state's commit transaction, given the plan and the new root.
+pub fn execute_block_with(
+    store: &StateStore,
+    txs: &[SignedTransfer],
+    producer: u64,
+    with_witness: bool,
+    extra: impl FnOnce(&redb::WriteTransaction, &BlockPlan, Fr) -> Result<(), StoreError>,
+) -> Result<ExecutedBlock, StoreError> {
+    let version = store
+        .reader()?
+        .latest_version()?
+        .ok_or(StoreError::UnknownVersion(0))?;
+    let plan = plan_block(store, version, txs, producer, with_witness)?;
+    if let Some(w) = &plan.witness {
+        // Checked before committing: a mismatch is a bug and must not reach the store.
+        let root = store.commit_with(version + 1, &plan.changes, |txn, root| {
+            if w.new_root != root {
+                return Err(StoreError::RootMismatch {
+                    witness: to_decimal(&w.new_root),
+                    committed: to_decimal(&root),
+                });
+            }
+            extra(txn, &plan, root)
+        })?;
+        return Ok(ExecutedBlock::from_plan(plan, root));
+    }
+    let root = store.commit_with(version + 1, &plan.changes, |txn, root| {
+        extra(txn, &plan, root)
+    })?;
+    Ok(ExecutedBlock::from_plan(plan, root))
+}
+
+impl ExecutedBlock {
+    fn from_plan(plan: BlockPlan, new_root: Fr) -> Self {
+        Self {
+            version: plan.base_version + 1,
+            old_root: plan.old_root,
+            new_root,
+            applied: plan.applied,
+            rejected: plan.rejected,
+            total_fees: plan.total_fees,
+            witness: plan.witness,
+        }
+    }
 }
 
 struct Plan {
@@ -343,9 +405,12 @@ fn check(
             needed: u128::from(tx.amount) + u128::from(tx.fee),
         }));
     }
+    let Some(next_nonce) = sender.nonce.checked_add(1) else {
+        return Ok(Err(TxError::Overflow));
+    };
     let new_sender = Account {
         balance: sender.balance - debit,
-        nonce: sender.nonce + 1,
+        nonce: next_nonce,
         ..sender
     };
     let (to_index, receiver_before) = match tx.to {

@@ -6,7 +6,10 @@ mod genesis;
 mod store;
 mod workload;
 
-pub use exec::{ExecutedBlock, TxError, execute_block};
+pub use exec::{
+    AppliedTransfer, BlockPlan, ExecutedBlock, TxError, execute_block, execute_block_with,
+    plan_block,
+};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, dev_secret};
 pub use store::{StateReader, StateStore, StoreOptions};
 pub use workload::{SplitMix, workload_batch, workload_keys};

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use redb::{
     Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
-    TableDefinition,
+    TableDefinition, WriteTransaction,
 };
 use rustorium_circuits::Fr;
 use rustorium_circuits::account::Account;
@@ -234,6 +234,17 @@ impl StateStore {
     /// node is computed once. Everything is written in one redb transaction: after a crash the
     /// store holds the previous version or this one, never a mix.
     pub fn commit(&self, version: u64, changes: &BTreeMap<u64, Account>) -> Result<Fr, StoreError> {
+        self.commit_with(version, changes, |_, _| Ok(()))
+    }
+
+    /// [`StateStore::commit`], with `extra` writing further tables (blocks, receipts) in the same
+    /// transaction once the new root is known: either everything is committed or nothing.
+    pub fn commit_with(
+        &self,
+        version: u64,
+        changes: &BTreeMap<u64, Account>,
+        extra: impl FnOnce(&WriteTransaction, Fr) -> Result<(), StoreError>,
+    ) -> Result<Fr, StoreError> {
         let txn = self.db.begin_write()?;
         let root = {
             let mut roots = txn.open_table(ROOTS)?;
@@ -346,8 +357,14 @@ impl StateStore {
             }
             root
         };
+        extra(&txn, root)?;
         txn.commit()?;
         Ok(root)
+    }
+
+    /// The underlying database, for tables that must commit together with the state (the chain).
+    pub fn database(&self) -> &Database {
+        &self.db
     }
 }
 
@@ -430,6 +447,14 @@ impl StateReader<'_> {
     /// The index holding `key` (in the latest version).
     pub fn index_of(&self, key: &PublicKey) -> Result<Option<u64>, StoreError> {
         Ok(self.keys.get(key.pack())?.map(|g| g.value()))
+    }
+
+    /// The index holding `key` as of `version` (a key registered later is absent).
+    pub fn index_of_at(&self, key: &PublicKey, version: u64) -> Result<Option<u64>, StoreError> {
+        match self.index_of(key)? {
+            Some(i) if self.account(i, version)?.is_some() => Ok(Some(i)),
+            _ => Ok(None),
+        }
     }
 
     /// The node at `(level, index)` as of `version` (empty-subtree hash when never written).

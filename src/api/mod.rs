@@ -1,0 +1,301 @@
+//! HTTP API (axum): blocks, proofs, accounts with Merkle proofs, submission, status, Prometheus
+//! metrics and health. Bodies are parsed by hand so that every malformed request gets a JSON error
+//! naming the problem (`{"error": "..."}`, status 400) and changes nothing.
+//!
+//! | method, path | answer |
+//! | --- | --- |
+//! | `GET /healthz` | `ok` |
+//! | `GET /readyz` | 200 `{"ready":true,…}` once keys, store and backends are loaded, else 503 |
+//! | `GET /metrics` | Prometheus text |
+//! | `GET /status` | chain id, depth, capacity, committed and proven heights, mempool size, backends, vk hash |
+//! | `GET /genesis` | chain id, depth, genesis root |
+//! | `GET /blocks/latest`, `GET /blocks/{h}` | header, transfers (hex), receipts, proof envelope (hex) if proven |
+//! | `GET /blocks/{h}/proof` | envelope (hex) and snarkjs `proof`/`public` JSON |
+//! | `GET /proven/latest` | latest proven height and its root |
+//! | `GET /accounts/{index}?height=h` | the account and its Merkle proof (hex, docs/protocol.md) at `h` (default latest) |
+//! | `GET /vk` | verifying key file (hex) and snarkjs `verification_key.json` |
+//! | `POST /tx` | `{"transfer": "<hex of the signed transfer bytes>"}` or the JSON fields below → `{"accepted":…}` |
+//!
+//! JSON transfer: `{"chain_id", "from", "to_index" | "to_key" (packed hex), "amount", "fee", "nonce",
+//! "signature" (128 hex: packed R8 || S)}`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rustorium_circuits::eddsa::{PublicKey, Signature};
+use rustorium_circuits::field::to_decimal;
+use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer};
+use serde_json::{Value, json};
+
+use crate::node::{Node, chain};
+use crate::prover::{ProofEnvelope, proof_json, public_json, verifying_key_json, vk_hash};
+
+type Shared = Arc<Node>;
+
+fn err(status: StatusCode, msg: impl std::fmt::Display) -> Response {
+    (status, axum::Json(json!({"error": msg.to_string()}))).into_response()
+}
+
+fn ok(v: Value) -> Response {
+    axum::Json(v).into_response()
+}
+
+/// The API's routes.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .route("/genesis", get(genesis))
+        .route("/blocks/latest", get(latest_block))
+        .route("/blocks/{h}", get(block))
+        .route("/blocks/{h}/proof", get(block_proof))
+        .route("/proven/latest", get(proven_latest))
+        .route("/accounts/{index}", get(account))
+        .route("/vk", get(vk))
+        .route("/tx", post(submit))
+        .with_state(node)
+}
+
+async fn readyz(State(n): State<Shared>) -> Response {
+    let body = json!({"ready": n.is_ready(), "store": true, "keys": n.keys.is_some() || !n.config.prove, "backends": {"poseidon": n.store.hasher().name(), "msm": "cpu", "ntt": "cpu"}});
+    if n.is_ready() {
+        ok(body)
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    }
+}
+
+async fn metrics(State(n): State<Shared>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        n.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn status(State(n): State<Shared>) -> Response {
+    let m = &n.metrics;
+    ok(json!({
+        "chain_id": n.genesis.chain_id,
+        "depth": n.genesis.depth,
+        "capacity": n.config.capacity,
+        "committed_height": m.committed_height.load(Ordering::Relaxed),
+        "proven_height": m.proven_height.load(Ordering::Relaxed),
+        "mempool": n.mempool_len(),
+        "proving_queue": m.proving_queue.load(Ordering::Relaxed),
+        "vk_hash": n.keys.as_ref().map(|k| hex::encode(vk_hash(&k.pk.vk))),
+    }))
+}
+
+async fn genesis(State(n): State<Shared>) -> Response {
+    match n.store.reader().and_then(|r| r.root(0)) {
+        Ok(root) => ok(
+            json!({"chain_id": n.genesis.chain_id, "depth": n.genesis.depth, "root": to_decimal(&root)}),
+        ),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+fn block_json(n: &Node, h: u64) -> Response {
+    let b = match chain::block(&n.store, h) {
+        Ok(Some(b)) => b,
+        Ok(None) => return err(StatusCode::NOT_FOUND, format!("no block {h}")),
+        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let proof = chain::proof(&n.store, h).ok().flatten();
+    ok(json!({
+        "height": b.height,
+        "timestamp_ms": b.timestamp_ms,
+        "producer": b.producer,
+        "old_root": to_decimal(&b.old_root),
+        "new_root": to_decimal(&b.new_root),
+        "commitment": to_decimal(&b.commitment),
+        "transfers": b.applied.iter().map(|(t, to)| json!({
+            "id": to_decimal(&t.tx.message()),
+            "bytes": hex::encode(t.encode().unwrap_or_default()),
+            "from": t.tx.from, "to_index": to, "amount": t.tx.amount, "fee": t.tx.fee, "nonce": t.tx.nonce,
+        })).collect::<Vec<_>>(),
+        "receipts": b.applied.iter().map(|(t, _)| json!({"id": to_decimal(&t.tx.message()), "status": "applied"}))
+            .chain(b.rejected.iter().map(|(t, r)| json!({"id": to_decimal(&t.tx.message()), "status": "rejected", "reason": r})))
+            .collect::<Vec<_>>(),
+        "proof": proof.map(hex::encode),
+    }))
+}
+
+async fn latest_block(State(n): State<Shared>) -> Response {
+    let h = n.metrics.committed_height.load(Ordering::Relaxed);
+    block_json(&n, h)
+}
+
+async fn block(State(n): State<Shared>, Path(h): Path<String>) -> Response {
+    match h.parse::<u64>() {
+        Ok(h) => block_json(&n, h),
+        Err(_) => err(
+            StatusCode::BAD_REQUEST,
+            format!("height {h:?} is not a number"),
+        ),
+    }
+}
+
+async fn block_proof(State(n): State<Shared>, Path(h): Path<String>) -> Response {
+    let Ok(h) = h.parse::<u64>() else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("height {h:?} is not a number"),
+        );
+    };
+    match chain::proof(&n.store, h) {
+        Ok(Some(bytes)) => match ProofEnvelope::decode(&bytes) {
+            Ok(env) => ok(json!({
+                "height": h,
+                "envelope": hex::encode(&bytes),
+                "snarkjs": {"proof": proof_json(&env.proof), "public": public_json(&env.public_inputs)},
+            })),
+            Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        },
+        Ok(None) => err(StatusCode::NOT_FOUND, format!("block {h} is not proven")),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn proven_latest(State(n): State<Shared>) -> Response {
+    let h = n.metrics.proven_height.load(Ordering::Relaxed);
+    match n.store.reader().and_then(|r| r.root(h)) {
+        Ok(root) => ok(json!({"height": h, "root": to_decimal(&root)})),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn account(
+    State(n): State<Shared>,
+    Path(index): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Ok(index) = index.parse::<u64>() else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("index {index:?} is not a number"),
+        );
+    };
+    let reader = match n.store.reader() {
+        Ok(r) => r,
+        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let height = match q.get("height") {
+        Some(h) => match h.parse::<u64>() {
+            Ok(h) => h,
+            Err(_) => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!("height {h:?} is not a number"),
+                );
+            }
+        },
+        None => reader.latest_version().ok().flatten().unwrap_or(0),
+    };
+    let (root, proof) = match reader
+        .root(height)
+        .and_then(|root| Ok((root, reader.proof(index, height)?)))
+    {
+        Ok(x) => x,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    ok(json!({
+        "index": index,
+        "height": height,
+        "root": to_decimal(&root),
+        "account": proof.account.map(|a| json!({"pubkey": hex::encode(a.pubkey.pack()), "balance": a.balance, "nonce": a.nonce})),
+        "proof": hex::encode(proof.encode()),
+    }))
+}
+
+async fn vk(State(n): State<Shared>) -> Response {
+    let Some(keys) = &n.keys else {
+        return err(StatusCode::NOT_FOUND, "proving is off");
+    };
+    let path = n
+        .config
+        .keys_dir
+        .join(format!("d{}-c{}", keys.shape.depth, keys.shape.capacity))
+        .join("verifying.key");
+    match std::fs::read(&path) {
+        Ok(bytes) => ok(
+            json!({"file": hex::encode(bytes), "vk_hash": hex::encode(vk_hash(&keys.pk.vk)), "snarkjs": verifying_key_json(&keys.pk.vk)}),
+        ),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Parses a JSON transfer (either form) into a signed transfer.
+pub fn parse_transfer_json(body: &[u8]) -> Result<SignedTransfer, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    if let Some(h) = v.get("transfer") {
+        let bytes = hex::decode(h.as_str().ok_or("\"transfer\" must be a hex string")?)
+            .map_err(|e| format!("transfer hex: {e}"))?;
+        return SignedTransfer::decode(&bytes).map_err(|e| e.to_string());
+    }
+    let u = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .ok_or(format!("missing or non-integer field {k:?}"))
+    };
+    let to = match (v.get("to_index"), v.get("to_key")) {
+        (Some(i), None) => Recipient::Index(i.as_u64().ok_or("to_index must be an integer")?),
+        (None, Some(k)) => {
+            let bytes = hex::decode(k.as_str().ok_or("to_key must be hex")?)
+                .map_err(|e| format!("to_key: {e}"))?;
+            Recipient::NewKey(PublicKey::unpack(&bytes).map_err(|e| format!("to_key: {e}"))?)
+        }
+        _ => return Err("give exactly one of to_index and to_key".into()),
+    };
+    let sig_hex = v
+        .get("signature")
+        .and_then(Value::as_str)
+        .ok_or("missing signature (128 hex)")?;
+    let sig = Signature::unpack(&hex::decode(sig_hex).map_err(|e| format!("signature: {e}"))?)
+        .map_err(|e| format!("signature: {e}"))?;
+    Ok(SignedTransfer {
+        tx: Transfer {
+            chain_id: u("chain_id")?,
+            from: u("from")?,
+            to,
+            amount: u("amount")?,
+            fee: u("fee")?,
+            nonce: u("nonce")?,
+        },
+        sig,
+    })
+}
+
+async fn submit(State(n): State<Shared>, body: Bytes) -> Response {
+    if body.len() > 16 * 1024 {
+        return err(StatusCode::PAYLOAD_TOO_LARGE, "body larger than 16 KiB");
+    }
+    let tx = match parse_transfer_json(&body) {
+        Ok(t) => t,
+        Err(e) => {
+            n.metrics.reject("malformed");
+            return err(StatusCode::BAD_REQUEST, e);
+        }
+    };
+    let id = to_decimal(&tx.tx.message());
+    let node = n.clone();
+    match tokio::task::spawn_blocking(move || node.submit(tx)).await {
+        Ok(Ok(())) => ok(json!({"accepted": true, "id": id})),
+        Ok(Err(e)) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"accepted": false, "id": id, "reason": e.to_string()})),
+        )
+            .into_response(),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}

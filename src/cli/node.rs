@@ -1,0 +1,474 @@
+//! `rustorium node`, `rustorium devnet`, `rustorium tx transfer`, `rustorium light sync|account`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use rustls::pki_types::CertificateDer;
+use rustorium::accel::CpuHasher;
+use rustorium::light::{verify_account, verify_chain};
+use rustorium::net::quic::{self, Client};
+use rustorium::node::{Node, NodeConfig, chain};
+use rustorium::prover::{ProofEnvelope, parse_verifying_key, vk_hash};
+use rustorium::state::{Genesis, StateStore, StoreOptions, dev_secret};
+use rustorium_circuits::Fr;
+use rustorium_circuits::field::{parse_field, to_decimal};
+use rustorium_circuits::merkle::AccountProof;
+use rustorium_circuits::transfer::{Recipient, Transfer};
+
+use super::Outcome;
+use super::keys::load_key;
+
+#[derive(Args)]
+pub(crate) struct NodeArgs {
+    /// Node configuration.
+    #[arg(long, default_value = "config/node.toml")]
+    config: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct DevnetArgs {
+    /// Stop after this many blocks are proven and verified by the built-in light client.
+    #[arg(long)]
+    blocks: Option<u64>,
+    /// Data directory (wiped at start; keys are kept in `<data>/../keys`).
+    #[arg(long, default_value = "data/devnet")]
+    data: PathBuf,
+    /// Genesis (funded demo accounts with dev keys).
+    #[arg(long, default_value = "config/genesis.toml")]
+    genesis: PathBuf,
+    /// Transfers per block (circuit capacity).
+    #[arg(long, default_value_t = 4)]
+    capacity: usize,
+    /// Target submissions per second (the generator also waits while the proving queue is long).
+    #[arg(long, default_value_t = 4.0)]
+    rate: f64,
+    /// HTTP API address.
+    #[arg(long, default_value = "127.0.0.1:7701")]
+    http: SocketAddr,
+    /// QUIC ingestion address.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    quic: SocketAddr,
+    /// Key directory.
+    #[arg(long, default_value = "data/keys")]
+    keys: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TxCommand {
+    /// Sign a transfer and submit it over QUIC.
+    Transfer(TransferArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct TransferArgs {
+    /// Node QUIC address.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    node: SocketAddr,
+    /// The node's TLS certificate (`<data>/tls/cert.der`).
+    #[arg(long, default_value = "data/devnet/tls/cert.der")]
+    cert: PathBuf,
+    /// Key file of the sender.
+    #[arg(long, conflicts_with = "dev_key")]
+    key: Option<PathBuf>,
+    /// Insecure devnet key number of the sender.
+    #[arg(long)]
+    dev_key: Option<u64>,
+    /// Sender index.
+    #[arg(long)]
+    from: u64,
+    /// Recipient index.
+    #[arg(long, conflicts_with = "to_key")]
+    to: Option<u64>,
+    /// Recipient packed public key (hex), for a key not yet in the tree.
+    #[arg(long)]
+    to_key: Option<String>,
+    /// Amount.
+    #[arg(long)]
+    amount: u64,
+    /// Fee.
+    #[arg(long, default_value_t = 1)]
+    fee: u64,
+    /// The sender's current nonce.
+    #[arg(long)]
+    nonce: u64,
+    /// Chain id.
+    #[arg(long, default_value_t = 1337)]
+    chain_id: u64,
+}
+
+#[derive(Args)]
+pub(crate) struct LightArgs {
+    /// Node HTTP URL.
+    #[arg(long, default_value = "http://127.0.0.1:7701")]
+    node: String,
+    /// Genesis file: the genesis root is computed locally, not trusted from the node.
+    #[arg(long, default_value = "config/genesis.toml")]
+    genesis: PathBuf,
+    /// Expected verifying-key hash (hex); without it the node's key is used and its hash printed.
+    #[arg(long)]
+    vk_hash: Option<String>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Starts the QUIC and HTTP servers for `node`; returns their bound addresses.
+async fn serve(
+    node: Arc<Node>,
+    quic_addr: SocketAddr,
+    http_addr: SocketAddr,
+) -> Result<(SocketAddr, SocketAddr)> {
+    let endpoint = quic::server_endpoint(quic_addr, &node.config.data_dir.join("tls"))?;
+    let quic_bound = endpoint.local_addr()?;
+    tokio::spawn(quic::serve(endpoint, node.clone()));
+    let listener = tokio::net::TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("binding {http_addr}"))?;
+    let http_bound = listener.local_addr()?;
+    let app = rustorium::api::router(node);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok((quic_bound, http_bound))
+}
+
+pub(crate) fn run_node(a: NodeArgs) -> Result<Outcome> {
+    let config = NodeConfig::load(&a.config)?;
+    let quic_addr: SocketAddr = config.quic_listen.parse().context("quic_listen")?;
+    let http_addr: SocketAddr = config.http_listen.parse().context("http_listen")?;
+    eprintln!(
+        "starting node: data {}, genesis {}",
+        config.data_dir.display(),
+        config.genesis.display()
+    );
+    let node = Node::start(config)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let (q, h) = serve(node.clone(), quic_addr, http_addr).await?;
+        println!(
+            "node ready: quic {q} http http://{h} (cert {})",
+            node.config.data_dir.join("tls/cert.der").display()
+        );
+        tokio::signal::ctrl_c().await?;
+        node.shutdown();
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Ok)
+}
+
+fn devnet_config(a: &DevnetArgs) -> NodeConfig {
+    NodeConfig {
+        data_dir: a.data.clone(),
+        genesis: a.genesis.clone(),
+        producer: 3,
+        quic_listen: a.quic.to_string(),
+        http_listen: a.http.to_string(),
+        block_interval_ms: 1000,
+        capacity: a.capacity,
+        keys_dir: a.keys.clone(),
+        key_seed: super::prove::DEV_SEED,
+        prover_workers: 1,
+        keep_versions: 1024,
+        prove: true,
+        mempool: Default::default(),
+    }
+}
+
+pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
+    if a.data.join("state.redb").exists() {
+        std::fs::remove_dir_all(&a.data).with_context(|| format!("wiping {}", a.data.display()))?;
+    }
+    let config = devnet_config(&a);
+    let genesis = Genesis::load(&config.genesis)?;
+    let senders: Vec<u64> = (0..genesis.accounts.len() as u64)
+        .filter(|i| genesis.accounts[*i as usize].pubkey == dev_secret(*i).public_key())
+        .collect();
+    if senders.is_empty() {
+        bail!("the devnet needs genesis accounts with dev keys (dev_key = N at index N)");
+    }
+    eprintln!(
+        "devnet: fresh data dir {}, {} funded dev accounts, capacity {}",
+        a.data.display(),
+        senders.len(),
+        a.capacity
+    );
+    let node = Node::start(config)?;
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let (quic_addr, http_addr) = serve(node.clone(), a.quic, a.http).await?;
+        let cert = CertificateDer::from(std::fs::read(node.config.data_dir.join("tls/cert.der"))?);
+        println!("devnet: QUIC {quic_addr}, HTTP http://{http_addr}; Ctrl-C to stop");
+        let client = Client::connect(quic_addr, cert).await?;
+        let vk = node.keys.as_ref().context("keys")?.pk.vk.clone();
+        let genesis_root = node.store.reader()?.root(0)?;
+        let mut nonces: BTreeMap<u64, u64> = senders.iter().map(|s| (*s, 0)).collect();
+        let (mut verified_h, mut verified_root) = (0u64, genesis_root);
+        let start = Instant::now();
+        let mut last_report = Instant::now();
+        let mut sent = 0u64;
+        let mut k = 0u64;
+        let period = Duration::from_secs_f64(1.0 / a.rate.max(0.1));
+        let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        loop {
+            // Back-pressure: do not run ahead of the prover.
+            if node.metrics.proving_queue.load(Ordering::Relaxed) < 3 {
+                let from = senders[(k % senders.len() as u64) as usize];
+                let to = senders[((k + 1) % senders.len() as u64) as usize];
+                k += 1;
+                let nonce = nonces[&from];
+                let tx = Transfer { chain_id: node.genesis.chain_id, from, to: Recipient::Index(to), amount: 1 + k % 7, fee: 1, nonce }
+                    .sign(&dev_secret(from));
+                let res = client.submit(std::slice::from_ref(&tx)).await?;
+                if res.first().is_some_and(|r| r.accepted) {
+                    nonces.insert(from, nonce + 1);
+                    sent += 1;
+                } else {
+                    // Resynchronize with the committed state.
+                    let r = node.store.reader()?;
+                    let v = r.latest_version()?.unwrap_or(0);
+                    if let Some(acc) = r.account(from, v)? {
+                        nonces.insert(from, acc.nonce);
+                    }
+                }
+            }
+            // The built-in light client follows the proven chain.
+            let proven = node.metrics.proven_height.load(Ordering::Relaxed);
+            if proven > verified_h {
+                let envs = (verified_h + 1..=proven)
+                    .map(|h| {
+                        let bytes = chain::proof(&node.store, h)?.context("proof missing")?;
+                        Ok(ProofEnvelope::decode(&bytes)?)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let (h, root) = verify_chain(|_| Some(&vk), verified_root, verified_h + 1, &envs)?;
+                verified_h = h;
+                verified_root = root;
+            }
+            if last_report.elapsed() >= Duration::from_secs(2) || a.blocks.is_some_and(|b| verified_h >= b) {
+                last_report = Instant::now();
+                let m = &node.metrics;
+                let secs = start.elapsed().as_secs_f64();
+                println!(
+                    "[{secs:6.1} s] committed {} proven {} light-verified {} | submitted {sent} ({:.1} tx/s) applied {} | mempool {} queue {} | last proofs avg {:.2} s",
+                    m.committed_height.load(Ordering::Relaxed),
+                    proven,
+                    verified_h,
+                    sent as f64 / secs,
+                    m.tx_applied.load(Ordering::Relaxed),
+                    node.mempool_len(),
+                    m.proving_queue.load(Ordering::Relaxed),
+                    avg_proof_secs(&node),
+                );
+            }
+            if let Some(b) = a.blocks
+                && verified_h >= b
+            {
+                println!(
+                    "devnet summary: {verified_h} blocks proven and verified from genesis in {:.1} s; {} transfers applied; head root {}",
+                    start.elapsed().as_secs_f64(),
+                    node.metrics.tx_applied.load(Ordering::Relaxed),
+                    to_decimal(&verified_root)
+                );
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = &mut ctrl_c => { println!("stopping"); break; }
+            }
+        }
+        client.close().await;
+        node.shutdown();
+        anyhow::Ok(Outcome::Ok)
+    })?;
+    Ok(outcome)
+}
+
+fn avg_proof_secs(node: &Node) -> f64 {
+    let text = node.metrics.render();
+    let get = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+    };
+    let n = get("rustorium_proof_seconds_count ");
+    if n > 0.0 {
+        get("rustorium_proof_seconds_sum ") / n
+    } else {
+        0.0
+    }
+}
+
+pub(crate) fn run_tx(cmd: TxCommand) -> Result<Outcome> {
+    let TxCommand::Transfer(a) = cmd;
+    let secret = match (&a.key, a.dev_key) {
+        (Some(p), None) => load_key(p)?,
+        (None, Some(n)) => dev_secret(n),
+        _ => bail!("give --key FILE or --dev-key N"),
+    };
+    let to = match (a.to, &a.to_key) {
+        (Some(i), None) => Recipient::Index(i),
+        (None, Some(k)) => Recipient::NewKey(rustorium_circuits::eddsa::PublicKey::unpack(
+            &hex::decode(k)?,
+        )?),
+        _ => bail!("give --to INDEX or --to-key HEX"),
+    };
+    let tx = Transfer {
+        chain_id: a.chain_id,
+        from: a.from,
+        to,
+        amount: a.amount,
+        fee: a.fee,
+        nonce: a.nonce,
+    }
+    .sign(&secret);
+    let cert = CertificateDer::from(
+        std::fs::read(&a.cert).with_context(|| format!("reading {}", a.cert.display()))?,
+    );
+    let res = runtime()?.block_on(async {
+        let client = Client::connect(a.node, cert).await?;
+        let r = client.submit(&[tx]).await;
+        client.close().await;
+        r
+    })?;
+    let r = res.first().context("no answer")?;
+    if r.accepted {
+        println!("accepted {}", hex::encode(r.tx_id));
+        Ok(Outcome::Ok)
+    } else {
+        println!("rejected: {}", r.reason);
+        Ok(Outcome::Status(1))
+    }
+}
+
+fn get_json(url: &str) -> Result<serde_json::Value> {
+    let mut resp = ureq::get(url)
+        .call()
+        .with_context(|| format!("GET {url}"))?;
+    let text = resp.body_mut().read_to_string()?;
+    serde_json::from_str(&text).with_context(|| format!("GET {url}: not JSON"))
+}
+
+/// Computes the genesis root locally (in a temporary store).
+fn local_genesis_root(genesis: &Path) -> Result<Fr> {
+    let g = Genesis::load(genesis)?;
+    let dir = std::env::temp_dir().join(format!("rustorium-light-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let store = StateStore::create(
+        &dir.join("g.redb"),
+        g.depth,
+        g.chain_id,
+        Arc::new(CpuHasher::new()),
+        StoreOptions::default(),
+    )?;
+    let changes: BTreeMap<u64, _> = g
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (i as u64, *a))
+        .collect();
+    let root = store.commit(0, &changes)?;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(root)
+}
+
+/// Downloads and verifies the proof chain; returns the verified head.
+fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
+    let base = a.node.trim_end_matches('/');
+    let genesis_root = local_genesis_root(&a.genesis)?;
+    let g = get_json(&format!("{base}/genesis"))?;
+    let node_root = parse_field::<Fr>(g["root"].as_str().context("genesis root")?)?;
+    if node_root != genesis_root {
+        bail!(
+            "the node's genesis root differs from {}",
+            a.genesis.display()
+        );
+    }
+    let vk_json = get_json(&format!("{base}/vk"))?;
+    let (_, vk) = parse_verifying_key(
+        &hex::decode(vk_json["file"].as_str().context("vk file")?)?,
+        "node /vk",
+    )?;
+    let hash = hex::encode(vk_hash(&vk));
+    match &a.vk_hash {
+        Some(expected) if *expected != hash => {
+            bail!("the node's verifying key hash {hash} differs from --vk-hash")
+        }
+        Some(_) => {}
+        None => eprintln!("using the node's verifying key {hash} (pin it with --vk-hash)"),
+    }
+    let proven = get_json(&format!("{base}/proven/latest"))?["height"]
+        .as_u64()
+        .context("height")?;
+    if proven == 0 {
+        return Ok((0, genesis_root));
+    }
+    let envs = (1..=proven)
+        .map(|h| {
+            let v = get_json(&format!("{base}/blocks/{h}/proof"))?;
+            Ok(ProofEnvelope::decode(&hex::decode(
+                v["envelope"].as_str().context("envelope")?,
+            )?)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(verify_chain(|_| Some(&vk), genesis_root, 1, &envs)?)
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LightNodeCommand {
+    /// Download headers and proofs, verify the chain from genesis, print the verified head.
+    Sync(LightArgs),
+    /// Verify an account's proof against the verified head.
+    Account {
+        /// Account index.
+        index: u64,
+        #[command(flatten)]
+        light: LightArgs,
+    },
+}
+
+pub(crate) fn run_light(cmd: LightNodeCommand) -> Result<Outcome> {
+    match cmd {
+        LightNodeCommand::Sync(a) => {
+            let (h, root) = sync(&a)?;
+            println!("verified head: height {h} root {}", to_decimal(&root));
+        }
+        LightNodeCommand::Account { index, light } => {
+            let (h, root) = sync(&light)?;
+            let base = light.node.trim_end_matches('/');
+            let v = get_json(&format!("{base}/accounts/{index}?height={h}"))?;
+            let proof = AccountProof::decode(&hex::decode(v["proof"].as_str().context("proof")?)?)?;
+            if proof.index != index {
+                bail!("the node answered for index {}", proof.index);
+            }
+            verify_account(&proof, root)?;
+            match proof.account {
+                Some(acc) => println!(
+                    "account {index} at verified height {h}: balance {} nonce {} key {} (proof verified)",
+                    acc.balance,
+                    acc.nonce,
+                    hex::encode(acc.pubkey.pack())
+                ),
+                None => println!(
+                    "account {index} is empty at verified height {h} (exclusion proof verified)"
+                ),
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,140 @@
+//! `config/node.toml`: the node's configuration. Unknown keys are refused with the key named;
+//! relative paths are relative to the config file's directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::NodeError;
+use super::mempool::MempoolConfig;
+
+fn default_quic() -> String {
+    "127.0.0.1:7700".into()
+}
+fn default_http() -> String {
+    "127.0.0.1:7701".into()
+}
+fn default_interval() -> u64 {
+    1000
+}
+fn default_capacity() -> usize {
+    4
+}
+fn default_workers() -> usize {
+    1
+}
+fn default_keep() -> u64 {
+    256
+}
+fn default_true() -> bool {
+    true
+}
+fn default_seed() -> u64 {
+    0x5275_7374_6f72_6975
+}
+
+/// Node configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Data directory (state, chain, TLS certificate).
+    pub data_dir: PathBuf,
+    /// Genesis file.
+    pub genesis: PathBuf,
+    /// Account index of this node's producer (receives the fees).
+    pub producer: u64,
+    /// QUIC ingestion address.
+    #[serde(default = "default_quic")]
+    pub quic_listen: String,
+    /// HTTP API address.
+    #[serde(default = "default_http")]
+    pub http_listen: String,
+    /// A block is made at least this often while transfers are pending (and at once when a full
+    /// block is pending).
+    #[serde(default = "default_interval")]
+    pub block_interval_ms: u64,
+    /// Transfers per block (the circuit capacity).
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+    /// Key directory.
+    #[serde(default)]
+    pub keys_dir: PathBuf,
+    /// Seed of the insecure devnet keys made when none exist.
+    #[serde(default = "default_seed")]
+    pub key_seed: u64,
+    /// Prover threads.
+    #[serde(default = "default_workers")]
+    pub prover_workers: usize,
+    /// State versions kept readable (0: all). Must exceed the proving backlog.
+    #[serde(default = "default_keep")]
+    pub keep_versions: u64,
+    /// Prove blocks.
+    #[serde(default = "default_true")]
+    pub prove: bool,
+    /// Mempool limits.
+    #[serde(default)]
+    pub mempool: MempoolSection,
+}
+
+/// `[mempool]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolSection {
+    /// Transfers held at most.
+    pub max_txs: usize,
+    /// Per sender at most.
+    pub max_per_sender: usize,
+    /// Nonce distance ahead of the account allowed.
+    pub max_nonce_gap: u64,
+    /// Replacement fee bump, percent.
+    pub replace_bump_percent: u64,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        let d = MempoolConfig::default();
+        Self {
+            max_txs: d.max_txs,
+            max_per_sender: d.max_per_sender,
+            max_nonce_gap: d.max_nonce_gap,
+            replace_bump_percent: d.replace_bump_percent,
+        }
+    }
+}
+
+impl From<MempoolSection> for MempoolConfig {
+    fn from(s: MempoolSection) -> Self {
+        Self {
+            max_txs: s.max_txs,
+            max_per_sender: s.max_per_sender,
+            max_nonce_gap: s.max_nonce_gap,
+            replace_bump_percent: s.replace_bump_percent,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<Self, NodeError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
+        let mut c: Self = toml::from_str(&text)
+            .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut c.data_dir, &mut c.genesis, &mut c.keys_dir] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if c.keys_dir == base {
+            c.keys_dir = c.data_dir.join("keys");
+        }
+        if c.capacity == 0 {
+            return Err(NodeError::Config(format!(
+                "{}: capacity must be at least 1",
+                path.display()
+            )));
+        }
+        Ok(c)
+    }
+}

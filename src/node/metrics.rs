@@ -1,0 +1,206 @@
+//! Node metrics in the Prometheus text format (hand-rolled: a handful of counters, gauges and one
+//! histogram do not justify a registry dependency).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds (seconds) of the proof-time histogram.
+const PROOF_BUCKETS: [f64; 10] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// The node's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Blocks committed.
+    pub blocks: AtomicU64,
+    /// Blocks proven.
+    pub proofs: AtomicU64,
+    /// Transfers admitted to the mempool.
+    pub tx_accepted: AtomicU64,
+    /// Transfers applied in blocks.
+    pub tx_applied: AtomicU64,
+    /// Mempool size.
+    pub mempool_size: AtomicU64,
+    /// Blocks waiting for a proof.
+    pub proving_queue: AtomicU64,
+    /// Height of the oldest unproven block (0: none).
+    pub oldest_unproven: AtomicU64,
+    /// Latest committed height.
+    pub committed_height: AtomicU64,
+    /// Latest proven height.
+    pub proven_height: AtomicU64,
+    /// GPU jobs that failed and were retried on the CPU.
+    pub gpu_fallbacks: AtomicU64,
+    /// Proofs that failed.
+    pub proof_failures: AtomicU64,
+    rejected: Mutex<BTreeMap<String, u64>>,
+    backends: Mutex<BTreeMap<String, String>>,
+    proof_hist: Mutex<(Vec<u64>, f64, u64)>,
+}
+
+impl Metrics {
+    /// Counts a rejected transfer by reason.
+    pub fn reject(&self, reason: &str) {
+        let mut m = self.rejected.lock().unwrap_or_else(|e| e.into_inner());
+        *m.entry(reason.to_string()).or_default() += 1;
+    }
+
+    /// Rejections by reason.
+    pub fn rejected(&self) -> BTreeMap<String, u64> {
+        self.rejected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records the backend of an operation.
+    pub fn set_backend(&self, op: &str, backend: &str) {
+        self.backends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(op.to_string(), backend.to_string());
+    }
+
+    /// Records a proof time.
+    pub fn observe_proof(&self, secs: f64) {
+        let mut h = self.proof_hist.lock().unwrap_or_else(|e| e.into_inner());
+        if h.0.is_empty() {
+            h.0 = vec![0; PROOF_BUCKETS.len()];
+        }
+        for (i, b) in PROOF_BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                h.0[i] += 1;
+            }
+        }
+        h.1 += secs;
+        h.2 += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let g = |out: &mut String, name: &str, kind: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
+        };
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        g(
+            &mut out,
+            "rustorium_blocks_total",
+            "counter",
+            "Blocks committed.",
+            l(&self.blocks),
+        );
+        g(
+            &mut out,
+            "rustorium_proofs_total",
+            "counter",
+            "Blocks proven.",
+            l(&self.proofs),
+        );
+        g(
+            &mut out,
+            "rustorium_proof_failures_total",
+            "counter",
+            "Proof jobs that failed.",
+            l(&self.proof_failures),
+        );
+        g(
+            &mut out,
+            "rustorium_tx_accepted_total",
+            "counter",
+            "Transfers admitted to the mempool.",
+            l(&self.tx_accepted),
+        );
+        g(
+            &mut out,
+            "rustorium_tx_applied_total",
+            "counter",
+            "Transfers applied in blocks.",
+            l(&self.tx_applied),
+        );
+        g(
+            &mut out,
+            "rustorium_mempool_size",
+            "gauge",
+            "Transfers in the mempool.",
+            l(&self.mempool_size),
+        );
+        g(
+            &mut out,
+            "rustorium_proving_queue_depth",
+            "gauge",
+            "Blocks waiting for a proof.",
+            l(&self.proving_queue),
+        );
+        g(
+            &mut out,
+            "rustorium_oldest_unproven_height",
+            "gauge",
+            "Oldest block without a proof (0: none).",
+            l(&self.oldest_unproven),
+        );
+        g(
+            &mut out,
+            "rustorium_committed_height",
+            "gauge",
+            "Latest committed block.",
+            l(&self.committed_height),
+        );
+        g(
+            &mut out,
+            "rustorium_proven_height",
+            "gauge",
+            "Latest block such that every block up to it is proven.",
+            l(&self.proven_height),
+        );
+        g(
+            &mut out,
+            "rustorium_gpu_fallbacks_total",
+            "counter",
+            "GPU jobs retried on the CPU.",
+            l(&self.gpu_fallbacks),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rustorium_tx_rejected_total Transfers rejected, by reason.\n# TYPE rustorium_tx_rejected_total counter"
+        );
+        for (reason, n) in self.rejected() {
+            let _ = writeln!(
+                out,
+                "rustorium_tx_rejected_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP rustorium_backend Backend in use per operation.\n# TYPE rustorium_backend gauge"
+        );
+        for (op, b) in self
+            .backends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(out, "rustorium_backend{{op=\"{op}\",backend=\"{b}\"}} 1");
+        }
+        let h = self.proof_hist.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP rustorium_proof_seconds Time to prove a block.\n# TYPE rustorium_proof_seconds histogram"
+        );
+        for (i, b) in PROOF_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "rustorium_proof_seconds_bucket{{le=\"{b}\"}} {}",
+                h.0.get(i).copied().unwrap_or(0)
+            );
+        }
+        let _ = writeln!(out, "rustorium_proof_seconds_bucket{{le=\"+Inf\"}} {}", h.2);
+        let _ = writeln!(out, "rustorium_proof_seconds_sum {}", h.1);
+        let _ = writeln!(out, "rustorium_proof_seconds_count {}", h.2);
+        out
+    }
+}

@@ -1,0 +1,510 @@
+//! The node: mempool, block production, the proving pipeline, chain storage and recovery. Network
+//! front ends (QUIC ingestion in `net`, HTTP in `api`) call into [`Node`].
+//!
+//! Pipeline: transfers are checked against the latest state and admitted to the mempool; a producer
+//! thread makes a block when the mempool holds a full block or when `block_interval_ms` has passed
+//! with transfers pending; the block is executed and committed together with its record in one
+//! redb transaction; its height goes to the proving queue, which `prover_workers` threads drain
+//! without ever blocking ingestion or production. A prover rebuilds the block's witness by
+//! re-executing its transfers on the previous version (deterministic), proves, verifies and stores
+//! the envelope. On start-up every committed block without a proof is queued again, so a crash at
+//! any moment loses no committed transfer and leaves no block unproven.
+
+pub mod chain;
+mod config;
+pub mod mempool;
+pub mod metrics;
+
+pub use config::{MempoolSection, NodeConfig};
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ark_std::rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rustorium_circuits::block::{BlockCircuit, CircuitShape};
+use rustorium_circuits::transfer::{SignedTransfer, TransferDecodeError};
+use thiserror::Error;
+
+use crate::accel::CpuHasher;
+use crate::prover::{
+    KeyError, KeyPair, ProofEnvelope, Prover, ProverError, dev_setup, load_proving_key, save_keys,
+    vk_hash,
+};
+use crate::state::{
+    Genesis, GenesisError, StateStore, StoreError, StoreOptions, TxError, execute_block_with,
+    plan_block,
+};
+use chain::Block;
+use mempool::{Mempool, MempoolError};
+use metrics::Metrics;
+
+/// Errors of the node.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The configuration is invalid.
+    #[error("config: {0}")]
+    Config(String),
+    /// Genesis could not be read.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Keys could not be loaded or made.
+    #[error("keys: {0}")]
+    Keys(#[from] KeyError),
+    /// Proving failed.
+    #[error("prover: {0}")]
+    Prover(#[from] ProverError),
+    /// The stored chain is inconsistent.
+    #[error("chain: {0}")]
+    Chain(String),
+}
+
+/// Why a submitted transfer was not admitted.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The bytes are not a transfer.
+    #[error("malformed transfer: {0}")]
+    Decode(#[from] TransferDecodeError),
+    /// The transfer is invalid against the latest state.
+    #[error("invalid transfer: {0}")]
+    Invalid(#[from] TxError),
+    /// The mempool refused it.
+    #[error("mempool: {0}")]
+    Mempool(#[from] MempoolError),
+    /// The node failed while checking it.
+    #[error("internal error: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl SubmitError {
+    /// A short stable label (metrics).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SubmitError::Decode(_) => "malformed",
+            SubmitError::Invalid(e) => e.reason(),
+            SubmitError::Mempool(e) => e.reason(),
+            SubmitError::Store(_) => "internal",
+        }
+    }
+}
+
+/// A running node's shared state.
+pub struct Node {
+    /// Configuration.
+    pub config: NodeConfig,
+    /// Genesis.
+    pub genesis: Genesis,
+    /// State and chain store.
+    pub store: StateStore,
+    /// Proving keys (None when proving is off).
+    pub keys: Option<KeyPair>,
+    /// Metrics.
+    pub metrics: Metrics,
+    mempool: Mutex<Mempool>,
+    queue: Mutex<Option<Sender<u64>>>,
+    stop: AtomicBool,
+    ready: AtomicBool,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Node {
+    /// Opens (or creates from genesis) the store, loads or makes keys, and starts the producer and
+    /// prover threads. Committed but unproven blocks are queued for proving.
+    pub fn start(config: NodeConfig) -> Result<Arc<Self>, NodeError> {
+        let genesis = Genesis::load(&config.genesis)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| NodeError::Config(format!("{}: {e}", config.data_dir.display())))?;
+        let path = config.data_dir.join("state.redb");
+        let options = StoreOptions {
+            keep_versions: config.keep_versions,
+        };
+        let hasher = Arc::new(CpuHasher::new());
+        let store = if path.exists() {
+            let s = StateStore::open(&path, hasher, options)?;
+            if s.depth() != genesis.depth || s.chain_id() != genesis.chain_id {
+                return Err(NodeError::Config(format!(
+                    "{} belongs to another chain or depth",
+                    path.display()
+                )));
+            }
+            s
+        } else {
+            let s = StateStore::create(&path, genesis.depth, genesis.chain_id, hasher, options)?;
+            let changes: BTreeMap<u64, _> = genesis
+                .accounts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (i as u64, *a))
+                .collect();
+            s.commit(0, &changes)?;
+            s
+        };
+        if store
+            .reader()?
+            .account(
+                config.producer,
+                store.reader()?.latest_version()?.unwrap_or(0),
+            )?
+            .is_none()
+        {
+            return Err(NodeError::Config(format!(
+                "producer {} is not an account",
+                config.producer
+            )));
+        }
+        let keys = if config.prove {
+            Some(load_or_make_keys(
+                &config.keys_dir,
+                CircuitShape {
+                    depth: genesis.depth,
+                    capacity: config.capacity,
+                },
+                config.key_seed,
+            )?)
+        } else {
+            None
+        };
+        if let Some(k) = &keys {
+            k.matrices()?;
+        }
+        let metrics = Metrics::default();
+        for (op, backend) in [
+            ("poseidon", store.hasher().name()),
+            ("msm", "cpu"),
+            ("ntt", "cpu"),
+        ] {
+            metrics.set_backend(op, backend);
+            tracing::info!(op, backend, "backend selected");
+        }
+        let node = Arc::new(Self {
+            mempool: Mutex::new(Mempool::new(config.mempool.into())),
+            config,
+            genesis,
+            store,
+            keys,
+            metrics,
+            queue: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+        });
+        let latest = node.store.reader()?.latest_version()?.unwrap_or(0);
+        node.metrics
+            .committed_height
+            .store(latest, Ordering::Relaxed);
+        let proven = chain::proven_height(&node.store)?;
+        node.metrics.proven_height.store(proven, Ordering::Relaxed);
+        if node.keys.is_some() {
+            let (tx, rx) = channel();
+            let rx = Arc::new(Mutex::new(rx));
+            for _ in 0..node.config.prover_workers.max(1) {
+                let n = node.clone();
+                let rx = rx.clone();
+                std::thread::spawn(move || n.prover_loop(&rx));
+            }
+            let pending = chain::unproven(&node.store, proven + 1, latest)?;
+            if !pending.is_empty() {
+                tracing::warn!(
+                    blocks = pending.len(),
+                    "re-queueing committed blocks without proofs"
+                );
+            }
+            for h in pending {
+                node.enqueue(&tx, h);
+            }
+            *node.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        }
+        let n = node.clone();
+        std::thread::spawn(move || n.producer_loop());
+        node.ready.store(true, Ordering::Relaxed);
+        Ok(node)
+    }
+
+    /// Asks the threads to stop.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// Keys, store and backends are loaded.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Circuit shape (depth, capacity).
+    pub fn shape(&self) -> CircuitShape {
+        CircuitShape {
+            depth: self.genesis.depth,
+            capacity: self.config.capacity,
+        }
+    }
+
+    /// Mempool size.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Checks a transfer against the latest state and admits it to the mempool.
+    pub fn submit(&self, tx: SignedTransfer) -> Result<(), SubmitError> {
+        let result = self.admit(tx);
+        match &result {
+            Ok(()) => {
+                self.metrics.tx_accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => self.metrics.reject(e.reason()),
+        }
+        result
+    }
+
+    /// Decodes and submits.
+    pub fn submit_bytes(&self, bytes: &[u8]) -> Result<SignedTransfer, SubmitError> {
+        let tx = match SignedTransfer::decode(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                self.metrics.reject("malformed");
+                return Err(e.into());
+            }
+        };
+        self.submit(tx.clone())?;
+        Ok(tx)
+    }
+
+    fn admit(&self, tx: SignedTransfer) -> Result<(), SubmitError> {
+        let t = &tx.tx;
+        if t.chain_id != self.genesis.chain_id {
+            return Err(TxError::WrongChain {
+                expected: self.genesis.chain_id,
+                got: t.chain_id,
+            }
+            .into());
+        }
+        let reader = self.store.reader()?;
+        let version = reader.latest_version()?.unwrap_or(0);
+        let sender = reader
+            .account(t.from, version)?
+            .ok_or(TxError::UnknownSender(t.from))?;
+        tx.verify(&sender.pubkey).map_err(TxError::BadSignature)?;
+        let needed = u128::from(t.amount) + u128::from(t.fee);
+        if u128::from(sender.balance) < needed {
+            return Err(TxError::InsufficientBalance {
+                balance: sender.balance,
+                needed,
+            }
+            .into());
+        }
+        if let rustorium_circuits::transfer::Recipient::NewKey(k) = t.to {
+            k.validate().map_err(TxError::InvalidRecipientKey)?;
+        }
+        let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.insert(tx, sender.nonce)?;
+        self.metrics
+            .mempool_size
+            .store(pool.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes a block from the mempool now (if it holds anything). Returns the block.
+    pub fn produce_block(&self) -> Result<Option<Block>, NodeError> {
+        let reader = self.store.reader()?;
+        let version = reader.latest_version()?.unwrap_or(0);
+        let txs = {
+            let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.select(self.config.capacity, |s| {
+                reader.account(s, version).ok().flatten().map(|a| a.nonce)
+            })
+        };
+        drop(reader);
+        if txs.is_empty() {
+            return Ok(None);
+        }
+        let chain_id = self.genesis.chain_id;
+        let producer = self.config.producer;
+        let mut record = None;
+        let executed =
+            execute_block_with(&self.store, &txs, producer, false, |txn, plan, root| {
+                let block = Block::from_plan(
+                    plan.base_version + 1,
+                    now_ms(),
+                    producer,
+                    chain_id,
+                    plan,
+                    &txs,
+                    root,
+                );
+                chain::put_block(txn, &block)?;
+                record = Some(block);
+                Ok(())
+            })?;
+        let block = record.ok_or_else(|| NodeError::Chain("block record not written".into()))?;
+        {
+            let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.remove_committed(&txs);
+            self.metrics
+                .mempool_size
+                .store(pool.len() as u64, Ordering::Relaxed);
+        }
+        for (_, e) in &executed.rejected {
+            self.metrics.reject(e.reason());
+        }
+        self.metrics.blocks.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .tx_applied
+            .fetch_add(executed.applied.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .committed_height
+            .store(block.height, Ordering::Relaxed);
+        tracing::info!(
+            height = block.height,
+            applied = executed.applied.len(),
+            rejected = executed.rejected.len(),
+            "block committed"
+        );
+        if let Some(q) = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            self.enqueue(q, block.height);
+        }
+        Ok(Some(block))
+    }
+
+    fn enqueue(&self, q: &Sender<u64>, height: u64) {
+        self.metrics.proving_queue.fetch_add(1, Ordering::Relaxed);
+        let oldest = self.metrics.oldest_unproven.load(Ordering::Relaxed);
+        if oldest == 0 || height < oldest {
+            self.metrics
+                .oldest_unproven
+                .store(height, Ordering::Relaxed);
+        }
+        let _ = q.send(height);
+    }
+
+    fn producer_loop(self: Arc<Self>) {
+        let interval = Duration::from_millis(self.config.block_interval_ms.max(1));
+        let mut last = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+            let len = self.mempool_len();
+            if len == 0 || (len < self.config.capacity && last.elapsed() < interval) {
+                continue;
+            }
+            last = Instant::now();
+            if let Err(e) = self.produce_block() {
+                tracing::error!(error = %e, "block production failed");
+            }
+        }
+    }
+
+    fn prover_loop(self: Arc<Self>, rx: &Mutex<Receiver<u64>>) {
+        loop {
+            let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+            let Ok(height) = next else { return };
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            match self.prove_height(height) {
+                Ok(()) => {}
+                Err(e) => {
+                    self.metrics.proof_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(height, error = %e, "proving failed");
+                }
+            }
+            self.metrics.proving_queue.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Proves block `height` (rebuilding its witness from the previous version) and stores the
+    /// envelope.
+    pub fn prove_height(&self, height: u64) -> Result<(), NodeError> {
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| NodeError::Config("proving is off".into()))?;
+        let block = chain::block(&self.store, height)?
+            .ok_or_else(|| NodeError::Chain(format!("no block {height}")))?;
+        let txs: Vec<SignedTransfer> = block.applied.iter().map(|(t, _)| t.clone()).collect();
+        let plan = plan_block(&self.store, height - 1, &txs, block.producer, true)?;
+        let w = plan
+            .witness
+            .ok_or_else(|| NodeError::Chain("no witness".into()))?;
+        if w.new_root != block.new_root || !plan.rejected.is_empty() {
+            return Err(NodeError::Chain(format!(
+                "re-execution of block {height} does not reproduce it"
+            )));
+        }
+        let circuit = BlockCircuit::from_witness(&w, block.producer, keys.shape)
+            .map_err(|e| NodeError::Chain(e.to_string()))?;
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)
+            .map_err(|e| NodeError::Chain(format!("OS random source: {e}")))?;
+        let start = Instant::now();
+        let (proof, _) = keys.prove(
+            &Prover::cpu(),
+            circuit.clone(),
+            &mut ChaCha20Rng::from_seed(seed),
+        )?;
+        let secs = start.elapsed().as_secs_f64();
+        let env = ProofEnvelope {
+            height,
+            shape: keys.shape,
+            public_inputs: circuit.public_inputs(),
+            proof,
+            vk_hash: vk_hash(&keys.pk.vk),
+        };
+        let proven = chain::put_proof(&self.store, &env)?;
+        self.metrics.observe_proof(secs);
+        self.metrics.proofs.fetch_add(1, Ordering::Relaxed);
+        self.metrics.proven_height.store(proven, Ordering::Relaxed);
+        let committed = self.metrics.committed_height.load(Ordering::Relaxed);
+        self.metrics.oldest_unproven.store(
+            if proven < committed { proven + 1 } else { 0 },
+            Ordering::Relaxed,
+        );
+        tracing::info!(height, secs, proven, "block proven");
+        Ok(())
+    }
+}
+
+/// Loads the keys of `shape` under `dir`, or makes insecure devnet keys from `seed`.
+pub fn load_or_make_keys(dir: &Path, shape: CircuitShape, seed: u64) -> Result<KeyPair, NodeError> {
+    let sub = dir.join(format!("d{}-c{}", shape.depth, shape.capacity));
+    let pk = sub.join("proving.key");
+    if pk.exists() {
+        let k = load_proving_key(&pk)?;
+        if k.shape != shape {
+            return Err(NodeError::Config(format!(
+                "{} is for {:?}",
+                pk.display(),
+                k.shape
+            )));
+        }
+        return Ok(k);
+    }
+    tracing::warn!(seed, "generating INSECURE devnet keys from a public seed");
+    let k = dev_setup(shape, seed)?;
+    save_keys(&sub, &k)?;
+    Ok(k)
+}
