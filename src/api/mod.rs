@@ -39,6 +39,28 @@ use crate::prover::{ProofEnvelope, proof_json, public_json, verifying_key_json, 
 
 type Shared = Arc<Node>;
 
+/// Starts QUIC ingestion and the HTTP API for `node` on the tokio runtime; returns the bound
+/// addresses (port 0 picks a free port).
+pub async fn start_servers(
+    node: Arc<Node>,
+    quic_addr: std::net::SocketAddr,
+    http_addr: std::net::SocketAddr,
+) -> std::io::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
+    let endpoint = crate::net::quic::server_endpoint(quic_addr, &node.config.data_dir.join("tls"))
+        .map_err(std::io::Error::other)?;
+    let quic_bound = endpoint.local_addr()?;
+    tokio::spawn(crate::net::quic::serve(endpoint, node.clone()));
+    let listener = tokio::net::TcpListener::bind(http_addr).await?;
+    let http_bound = listener.local_addr()?;
+    let app = router(node);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok((quic_bound, http_bound))
+}
+
 fn err(status: StatusCode, msg: impl std::fmt::Display) -> Response {
     (status, axum::Json(json!({"error": msg.to_string()}))).into_response()
 }

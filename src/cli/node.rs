@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use rustls::pki_types::CertificateDer;
 use rustorium::accel::CpuHasher;
 use rustorium::light::{verify_account, verify_chain};
-use rustorium::net::quic::{self, Client};
+use rustorium::net::quic::Client;
 use rustorium::node::{Node, NodeConfig, chain};
 use rustorium::prover::{ProofEnvelope, parse_verifying_key, vk_hash};
 use rustorium::state::{Genesis, StateStore, StoreOptions, dev_secret};
@@ -121,26 +121,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Starts the QUIC and HTTP servers for `node`; returns their bound addresses.
 async fn serve(
     node: Arc<Node>,
     quic_addr: SocketAddr,
     http_addr: SocketAddr,
 ) -> Result<(SocketAddr, SocketAddr)> {
-    let endpoint = quic::server_endpoint(quic_addr, &node.config.data_dir.join("tls"))?;
-    let quic_bound = endpoint.local_addr()?;
-    tokio::spawn(quic::serve(endpoint, node.clone()));
-    let listener = tokio::net::TcpListener::bind(http_addr)
+    rustorium::api::start_servers(node, quic_addr, http_addr)
         .await
-        .with_context(|| format!("binding {http_addr}"))?;
-    let http_bound = listener.local_addr()?;
-    let app = rustorium::api::router(node);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
-    Ok((quic_bound, http_bound))
+        .with_context(|| format!("binding QUIC {quic_addr} / HTTP {http_addr}"))
 }
 
 pub(crate) fn run_node(a: NodeArgs) -> Result<Outcome> {

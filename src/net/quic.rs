@@ -176,9 +176,21 @@ async fn serve_stream(
         {
             Some(n) => decoder.push(&buf[..n]),
             None => {
-                decoder.finish()?;
+                let end = decoder.finish();
+                if let Err(e) = &end {
+                    node.metrics.reject("malformed_frame");
+                    let _ = send
+                        .write_all(
+                            &Frame {
+                                kind: Kind::Error,
+                                payload: e.to_string().into_bytes(),
+                            }
+                            .encode(),
+                        )
+                        .await;
+                }
                 let _ = send.finish();
-                return Ok(());
+                return end.map_err(Into::into);
             }
         }
     }

@@ -1,0 +1,338 @@
+//! The node end to end on loopback: QUIC ingestion → block → proof → light-client verification
+//! over HTTP; bad input of every kind gets a clear error and the node keeps running.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::CertificateDer;
+use rustorium::net::codec::{Frame, Kind};
+use rustorium::net::quic::Client;
+use rustorium::node::{Node, NodeConfig};
+use rustorium::state::dev_secret;
+use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer};
+
+const CHAIN: u64 = 1337;
+
+fn write_genesis(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
+        .expect("genesis")
+        .replace("depth = 32", "depth = 5");
+    let p = dir.join("genesis.toml");
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+fn config(dir: &Path) -> NodeConfig {
+    NodeConfig {
+        data_dir: dir.join("data"),
+        genesis: write_genesis(dir),
+        producer: 3,
+        quic_listen: "127.0.0.1:0".into(),
+        http_listen: "127.0.0.1:0".into(),
+        block_interval_ms: 200,
+        capacity: 2,
+        keys_dir: dir.join("keys"),
+        key_seed: 5,
+        prover_workers: 1,
+        keep_versions: 64,
+        prove: true,
+        mempool: Default::default(),
+    }
+}
+
+fn t(from: u64, to: u64, nonce: u64) -> SignedTransfer {
+    Transfer {
+        chain_id: CHAIN,
+        from,
+        to: Recipient::Index(to),
+        amount: 10,
+        fee: 1,
+        nonce,
+    }
+    .sign(&dev_secret(from))
+}
+
+async fn start(dir: &Path) -> (Arc<Node>, Client, SocketAddr) {
+    let node = Node::start(config(dir)).expect("node starts");
+    let (quic, http) = rustorium::api::start_servers(
+        node.clone(),
+        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("servers");
+    let cert = CertificateDer::from(std::fs::read(dir.join("data/tls/cert.der")).expect("cert"));
+    let client = Client::connect(quic, cert).await.expect("connect");
+    (node, client, http)
+}
+
+fn http_get(http: SocketAddr, path: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .get(&format!("http://{http}{path}"))
+        .call()
+        .expect("GET");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().expect("body"),
+    )
+}
+
+fn http_post(http: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(&format!("http://{http}{path}"))
+        .send(body)
+        .expect("POST");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().expect("body"),
+    )
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).expect("JSON")
+}
+
+async fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_block_prove_and_verify_as_a_light_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, client, http) = start(dir.path()).await;
+    let txs = [t(0, 1, 0), t(0, 2, 1), t(1, 2, 0)];
+    let res = client.submit(&txs).await.expect("submit");
+    assert!(res.iter().all(|r| r.accepted), "{res:?}");
+    // Invalid ones, each with its reason.
+    let mut forged = t(2, 0, 0);
+    forged.tx.amount = 999;
+    let mut wrong_chain = Transfer {
+        chain_id: 9,
+        from: 2,
+        to: Recipient::Index(0),
+        amount: 1,
+        fee: 1,
+        nonce: 0,
+    }
+    .sign(&dev_secret(2));
+    wrong_chain.tx.chain_id = 9;
+    let overdraft = Transfer {
+        chain_id: CHAIN,
+        from: 4,
+        to: Recipient::Index(0),
+        amount: 5_000_000,
+        fee: 1,
+        nonce: 0,
+    }
+    .sign(&dev_secret(4));
+    let res = client
+        .submit(&[forged, wrong_chain, overdraft, txs[0].clone()])
+        .await
+        .expect("submit");
+    let reasons: Vec<&str> = res.iter().map(|r| r.reason.as_str()).collect();
+    assert!(res.iter().all(|r| !r.accepted), "{reasons:?}");
+    assert!(reasons[0].contains("bad signature"), "{reasons:?}");
+    assert!(reasons[1].contains("wrong chain id"), "{reasons:?}");
+    assert!(reasons[2].contains("insufficient balance"), "{reasons:?}");
+    assert!(
+        reasons[3].contains("already pending") || reasons[3].contains("stale nonce"),
+        "{reasons:?}"
+    );
+
+    wait_for("two proven blocks", 120, || {
+        node.metrics
+            .proven_height
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    })
+    .await;
+    let (code, body) = http_get(http, "/blocks/1");
+    assert_eq!(code, 200);
+    let b1 = json(&body);
+    assert_eq!(b1["transfers"].as_array().map(Vec::len), Some(2));
+    assert!(b1["proof"].is_string());
+    let (_, status) = http_get(http, "/status");
+    assert_eq!(json(&status)["committed_height"], 2);
+    let (_, metrics) = http_get(http, "/metrics");
+    assert!(
+        metrics.contains("rustorium_tx_rejected_total{reason=\"bad_signature\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rustorium_tx_applied_total 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rustorium_backend{op=\"poseidon\",backend=\"cpu\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rustorium_proof_seconds_count 2"),
+        "{metrics}"
+    );
+    assert_eq!(http_get(http, "/healthz"), (200, "ok".to_string()));
+    assert_eq!(json(&http_get(http, "/readyz").1)["ready"], true);
+
+    // The light client, as a separate process, verifies the chain and an account.
+    let genesis = dir.path().join("genesis.toml");
+    let url = format!("http://{http}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .args([
+            "light",
+            "sync",
+            "--node",
+            &url,
+            "--genesis",
+            genesis.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("light sync");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("verified head: height 2"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .args([
+            "light",
+            "account",
+            "2",
+            "--node",
+            &url,
+            "--genesis",
+            genesis.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("light account");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("account 2 at verified height 2: balance 1000000020"),
+        "{text}"
+    );
+    client.close().await;
+    node.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, client, http) = start(dir.path()).await;
+    let error_of = |frames: Vec<Frame>| -> String {
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert_eq!(frames[0].kind, Kind::Error);
+        String::from_utf8_lossy(&frames[0].payload).into_owned()
+    };
+    // Unknown version, unknown kind, oversized, truncated.
+    let e = error_of(
+        client
+            .exchange_raw(&[9, 1, 0, 0, 0, 0])
+            .await
+            .expect("exchange"),
+    );
+    assert!(e.contains("version 9"), "{e}");
+    let e = error_of(
+        client
+            .exchange_raw(&[1, 7, 0, 0, 0, 0])
+            .await
+            .expect("exchange"),
+    );
+    assert!(e.contains("kind 7"), "{e}");
+    let mut big = vec![1u8, 1];
+    big.extend_from_slice(&(1u32 << 20).to_le_bytes());
+    big.extend(vec![0u8; 5000]);
+    let e = error_of(client.exchange_raw(&big).await.expect("exchange"));
+    assert!(e.contains("exceeds"), "{e}");
+    let e = error_of(
+        client
+            .exchange_raw(&[1, 1, 50, 0, 0, 0, 1, 2, 3])
+            .await
+            .expect("exchange"),
+    );
+    assert!(e.contains("ended inside a frame"), "{e}");
+    // A well-framed but undecodable transfer.
+    let junk = Frame {
+        kind: Kind::Submit,
+        payload: vec![1, 1, 2, 3],
+    }
+    .encode();
+    let frames = client.exchange_raw(&junk).await.expect("exchange");
+    assert_eq!(frames[0].kind, Kind::Result);
+    assert!(String::from_utf8_lossy(&frames[0].payload).contains("malformed transfer"));
+    // HTTP: garbage bodies, bad fields, bad paths.
+    let (code, body) = http_post(http, "/tx", "{not json");
+    assert_eq!(code, 400);
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .expect("error")
+            .contains("not JSON")
+    );
+    let (code, body) = http_post(http, "/tx", r#"{"transfer":"zz"}"#);
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = http_post(
+        http,
+        "/tx",
+        r#"{"chain_id":1337,"from":0,"to_index":1,"amount":1,"fee":1,"nonce":0,"signature":"00"}"#,
+    );
+    assert_eq!(code, 400);
+    assert!(body.contains("signature"), "{body}");
+    let (code, _) = http_post(http, "/tx", &"x".repeat(20_000));
+    assert_eq!(code, 413);
+    assert_eq!(http_get(http, "/blocks/abc").0, 400);
+    assert_eq!(http_get(http, "/blocks/99").0, 404);
+    assert_eq!(http_get(http, "/accounts/1?height=zz").0, 400);
+    // A bad signature through HTTP JSON is rejected with its reason.
+    let mut forged = t(0, 1, 0);
+    forged.tx.amount = 11;
+    let body = format!(
+        r#"{{"transfer":"{}"}}"#,
+        hex::encode(forged.encode().expect("encode"))
+    );
+    let (code, answer) = http_post(http, "/tx", &body);
+    assert_eq!(code, 400);
+    assert!(
+        json(&answer)["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("bad signature")
+    );
+    // Nothing was admitted, nothing committed; the node still takes a valid transfer.
+    assert_eq!(node.mempool_len(), 0);
+    assert_eq!(
+        node.store.reader().expect("r").latest_version().expect("v"),
+        Some(0)
+    );
+    let ok = t(0, 1, 0);
+    let body = format!(
+        r#"{{"transfer":"{}"}}"#,
+        hex::encode(ok.encode().expect("encode"))
+    );
+    let (code, answer) = http_post(http, "/tx", &body);
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(json(&answer)["accepted"], true);
+    let res = client.submit(&[t(1, 0, 0)]).await.expect("submit");
+    assert!(res[0].accepted);
+    client.close().await;
+    node.shutdown();
+}
