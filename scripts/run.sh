@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job: builds Rustorium and runs it on the embedded redb store.
-# Extra arguments go to the demo (e.g. --data DIR, --genesis FILE).
+# The main job: a local devnet (node on a fresh data directory, transfers over QUIC, proofs, the
+# built-in light client). Extra arguments go to `rustorium devnet` (e.g. --blocks 5 to stop).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
 cd "$ROOT"
 cargo build --release --locked --bin rustorium
-exec "$CARGO_TARGET_DIR/release/rustorium" demo "$@"
+exec "$CARGO_TARGET_DIR/release/rustorium" devnet "$@"

@@ -336,3 +336,20 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     client.close().await;
     node.shutdown();
 }
+
+#[test]
+fn shipped_node_config_loads_and_unknown_keys_are_refused() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/node.toml"));
+    let c = NodeConfig::load(path).expect("config/node.toml loads");
+    assert_eq!(c.capacity, 4);
+    assert!(c.genesis.ends_with("genesis.toml"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "data_dir = \"d\"\ngenesis = \"g\"\nproducer = 0\ncolour = 1\n",
+    )
+    .expect("write");
+    let e = NodeConfig::load(&bad).expect_err("unknown key").to_string();
+    assert!(e.contains("colour") && e.contains("bad.toml"), "{e}");
+}

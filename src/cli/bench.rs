@@ -31,6 +31,21 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         depth: usize,
     },
+    /// Load on loopback: accepted tx/s over QUIC, submit→commit latency, proven tx/s.
+    Load {
+        /// Transfers to submit.
+        #[arg(long, default_value_t = 128)]
+        txs: usize,
+        /// Circuit capacity.
+        #[arg(long, default_value_t = 16)]
+        capacity: usize,
+        /// Tree depth.
+        #[arg(long, default_value_t = 16)]
+        depth: usize,
+        /// Block interval (ms).
+        #[arg(long, default_value_t = 200)]
+        interval_ms: u64,
+    },
     /// Setup, prove (ours and ark-groth16's, interleaved) and verify times for block circuits.
     Prove {
         /// Tree depths.
@@ -204,6 +219,125 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
             capacity,
             runs,
         } => prove_table(&depth, &capacity, runs.max(1))?,
+        BenchCommand::Load {
+            txs,
+            capacity,
+            depth,
+            interval_ms,
+        } => load(txs, capacity, depth, interval_ms)?,
     }
     Ok(Outcome::Ok)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A bounded load run against an in-process node on loopback (fresh temporary data directory).
+fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()> {
+    use rustorium::node::{Node, NodeConfig, chain};
+    use rustorium::state::dev_secret;
+    use rustorium_circuits::transfer::{Recipient, Transfer};
+    use std::sync::atomic::Ordering;
+
+    let senders = 32u64;
+    let dir = std::env::temp_dir().join(format!("rustorium-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let mut genesis = format!("chain_id = 7\ndepth = {depth}\n");
+    for i in 0..senders {
+        genesis += &format!("[[accounts]]\ndev_key = {i}\nbalance = 1000000000\n");
+    }
+    std::fs::write(dir.join("genesis.toml"), genesis)?;
+    let config = NodeConfig {
+        data_dir: dir.join("data"),
+        genesis: dir.join("genesis.toml"),
+        producer: 0,
+        quic_listen: "127.0.0.1:0".into(),
+        http_listen: "127.0.0.1:0".into(),
+        block_interval_ms: interval_ms,
+        capacity,
+        keys_dir: dir.join("keys"),
+        key_seed: 1,
+        prover_workers: 1,
+        keep_versions: 0,
+        prove: true,
+        mempool: Default::default(),
+    };
+    eprintln!(
+        "load: {n} transfers from {senders} senders, depth {depth}, capacity {capacity} (key generation first)"
+    );
+    let node = Node::start(config)?;
+    let txs: Vec<_> = (0..n as u64)
+        .map(|i| {
+            let from = i % senders;
+            Transfer {
+                chain_id: 7,
+                from,
+                to: Recipient::Index((from + 1) % senders),
+                amount: 1,
+                fee: 1,
+                nonce: i / senders,
+            }
+            .sign(&dev_secret(from))
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (quic, _) = rustorium::api::start_servers(node.clone(), "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?).await?;
+        let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.join("data/tls/cert.der"))?);
+        let client = rustorium::net::quic::Client::connect(quic, cert).await?;
+        let start = Instant::now();
+        let mut submitted_at = std::collections::HashMap::new();
+        for chunk in txs.chunks(16) {
+            let t = Instant::now();
+            let res = client.submit(chunk).await?;
+            anyhow::ensure!(res.iter().all(|r| r.accepted), "a load transfer was rejected: {res:?}");
+            for tx in chunk {
+                submitted_at.insert(rustorium_circuits::field::to_decimal(&tx.tx.message()), t);
+            }
+        }
+        let ingest = start.elapsed();
+        let mut latencies = Vec::new();
+        let mut seen = 0u64;
+        while latencies.len() < n {
+            let committed = node.metrics.committed_height.load(Ordering::Relaxed);
+            for h in seen + 1..=committed {
+                let b = chain::block(&node.store, h)?.context("block")?;
+                let now = Instant::now();
+                for (tx, _) in &b.applied {
+                    if let Some(t) = submitted_at.get(&rustorium_circuits::field::to_decimal(&tx.tx.message())) {
+                        latencies.push(now - *t);
+                    }
+                }
+            }
+            seen = committed;
+            anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "load run timed out");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let committed_all = start.elapsed();
+        while node.metrics.proven_height.load(Ordering::Relaxed) < seen {
+            anyhow::ensure!(start.elapsed() < Duration::from_secs(1800), "proving timed out");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let proven_all = start.elapsed();
+        latencies.sort();
+        println!("| transfers | accepted tx/s (QUIC, 16 per stream) | submit→commit p50 | p99 | committed tx/s | proven tx/s | blocks |");
+        println!("| --- | --- | --- | --- | --- | --- | --- |");
+        println!(
+            "| {n} | {:.0} | {:.0} ms | {:.0} ms | {:.1} | {:.2} | {seen} |",
+            n as f64 / ingest.as_secs_f64(),
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            n as f64 / committed_all.as_secs_f64(),
+            n as f64 / proven_all.as_secs_f64(),
+        );
+        client.close().await;
+        node.shutdown();
+        anyhow::Ok(())
+    })?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
