@@ -250,3 +250,44 @@ fn setup_prove_and_light_verify() {
     .expect("json");
     assert_eq!(public.as_array().map(|a| a.len()), Some(3));
 }
+
+/// The README's main job: the devnet proves and light-verifies blocks, then stops by itself.
+#[test]
+fn devnet_proves_blocks_and_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |p: &str| dir.path().join(p).to_str().expect("utf8").to_string();
+    let genesis =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
+            .expect("genesis")
+            .replace("depth = 32", "depth = 6");
+    std::fs::write(d("genesis.toml"), genesis).expect("write");
+    let out = rustorium(&[
+        "devnet",
+        "--blocks",
+        "2",
+        "--genesis",
+        &d("genesis.toml"),
+        "--data",
+        &d("devnet"),
+        "--keys",
+        &d("keys"),
+        "--quic",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--capacity",
+        "2",
+        "--rate",
+        "20",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("devnet summary: 2 blocks proven and verified from genesis"),
+        "{text}"
+    );
+}
