@@ -353,3 +353,93 @@ fn shipped_node_config_loads_and_unknown_keys_are_refused() {
     let e = NodeConfig::load(&bad).expect_err("unknown key").to_string();
     assert!(e.contains("colour") && e.contains("bad.toml"), "{e}");
 }
+
+struct NoBigTransfers;
+
+impl rustorium::node::AdmissionHook for NoBigTransfers {
+    fn admit(&self, tx: &SignedTransfer) -> Result<(), String> {
+        if tx.tx.amount > 100 {
+            Err(format!("amount {} above 100", tx.tx.amount))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// JSON-field submissions, the `tx transfer` command, and the admission hook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_fields_cli_submission_and_admission_hook() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, client, http) = start(dir.path()).await;
+    let tx = t(0, 1, 0);
+    let body = serde_json::json!({
+        "chain_id": CHAIN, "from": 0, "to_index": 1, "amount": 10, "fee": 1, "nonce": 0,
+        "signature": hex::encode(tx.sig.pack().expect("pack")),
+    });
+    let (code, answer) = http_post(http, "/tx", &body.to_string());
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(
+        json(&answer)["id"],
+        rustorium_circuits::field::to_decimal(&tx.tx.message())
+    );
+    // The CLI signs and submits over QUIC.
+    let cert = dir.path().join("data/tls/cert.der");
+    let addr = client_addr(&client);
+    let run = |amount: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rustorium"))
+            .args([
+                "tx",
+                "transfer",
+                "--node",
+                &addr.to_string(),
+                "--cert",
+                cert.to_str().expect("utf8"),
+                "--dev-key",
+                "1",
+                "--from",
+                "1",
+                "--to",
+                "2",
+                "--amount",
+                amount,
+                "--nonce",
+                "0",
+            ])
+            .output()
+            .expect("tx transfer")
+    };
+    let out = run("5");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // With a policy installed, a big transfer is refused with the policy's reason.
+    node.set_admission_hook(Arc::new(NoBigTransfers));
+    let res = client
+        .submit(&[Transfer {
+            chain_id: CHAIN,
+            from: 2,
+            to: Recipient::Index(0),
+            amount: 500,
+            fee: 1,
+            nonce: 0,
+        }
+        .sign(&dev_secret(2))])
+        .await
+        .expect("submit");
+    assert!(
+        !res[0].accepted && res[0].reason.contains("amount 500 above 100"),
+        "{res:?}"
+    );
+    let out = run("7"); // same nonce, a replacement with the same fee: refused by the mempool
+    assert_eq!(out.status.code(), Some(1));
+    assert!(node.metrics.rejected().get("policy") == Some(&1));
+    client.close().await;
+    node.shutdown();
+}
+
+fn client_addr(c: &Client) -> SocketAddr {
+    c.remote_address()
+}

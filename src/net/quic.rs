@@ -287,6 +287,11 @@ impl Client {
             .collect()
     }
 
+    /// The node's address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.conn.remote_address()
+    }
+
     /// Closes the connection.
     pub async fn close(self) {
         self.conn.close(0u32.into(), b"done");

@@ -80,6 +80,9 @@ pub enum SubmitError {
     /// The mempool refused it.
     #[error("mempool: {0}")]
     Mempool(#[from] MempoolError),
+    /// The admission hook (policy) refused it.
+    #[error("refused by policy: {0}")]
+    Policy(String),
     /// The node failed while checking it.
     #[error("internal error: {0}")]
     Store(#[from] StoreError),
@@ -92,9 +95,18 @@ impl SubmitError {
             SubmitError::Decode(_) => "malformed",
             SubmitError::Invalid(e) => e.reason(),
             SubmitError::Mempool(e) => e.reason(),
+            SubmitError::Policy(_) => "policy",
             SubmitError::Store(_) => "internal",
         }
     }
+}
+
+/// A policy consulted before a transfer enters the mempool (the scoring and scripting layers plug
+/// in here). It sees transfers that already passed the state checks.
+pub trait AdmissionHook: Send + Sync {
+    /// `Ok(())` admits; `Err(reason)` rejects with a reason shown to the client and counted in
+    /// metrics as `policy`.
+    fn admit(&self, tx: &SignedTransfer) -> Result<(), String>;
 }
 
 /// A running node's shared state.
@@ -110,6 +122,7 @@ pub struct Node {
     /// Metrics.
     pub metrics: Metrics,
     mempool: Mutex<Mempool>,
+    hook: Mutex<Option<Arc<dyn AdmissionHook>>>,
     queue: Mutex<Option<Sender<u64>>>,
     stop: AtomicBool,
     ready: AtomicBool,
@@ -200,6 +213,7 @@ impl Node {
         }
         let node = Arc::new(Self {
             mempool: Mutex::new(Mempool::new(config.mempool.into())),
+            hook: Mutex::new(None),
             config,
             genesis,
             store,
@@ -239,6 +253,11 @@ impl Node {
         std::thread::spawn(move || n.producer_loop());
         node.ready.store(true, Ordering::Relaxed);
         Ok(node)
+    }
+
+    /// Installs the admission hook.
+    pub fn set_admission_hook(&self, hook: Arc<dyn AdmissionHook>) {
+        *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
     }
 
     /// Asks the threads to stop.
@@ -315,6 +334,10 @@ impl Node {
         }
         if let rustorium_circuits::transfer::Recipient::NewKey(k) = t.to {
             k.validate().map_err(TxError::InvalidRecipientKey)?;
+        }
+        let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(hook) = hook {
+            hook.admit(&tx).map_err(SubmitError::Policy)?;
         }
         let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
         pool.insert(tx, sender.nonce)?;
