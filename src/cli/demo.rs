@@ -4,7 +4,6 @@
 //! proof. By default every block is also proven (Groth16, CPU prover) and the proof checked as a light
 //! client would. (A later layer replaces this with the devnet.)
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,21 +78,12 @@ fn quiet_store(genesis: &Genesis, data: &Path) -> Result<StateStore> {
     if path.exists() {
         std::fs::remove_file(&path).with_context(|| format!("removing old {}", path.display()))?;
     }
-    let store = StateStore::create(
+    Ok(StateStore::create_from_genesis(
         &path,
-        genesis.depth,
-        genesis.chain_id,
+        genesis,
         Arc::new(CpuHasher::new()),
         StoreOptions::default(),
-    )?;
-    let changes: BTreeMap<u64, _> = genesis
-        .accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (i as u64, *a))
-        .collect();
-    store.commit(0, &changes)?;
-    Ok(store)
+    )?)
 }
 
 /// The demo's three blocks: plain transfers; a new key, a replay, a forgery and a transfer; an

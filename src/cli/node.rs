@@ -356,20 +356,13 @@ fn local_genesis_root(genesis: &Path) -> Result<Fr> {
     let dir = std::env::temp_dir().join(format!("rustorium-light-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let store = StateStore::create(
+    let store = StateStore::create_from_genesis(
         &dir.join("g.redb"),
-        g.depth,
-        g.chain_id,
+        &g,
         Arc::new(CpuHasher::new()),
         StoreOptions::default(),
     )?;
-    let changes: BTreeMap<u64, _> = g
-        .accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (i as u64, *a))
-        .collect();
-    let root = store.commit(0, &changes)?;
+    let root = store.reader()?.root(0)?;
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(root)

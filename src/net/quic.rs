@@ -107,6 +107,21 @@ pub async fn serve(endpoint: quinn::Endpoint, node: Arc<Node>) {
     }
 }
 
+/// Writes an ERROR frame and finishes the stream (best effort: the peer may be gone).
+async fn send_error(send: &mut quinn::SendStream, node: &Node, reason: String) {
+    node.metrics.reject("malformed_frame");
+    let _ = send
+        .write_all(
+            &Frame {
+                kind: Kind::Error,
+                payload: reason.into_bytes(),
+            }
+            .encode(),
+        )
+        .await;
+    let _ = send.finish();
+}
+
 async fn serve_stream(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
@@ -120,33 +135,13 @@ async fn serve_stream(
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
-                    node.metrics.reject("malformed_frame");
-                    let _ = send
-                        .write_all(
-                            &Frame {
-                                kind: Kind::Error,
-                                payload: e.to_string().into_bytes(),
-                            }
-                            .encode(),
-                        )
-                        .await;
-                    let _ = send.finish();
+                    send_error(&mut send, &node, e.to_string()).await;
                     return Err(e.into());
                 }
             };
             if frame.kind != Kind::Submit {
                 let msg = format!("unexpected frame kind {:?}", frame.kind);
-                node.metrics.reject("malformed_frame");
-                let _ = send
-                    .write_all(
-                        &Frame {
-                            kind: Kind::Error,
-                            payload: msg.clone().into_bytes(),
-                        }
-                        .encode(),
-                    )
-                    .await;
-                let _ = send.finish();
+                send_error(&mut send, &node, msg.clone()).await;
                 return Err(QuicError::Server(msg));
             }
             let n = node.clone();
@@ -178,18 +173,10 @@ async fn serve_stream(
             None => {
                 let end = decoder.finish();
                 if let Err(e) = &end {
-                    node.metrics.reject("malformed_frame");
-                    let _ = send
-                        .write_all(
-                            &Frame {
-                                kind: Kind::Error,
-                                payload: e.to_string().into_bytes(),
-                            }
-                            .encode(),
-                        )
-                        .await;
+                    send_error(&mut send, &node, e.to_string()).await;
+                } else {
+                    let _ = send.finish();
                 }
-                let _ = send.finish();
                 return end.map_err(Into::into);
             }
         }

@@ -17,7 +17,6 @@ pub mod metrics;
 
 pub use config::{MempoolSection, NodeConfig};
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -164,15 +163,7 @@ impl Node {
             }
             s
         } else {
-            let s = StateStore::create(&path, genesis.depth, genesis.chain_id, hasher, options)?;
-            let changes: BTreeMap<u64, _> = genesis
-                .accounts
-                .iter()
-                .enumerate()
-                .map(|(i, a)| (i as u64, *a))
-                .collect();
-            s.commit(0, &changes)?;
-            s
+            StateStore::create_from_genesis(&path, &genesis, hasher, options)?
         };
         if store
             .reader()?

@@ -158,6 +158,20 @@ impl StateStore {
         })
     }
 
+    /// Creates a store at `path` holding `genesis` as version 0 (accounts at indices 0, 1, …).
+    pub fn create_from_genesis(
+        path: &Path,
+        genesis: &super::Genesis,
+        hasher: Arc<dyn BatchHasher<Fr>>,
+        options: StoreOptions,
+    ) -> Result<Self, StoreError> {
+        let store = Self::create(path, genesis.depth, genesis.chain_id, hasher, options)?;
+        let changes: BTreeMap<u64, Account> =
+            (0u64..).zip(genesis.accounts.iter().copied()).collect();
+        store.commit(0, &changes)?;
+        Ok(store)
+    }
+
     /// Opens an existing store.
     pub fn open(
         path: &Path,
