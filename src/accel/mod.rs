@@ -3,6 +3,7 @@
 //! traits; the node picks one per operation at run time.
 
 mod cpu_prover;
+pub mod cuda;
 pub use cpu_prover::{CpuMsm, CpuNtt};
 
 use rayon::prelude::*;

@@ -101,6 +101,25 @@ impl<F: PrimeField> PoseidonSpec<F> {
         })
     }
 
+    /// The optimized permutation's constants in one flat array, the layout GPU kernels read
+    /// (kernels/cuda/poseidon.cuh, kernels/wgsl): first-half round constants (4t), the pre-partial
+    /// matrix (t×t, row-major), the MDS matrix (t×t), the partial-round constants (RP), the sparse
+    /// matrices' first rows (RP×t), their first columns below the diagonal (RP×(t−1)), the
+    /// second-half round constants (4t).
+    pub fn flat_optimized(&self) -> Vec<F> {
+        let t = self.t;
+        let o = &self.opt;
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.round_constants[..4 * t]);
+        out.extend(o.pre_partial.iter().flatten().copied());
+        out.extend(self.mds.iter().flatten().copied());
+        out.extend_from_slice(&o.partial_constants);
+        out.extend(o.sparse.iter().flat_map(|m| m.row.iter().copied()));
+        out.extend(o.sparse.iter().flat_map(|m| m.col.iter().copied()));
+        out.extend_from_slice(&o.post_constants);
+        out
+    }
+
     /// Number of inputs this instance absorbs (t - 1).
     pub fn arity(&self) -> usize {
         self.t - 1

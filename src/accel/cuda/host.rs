@@ -1,0 +1,134 @@
+//! The host-compiled build of the CUDA arithmetic (see `build.rs`), for tests against arkworks.
+//! `Fr` values cross the boundary as arkworks' Montgomery limbs, the kernels' representation.
+
+#![allow(unsafe_code)] // FFI to the host build of the kernel headers; see the SAFETY notes.
+
+use ark_ff::{BigInt, PrimeField};
+use rustorium_circuits::Fr;
+use rustorium_circuits::poseidon::PoseidonField;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Limbs([u64; 4]);
+
+unsafe extern "C" {
+    fn rst_host_fr_mul(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
+    fn rst_host_fr_add(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
+    fn rst_host_fr_sub(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
+    fn rst_host_poseidon(t: i32, input: *const Limbs, k: *const Limbs, rp: i32, out: *mut Limbs);
+}
+
+fn limbs(x: &Fr) -> Limbs {
+    Limbs((x.0).0)
+}
+
+fn from_limbs(l: Limbs) -> Fr {
+    ark_ff::Fp(BigInt(l.0), core::marker::PhantomData)
+}
+
+/// Which host-built operation to run.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    /// Montgomery multiplication.
+    Mul,
+    /// Addition.
+    Add,
+    /// Subtraction.
+    Sub,
+}
+
+/// Runs a field operation through the host build of `bn254_fr.cuh`.
+pub fn field_op(op: Op, a: &Fr, b: &Fr) -> Fr {
+    let (a, b) = (limbs(a), limbs(b));
+    let mut out = Limbs::default();
+    // SAFETY: all three pointers point to live, properly aligned `[u64; 4]` values for the whole
+    // call; the C functions read two of them and write the third, nothing else.
+    unsafe {
+        match op {
+            Op::Mul => rst_host_fr_mul(&a, &b, &mut out),
+            Op::Add => rst_host_fr_add(&a, &b, &mut out),
+            Op::Sub => rst_host_fr_sub(&a, &b, &mut out),
+        }
+    }
+    from_limbs(out)
+}
+
+/// Poseidon of `inputs` (2 or 4 of them) through the host build of `poseidon.cuh`.
+pub fn poseidon(inputs: &[Fr]) -> Option<Fr> {
+    let t = inputs.len() + 1;
+    if t != 3 && t != 5 {
+        return None;
+    }
+    let spec = Fr::poseidon_spec(t)?;
+    let k: Vec<Limbs> = spec.flat_optimized().iter().map(limbs).collect();
+    let input: Vec<Limbs> = inputs.iter().map(limbs).collect();
+    let mut out = Limbs::default();
+    // SAFETY: `input` holds t − 1 elements and `k` the whole flat constant array for width t with
+    // `spec.partial_rounds` partial rounds, exactly what `rst_host_poseidon` reads for this `t`;
+    // `out` is one writable element. The vectors outlive the call.
+    unsafe {
+        rst_host_poseidon(
+            t as i32,
+            input.as_ptr(),
+            k.as_ptr(),
+            spec.partial_rounds as i32,
+            &mut out,
+        )
+    };
+    Some(from_limbs(out))
+}
+
+/// Canonical check used by tests: the limbs the kernels produce are reduced (below p).
+pub fn is_reduced(x: &Fr) -> bool {
+    (x.0) < Fr::MODULUS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_std::UniformRand;
+    use rustorium_circuits::poseidon as native;
+
+    #[test]
+    fn host_built_field_arithmetic_equals_arkworks() {
+        let mut rng = ark_std::test_rng();
+        let edge = [
+            Fr::from(0u64),
+            Fr::from(1u64),
+            -Fr::from(1u64),
+            -Fr::from(2u64),
+            Fr::from(u64::MAX),
+        ];
+        let mut values: Vec<Fr> = (0..2000).map(|_| Fr::rand(&mut rng)).collect();
+        values.extend_from_slice(&edge);
+        for (i, a) in values.iter().enumerate() {
+            for b in edge
+                .iter()
+                .chain(std::iter::once(&values[(i * 7 + 3) % values.len()]))
+            {
+                let m = field_op(Op::Mul, a, b);
+                assert_eq!(m, *a * b, "mul");
+                assert!(is_reduced(&m));
+                assert_eq!(field_op(Op::Add, a, b), *a + b, "add");
+                assert_eq!(field_op(Op::Sub, a, b), *a - b, "sub");
+            }
+        }
+    }
+
+    #[test]
+    fn host_built_poseidon_equals_native() {
+        let mut rng = ark_std::test_rng();
+        for arity in [2usize, 4] {
+            for _ in 0..50 {
+                let xs: Vec<Fr> = (0..arity).map(|_| Fr::rand(&mut rng)).collect();
+                assert_eq!(poseidon(&xs), Some(native::hash(&xs).expect("arity")));
+            }
+        }
+        // circomlib's published vector Poseidon(1, 2).
+        assert_eq!(
+            poseidon(&[Fr::from(1u64), Fr::from(2u64)]),
+            Some(native::hash(&[Fr::from(1u64), Fr::from(2u64)]).expect("arity"))
+        );
+        assert_eq!(poseidon(&[Fr::from(1u64)]), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! The CUDA backend: kernels from `kernels/cuda` compiled at run time by NVRTC through cudarc.
+//!
+//! The field arithmetic and the Poseidon permutation are shared headers that also compile as host
+//! C++ (`build.rs`); `host` exposes that build to tests, which compare it with arkworks.
+
+pub mod host;
+
+/// The kernel sources, embedded so a deployed binary needs no source tree.
+pub const SOURCES: &[(&str, &str)] = &[
+    (
+        "bn254_fr.cuh",
+        include_str!("../../../kernels/cuda/bn254_fr.cuh"),
+    ),
+    (
+        "poseidon.cuh",
+        include_str!("../../../kernels/cuda/poseidon.cuh"),
+    ),
+    (
+        "poseidon.cu",
+        include_str!("../../../kernels/cuda/poseidon.cu"),
+    ),
+];
+
+/// A `.cu` source with its local `#include "…"` lines replaced by the headers' text (NVRTC then
+/// needs no include path).
+pub fn flattened(name: &str) -> Option<String> {
+    let (_, src) = SOURCES.iter().find(|(n, _)| *n == name)?;
+    let mut seen = Vec::new();
+    Some(expand(src, &mut seen))
+}
+
+fn expand(src: &str, seen: &mut Vec<String>) -> String {
+    let mut out = String::new();
+    for line in src.lines() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("#include \"") {
+            let name = rest.trim_end_matches('"').to_string();
+            if !seen.contains(&name) {
+                seen.push(name.clone());
+                if let Some((_, inc)) = SOURCES.iter().find(|(n, _)| *n == name) {
+                    out.push_str(&expand(inc, seen));
+                }
+            }
+            continue;
+        }
+        if trimmed == "#pragma once" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
