@@ -37,3 +37,20 @@ setup_js() {
     (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
+
+# Project-local Python venv (.venv) with scripts/requirements.txt; puts NVRTC on LD_LIBRARY_PATH.
+setup_venv() {
+  local venv="$ROOT/.venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+  fi
+  if ! cmp -s "$ROOT/scripts/requirements.txt" "$venv/.requirements.txt"; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+    cp "$ROOT/scripts/requirements.txt" "$venv/.requirements.txt"
+  fi
+  local lib
+  lib="$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu13/lib 2>/dev/null | head -n 1)"
+  if [ -n "$lib" ]; then
+    export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+}

@@ -4,5 +4,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
 setup_js
+setup_venv
 cd "$ROOT"
 cargo test --workspace --locked "$@"

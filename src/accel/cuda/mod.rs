@@ -4,6 +4,7 @@
 //! C++ (`build.rs`); `host` exposes that build to tests, which compare it with arkworks.
 
 pub mod host;
+pub mod nvrtc;
 
 /// The kernel sources, embedded so a deployed binary needs no source tree.
 pub const SOURCES: &[(&str, &str)] = &[
