@@ -4,7 +4,9 @@
 
 mod cpu_prover;
 pub mod cuda;
+mod fallback;
 pub use cpu_prover::{CpuMsm, CpuNtt};
+pub use fallback::FallbackHasher;
 
 use rayon::prelude::*;
 use rustorium_circuits::poseidon::{self, PoseidonError, PoseidonField};

@@ -6,6 +6,9 @@
 pub mod host;
 pub mod nvrtc;
 
+mod hasher;
+pub use hasher::{CudaDevice, CudaHasher, driver_available, list_devices};
+
 /// The kernel sources, embedded so a deployed binary needs no source tree.
 pub const SOURCES: &[(&str, &str)] = &[
     (

@@ -1,0 +1,181 @@
+//! Batch Poseidon on a CUDA device: widths 3 and 5, one thread per hash, constants resident on the
+//! device, inputs processed in chunks bounded by the profile's batch size (so memory stays bounded
+//! and out-of-memory is an error from the allocation, never a crash).
+
+#![allow(unsafe_code)] // kernel launches and the driver probe; see the SAFETY notes.
+
+use std::sync::Arc;
+
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::Ptx;
+use rustorium_circuits::Fr;
+use rustorium_circuits::poseidon::PoseidonField;
+
+use super::nvrtc::compile_ptx;
+use crate::accel::{AccelError, BatchHasher};
+
+fn dev(message: impl std::fmt::Display) -> AccelError {
+    AccelError::Device {
+        backend: "cuda",
+        message: message.to_string(),
+    }
+}
+
+/// Whether the CUDA driver library can be loaded.
+pub fn driver_available() -> bool {
+    // SAFETY: the probe only `dlopen`s libcuda's candidate names and drops the handles.
+    unsafe { cudarc::driver::sys::is_culib_present() }
+}
+
+/// A CUDA device as discovery reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CudaDevice {
+    /// Ordinal.
+    pub ordinal: usize,
+    /// Name.
+    pub name: String,
+    /// Compute capability.
+    pub compute_capability: (i32, i32),
+    /// Memory in bytes.
+    pub memory: usize,
+}
+
+/// Lists CUDA devices; empty when the driver or a device is missing (never panics).
+pub fn list_devices() -> Vec<CudaDevice> {
+    if !driver_available() {
+        return Vec::new();
+    }
+    let n = CudaContext::device_count().unwrap_or(0).max(0) as usize;
+    (0..n)
+        .filter_map(|i| {
+            let ctx = CudaContext::new(i).ok()?;
+            Some(CudaDevice {
+                ordinal: i,
+                name: ctx.name().ok()?,
+                compute_capability: ctx.compute_capability().ok()?,
+                memory: ctx.total_mem().ok()?,
+            })
+        })
+        .collect()
+}
+
+fn arch_of(cc: (i32, i32)) -> &'static str {
+    match cc {
+        (10, _) => "sm_100",
+        (9, _) => "sm_90",
+        (8, 9) => "sm_89",
+        (8, 6) => "sm_86",
+        (8, _) => "sm_80",
+        _ => "sm_75",
+    }
+}
+
+/// The CUDA batch hasher.
+pub struct CudaHasher {
+    stream: Arc<CudaStream>,
+    t3: CudaFunction,
+    t5: CudaFunction,
+    k3: CudaSlice<u64>,
+    k5: CudaSlice<u64>,
+    rp3: i32,
+    rp5: i32,
+    max_batch: usize,
+    name: String,
+}
+
+fn limbs(xs: &[Fr]) -> Vec<u64> {
+    xs.iter().flat_map(|x| (x.0).0).collect()
+}
+
+impl CudaHasher {
+    /// Opens device `ordinal`, compiles the kernels for it (NVRTC) and uploads the constants.
+    /// `max_batch` bounds the hashes per launch.
+    pub fn new(ordinal: usize, max_batch: usize) -> Result<Self, AccelError> {
+        if !driver_available() {
+            return Err(dev("CUDA driver (libcuda) not found"));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(dev)?;
+        let cc = ctx.compute_capability().map_err(dev)?;
+        let name = ctx.name().map_err(dev)?;
+        let ptx = compile_ptx("poseidon.cu", arch_of(cc))?;
+        let module = ctx.load_module(Ptx::from_src(ptx)).map_err(dev)?;
+        let stream = ctx.default_stream();
+        let spec3 = Fr::poseidon_spec(3).ok_or_else(|| dev("no width 3"))?;
+        let spec5 = Fr::poseidon_spec(5).ok_or_else(|| dev("no width 5"))?;
+        Ok(Self {
+            t3: module.load_function("poseidon_t3").map_err(dev)?,
+            t5: module.load_function("poseidon_t5").map_err(dev)?,
+            k3: stream
+                .clone_htod(&limbs(&spec3.flat_optimized()))
+                .map_err(dev)?,
+            k5: stream
+                .clone_htod(&limbs(&spec5.flat_optimized()))
+                .map_err(dev)?,
+            rp3: spec3.partial_rounds as i32,
+            rp5: spec5.partial_rounds as i32,
+            stream,
+            max_batch: max_batch.max(1),
+            name: format!("cuda:{ordinal} {name}"),
+        })
+    }
+
+    /// The device's name.
+    pub fn device_name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl BatchHasher<Fr> for CudaHasher {
+    fn name(&self) -> &'static str {
+        "cuda"
+    }
+
+    fn hash_batch(&self, arity: usize, inputs: &[Fr], out: &mut [Fr]) -> Result<(), AccelError> {
+        let (func, k, rp) = match arity {
+            2 => (&self.t3, &self.k3, self.rp3),
+            4 => (&self.t5, &self.k5, self.rp5),
+            _ => {
+                return Err(AccelError::Length(format!(
+                    "CUDA Poseidon supports arity 2 and 4, not {arity}"
+                )));
+            }
+        };
+        if inputs.len() != out.len() * arity {
+            return Err(AccelError::Length(format!(
+                "{} inputs for {} hashes of arity {arity}",
+                inputs.len(),
+                out.len()
+            )));
+        }
+        for (ins, outs) in inputs
+            .chunks(self.max_batch * arity)
+            .zip(out.chunks_mut(self.max_batch))
+        {
+            let n = outs.len() as u64;
+            let d_in = self.stream.clone_htod(&limbs(ins)).map_err(dev)?;
+            let mut d_out = self
+                .stream
+                .alloc_zeros::<u64>(outs.len() * 4)
+                .map_err(dev)?;
+            let mut launch = self.stream.launch_builder(func);
+            launch.arg(&d_in).arg(&mut d_out).arg(k).arg(&rp).arg(&n);
+            let cfg = LaunchConfig::for_num_elems(outs.len() as u32);
+            // SAFETY: the kernel's signature is (const Fr*, Fr*, const Fr*, int, u64); `d_in` holds
+            // n·arity elements, `d_out` n elements, `k` the width's whole constant array, `rp` its
+            // partial-round count, and threads with index ≥ n return at once.
+            unsafe { launch.launch(cfg) }.map_err(dev)?;
+            let host = self.stream.clone_dtoh(&d_out).map_err(dev)?;
+            for (o, l) in outs.iter_mut().zip(host.chunks_exact(4)) {
+                let limbs: [u64; 4] = l.try_into().map_err(|_| dev("short result"))?;
+                let x = ark_ff::Fp(ark_ff::BigInt(limbs), core::marker::PhantomData);
+                if x.0 >= <Fr as ark_ff::PrimeField>::MODULUS {
+                    return Err(dev("device returned a non-canonical field element"));
+                }
+                *o = x;
+            }
+        }
+        Ok(())
+    }
+}
