@@ -291,3 +291,33 @@ fn devnet_proves_blocks_and_stops() {
         "{text}"
     );
 }
+
+#[test]
+fn hardware_detect_and_check() {
+    let out = rustorium(&["hardware", "detect", "--json"]);
+    assert!(out.status.success());
+    let d: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert!(d["cores"].as_u64().expect("cores") >= 1);
+    let suggested = d["suggested_profile"]
+        .as_str()
+        .expect("profile")
+        .to_string();
+    assert!(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(&suggested)
+            .exists(),
+        "{suggested}"
+    );
+    let profile = |name: &str| format!("{}/hardware/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = rustorium(&["hardware", "check", "--profile", &profile("cpu")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("poseidon: pass (cpu)"));
+    if d["cuda"].as_array().is_some_and(|a| a.is_empty()) {
+        // A GPU-only profile fails its check on a machine without a GPU, naming the reason.
+        let out = rustorium(&["hardware", "check", "--profile", &profile("h100")]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stdout(&out).contains("requires a GPU"), "{}", stdout(&out));
+    }
+    let out = rustorium(&["hardware", "check", "--profile", "/nonexistent.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+}

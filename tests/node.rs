@@ -40,6 +40,7 @@ fn config(dir: &Path) -> NodeConfig {
         keep_versions: 64,
         prove: true,
         mempool: Default::default(),
+        hardware: None,
     }
 }
 
@@ -343,6 +344,13 @@ fn shipped_node_config_loads_and_unknown_keys_are_refused() {
     let c = NodeConfig::load(path).expect("config/node.toml loads");
     assert_eq!(c.capacity, 4);
     assert!(c.genesis.ends_with("genesis.toml"));
+    let hw = c.hardware.as_ref().expect("a hardware profile");
+    assert_eq!(
+        rustorium::hardware::Profile::load(hw)
+            .expect("profile loads")
+            .name,
+        "cpu"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = dir.path().join("bad.toml");
     std::fs::write(

@@ -263,6 +263,7 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         keep_versions: 0,
         prove: true,
         mempool: Default::default(),
+        hardware: None,
     };
     eprintln!(
         "load: {n} transfers from {senders} senders, depth {depth}, capacity {capacity} (key generation first)"

@@ -5,6 +5,7 @@ mod bench;
 mod crypto;
 mod debug;
 mod demo;
+mod hardware;
 mod keys;
 mod node;
 mod prove;
@@ -53,6 +54,9 @@ enum Command {
     /// Benchmarks with their references side by side (markdown tables).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Hardware detection and backend self-checks.
+    #[command(subcommand)]
+    Hardware(hardware::HardwareCommand),
     /// Tools for tests and diagnostics.
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -106,6 +110,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Devnet(a) => node::run_devnet(a),
         Command::Tx(c) => node::run_tx(c),
         Command::Bench(c) => bench::run(c),
+        Command::Hardware(c) => hardware::run(c),
         Command::Debug(c) => debug::run(c),
     };
     match result {

@@ -170,6 +170,7 @@ fn devnet_config(a: &DevnetArgs) -> NodeConfig {
         keep_versions: 1024,
         prove: true,
         mempool: Default::default(),
+        hardware: None,
     }
 }
 

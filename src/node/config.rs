@@ -74,6 +74,9 @@ pub struct NodeConfig {
     /// Mempool limits.
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// Hardware profile (`hardware/*.toml`); none: everything on the CPU.
+    #[serde(default)]
+    pub hardware: Option<PathBuf>,
 }
 
 /// `[mempool]`.
@@ -121,7 +124,10 @@ impl NodeConfig {
         let mut c: Self = toml::from_str(&text)
             .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut c.data_dir, &mut c.genesis, &mut c.keys_dir] {
+        for p in [&mut c.data_dir, &mut c.genesis, &mut c.keys_dir]
+            .into_iter()
+            .chain(c.hardware.as_mut())
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

@@ -30,8 +30,8 @@ pub struct Metrics {
     pub committed_height: AtomicU64,
     /// Latest proven height.
     pub proven_height: AtomicU64,
-    /// GPU jobs that failed and were retried on the CPU.
-    pub gpu_fallbacks: AtomicU64,
+    /// GPU jobs that failed and were retried on the CPU (shared with the fallback wrappers).
+    pub gpu_fallbacks: std::sync::Arc<AtomicU64>,
     /// Proofs that failed.
     pub proof_failures: AtomicU64,
     rejected: Mutex<BTreeMap<String, u64>>,

@@ -30,6 +30,7 @@ use rustorium_circuits::transfer::{SignedTransfer, TransferDecodeError};
 use thiserror::Error;
 
 use crate::accel::CpuHasher;
+use crate::hardware::Profile;
 use crate::prover::{
     KeyError, KeyPair, ProofEnvelope, Prover, ProverError, dev_setup, load_proving_key, save_keys,
     vk_hash,
@@ -152,7 +153,28 @@ impl Node {
         let options = StoreOptions {
             keep_versions: config.keep_versions,
         };
-        let hasher = Arc::new(CpuHasher::new());
+        let metrics = Metrics::default();
+        let (hasher, poseidon_backend) = match &config.hardware {
+            Some(p) => {
+                let profile = Profile::load(p).map_err(|e| NodeError::Config(e.to_string()))?;
+                if profile.cpu.threads > 0 {
+                    // Only the first pool configuration of a process takes effect.
+                    let _ = rayon::ThreadPoolBuilder::new()
+                        .num_threads(profile.cpu.threads)
+                        .build_global();
+                }
+                profile
+                    .poseidon_hasher(metrics.gpu_fallbacks.clone())
+                    .map_err(|e| NodeError::Config(e.to_string()))?
+            }
+            None => (
+                Arc::new(CpuHasher::new())
+                    as Arc<dyn crate::accel::BatchHasher<rustorium_circuits::Fr>>,
+                "cpu".to_string(),
+            ),
+        };
+        // The start-up self-check: the selected backend must agree with the native code.
+        crate::hardware::self_check(hasher.as_ref()).map_err(NodeError::Config)?;
         let store = if path.exists() {
             let s = StateStore::open(&path, hasher, options)?;
             if s.depth() != genesis.depth || s.chain_id() != genesis.chain_id {
@@ -193,9 +215,8 @@ impl Node {
         if let Some(k) = &keys {
             k.matrices()?;
         }
-        let metrics = Metrics::default();
         for (op, backend) in [
-            ("poseidon", store.hasher().name()),
+            ("poseidon", poseidon_backend.as_str()),
             ("msm", "cpu"),
             ("ntt", "cpu"),
         ] {

@@ -1,0 +1,94 @@
+//! `rustorium hardware detect|check`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use anyhow::Result;
+use clap::Subcommand;
+use rustorium::hardware::{Profile, detect, self_check};
+
+use super::Outcome;
+
+#[derive(Subcommand)]
+pub(crate) enum HardwareCommand {
+    /// CPU features, CUDA devices, wgpu adapters, and which profile fits.
+    Detect {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Self-test every backend a profile configures against the CPU: pass or fail per operation.
+    Check {
+        /// Profile file.
+        #[arg(long)]
+        profile: PathBuf,
+    },
+}
+
+pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
+    match cmd {
+        HardwareCommand::Detect { json } => {
+            let d = detect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                println!(
+                    "cpu: {} cores, features: {}",
+                    d.cores,
+                    d.cpu_features.join(" ")
+                );
+                if d.cuda.is_empty() {
+                    println!("cuda: no device (driver not found or no GPU)");
+                }
+                for c in &d.cuda {
+                    println!(
+                        "cuda:{} {} (compute {}.{}, {:.1} GiB)",
+                        c.ordinal,
+                        c.name,
+                        c.compute_capability.0,
+                        c.compute_capability.1,
+                        c.memory as f64 / (1u64 << 30) as f64
+                    );
+                }
+                println!("wgpu: backend not built yet (no adapters listed)");
+                println!("suggested profile: {}", d.suggested_profile);
+            }
+            Ok(Outcome::Ok)
+        }
+        HardwareCommand::Check { profile } => {
+            let p = Profile::load(&profile)?;
+            println!("profile {} ({})", p.name, profile.display());
+            let mut failed = false;
+            match p.poseidon_hasher(Arc::new(AtomicU64::new(0))) {
+                Ok((h, name)) => match self_check(h.as_ref()) {
+                    Ok(()) => println!("poseidon: pass ({name})"),
+                    Err(e) => {
+                        failed = true;
+                        println!("poseidon: FAIL ({name}): {e}");
+                    }
+                },
+                Err(e) => {
+                    failed = true;
+                    println!("poseidon: FAIL: {e}");
+                }
+            }
+            for (op, b) in [("msm", p.backends.msm), ("ntt", p.backends.ntt)] {
+                // The prover's GPU backends are a later milestone: only the CPU passes here.
+                match b {
+                    rustorium::hardware::Backend::Cpu => println!("{op}: pass (cpu)"),
+                    other if p.require_gpu => {
+                        failed = true;
+                        println!("{op}: FAIL: {other:?} backend for {op} is not built yet");
+                    }
+                    other => println!("{op}: pass (cpu; {other:?} for {op} is not built yet)"),
+                }
+            }
+            Ok(if failed {
+                Outcome::Status(1)
+            } else {
+                Outcome::Ok
+            })
+        }
+    }
+}

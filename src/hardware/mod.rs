@@ -1,0 +1,366 @@
+//! Hardware profiles (`hardware/*.toml`): which backend runs each operation, device, memory and
+//! batch limits, threads. Schema below; unknown keys and bad values are refused with the file and
+//! key named. Detection (`rustorium hardware detect`) and the self-check (`hardware check`, also run
+//! by the node at start-up) live here too.
+//!
+//! ```toml
+//! name = "h100"
+//! require_gpu = true            # refuse to start without every configured GPU backend
+//! [backends]                    # per operation: "cuda" | "wgpu" | "cpu" | "auto"
+//! poseidon = "cuda"
+//! msm = "cpu"
+//! ntt = "cpu"
+//! [cuda]
+//! device = 0
+//! memory_limit_mb = 65536       # 0: no limit of ours
+//! batch = 4194304               # hashes per launch (also bounded by memory_limit_mb)
+//! [cpu]
+//! threads = 0                   # rayon threads, 0: all cores
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use ark_std::UniformRand;
+use ark_std::rand::SeedableRng;
+use rustorium_circuits::Fr;
+use rustorium_circuits::poseidon;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::accel::cuda::{CudaHasher, list_devices};
+use crate::accel::{BatchHasher, CpuHasher, FallbackHasher};
+
+/// A backend choice.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// NVIDIA GPU through cudarc.
+    Cuda,
+    /// Portable GPU compute (not built yet: refused with a clear error).
+    Wgpu,
+    /// The CPU.
+    Cpu,
+    /// CUDA if a device works, else the CPU (logged).
+    Auto,
+}
+
+/// `[backends]`.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backends {
+    /// Poseidon batches (tree updates).
+    pub poseidon: Backend,
+    /// Prover MSMs.
+    pub msm: Backend,
+    /// Prover NTTs.
+    pub ntt: Backend,
+}
+
+/// `[cuda]`.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CudaSection {
+    /// Device ordinal.
+    pub device: usize,
+    /// Memory we may use, MiB (0: no limit of ours).
+    pub memory_limit_mb: u64,
+    /// Hashes per launch.
+    pub batch: usize,
+}
+
+impl Default for CudaSection {
+    fn default() -> Self {
+        Self {
+            device: 0,
+            memory_limit_mb: 0,
+            batch: 1 << 20,
+        }
+    }
+}
+
+/// `[cpu]`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CpuSection {
+    /// rayon threads (0: all cores).
+    pub threads: usize,
+}
+
+/// A hardware profile.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Profile name.
+    pub name: String,
+    /// Refuse to start unless every GPU backend configured works.
+    #[serde(default)]
+    pub require_gpu: bool,
+    /// Backend per operation.
+    pub backends: Backends,
+    /// CUDA settings.
+    #[serde(default)]
+    pub cuda: CudaSection,
+    /// CPU settings.
+    #[serde(default)]
+    pub cpu: CpuSection,
+}
+
+/// Profile and backend errors.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum HardwareError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Syntax, unknown key or bad value (the message names the key).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// File.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A required GPU backend is unavailable.
+    #[error("profile {profile} requires a GPU for {op}, but {reason}")]
+    GpuRequired {
+        /// Profile.
+        profile: String,
+        /// Operation.
+        op: &'static str,
+        /// Why the GPU backend is unavailable.
+        reason: String,
+    },
+}
+
+/// Bytes one hash occupies on the device (inputs of arity 4 + output).
+const BYTES_PER_HASH: u64 = 5 * 32;
+
+impl Profile {
+    /// Reads and validates a profile.
+    pub fn load(path: &Path) -> Result<Self, HardwareError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| HardwareError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        Self::parse(&text, &p)
+    }
+
+    /// Parses a profile; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, HardwareError> {
+        let profile: Self = toml::from_str(text).map_err(|e| HardwareError::Invalid {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        if profile.cuda.batch == 0 {
+            return Err(HardwareError::Invalid {
+                path: origin.to_string(),
+                message: "cuda.batch must be at least 1".into(),
+            });
+        }
+        Ok(profile)
+    }
+
+    /// Hashes per CUDA launch: `cuda.batch`, lowered to fit `cuda.memory_limit_mb`.
+    pub fn cuda_batch(&self) -> usize {
+        let limit = self.cuda.memory_limit_mb * (1 << 20) / BYTES_PER_HASH;
+        if self.cuda.memory_limit_mb == 0 {
+            self.cuda.batch
+        } else {
+            self.cuda.batch.min(limit.max(1) as usize)
+        }
+    }
+
+    /// The Poseidon batch hasher this profile selects, wrapped with the counted CPU retry when it is
+    /// a GPU; with the backend's name. `auto` falls back to the CPU at start-up (logged) when no
+    /// device works; `require_gpu` turns that into an error.
+    pub fn poseidon_hasher(
+        &self,
+        fallbacks: Arc<AtomicU64>,
+    ) -> Result<(Arc<dyn BatchHasher<Fr>>, String), HardwareError> {
+        let gpu = |reason: String| -> Result<(Arc<dyn BatchHasher<Fr>>, String), HardwareError> {
+            if self.require_gpu {
+                return Err(HardwareError::GpuRequired {
+                    profile: self.name.clone(),
+                    op: "poseidon",
+                    reason,
+                });
+            }
+            tracing::warn!(profile = %self.name, %reason, "no GPU for poseidon: using the CPU");
+            Ok((Arc::new(CpuHasher::new()), "cpu".into()))
+        };
+        match self.backends.poseidon {
+            Backend::Cpu => Ok((Arc::new(CpuHasher::new()), "cpu".into())),
+            Backend::Wgpu => gpu("the wgpu backend is not built yet".into()),
+            Backend::Cuda | Backend::Auto => {
+                match CudaHasher::new(self.cuda.device, self.cuda_batch()) {
+                    Ok(h) => {
+                        let name = h.device_name().to_string();
+                        let primary: Arc<dyn BatchHasher<Fr>> = Arc::new(h);
+                        self_check(primary.as_ref()).map_err(|reason| {
+                            HardwareError::GpuRequired {
+                                profile: self.name.clone(),
+                                op: "poseidon",
+                                reason,
+                            }
+                        })?;
+                        Ok((Arc::new(FallbackHasher::new(primary, fallbacks)), name))
+                    }
+                    Err(e) => gpu(e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+/// A small randomized comparison of a batch hasher with the native code (both widths).
+pub fn self_check(h: &dyn BatchHasher<Fr>) -> Result<(), String> {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x5e1f);
+    for arity in [2usize, 4] {
+        let n = 257;
+        let inputs: Vec<Fr> = (0..n * arity).map(|_| Fr::rand(&mut rng)).collect();
+        let mut out = vec![Fr::from(0u64); n];
+        h.hash_batch(arity, &inputs, &mut out)
+            .map_err(|e| e.to_string())?;
+        for (i, o) in out.iter().enumerate() {
+            let want =
+                poseidon::hash(&inputs[i * arity..(i + 1) * arity]).map_err(|e| e.to_string())?;
+            if *o != want {
+                return Err(format!(
+                    "{} differs from the CPU at hash {i} of arity {arity}",
+                    h.name()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `hardware detect` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Detected {
+    /// Logical cores.
+    pub cores: usize,
+    /// CPU features that matter to the field arithmetic.
+    pub cpu_features: Vec<String>,
+    /// CUDA devices.
+    pub cuda: Vec<crate::accel::cuda::CudaDevice>,
+    /// wgpu adapters (the wgpu backend is not built yet).
+    pub wgpu: Vec<String>,
+    /// The shipped profile that fits.
+    pub suggested_profile: String,
+}
+
+/// Detects this machine's compute resources.
+pub fn detect() -> Detected {
+    let mut cpu_features = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        for (name, on) in [
+            ("avx2", std::is_x86_feature_detected!("avx2")),
+            ("avx512f", std::is_x86_feature_detected!("avx512f")),
+            ("avx512ifma", std::is_x86_feature_detected!("avx512ifma")),
+            ("adx", std::is_x86_feature_detected!("adx")),
+            ("bmi2", std::is_x86_feature_detected!("bmi2")),
+        ] {
+            if on {
+                cpu_features.push(name.to_string());
+            }
+        }
+    }
+    let cuda = list_devices();
+    let suggested = match cuda.first().map(|d| d.name.to_uppercase()) {
+        Some(n) if n.contains("H200") => "hardware/h200.toml",
+        Some(n) if n.contains("H100") => "hardware/h100.toml",
+        Some(_) => "hardware/nvidia.toml",
+        None => "hardware/cpu.toml",
+    };
+    Detected {
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_features,
+        cuda,
+        wgpu: Vec::new(),
+        suggested_profile: suggested.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_profiles_parse_and_bad_ones_name_the_key() {
+        for name in ["cpu", "h100", "h200", "nvidia"] {
+            let path = format!("{}/hardware/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+            let p = Profile::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(p.name, name);
+        }
+        let e = Profile::parse(
+            "name = \"x\"\n[backends]\nposeidon = \"tpu\"\nmsm = \"cpu\"\nntt = \"cpu\"\n",
+            "x.toml",
+        )
+        .expect_err("bad value")
+        .to_string();
+        assert!(e.contains("x.toml") && e.contains("poseidon"), "{e}");
+        let e = Profile::parse("name = \"x\"\nturbo = true\n[backends]\nposeidon = \"cpu\"\nmsm = \"cpu\"\nntt = \"cpu\"\n", "y.toml")
+            .expect_err("unknown key")
+            .to_string();
+        assert!(e.contains("turbo"), "{e}");
+        let e = Profile::parse("name = \"x\"\n[backends]\nposeidon = \"cpu\"\nmsm = \"cpu\"\nntt = \"cpu\"\n[cuda]\nbatch = 0\n", "z.toml")
+            .expect_err("zero batch")
+            .to_string();
+        assert!(e.contains("cuda.batch"), "{e}");
+    }
+
+    #[test]
+    fn batch_is_bounded_by_the_memory_limit() {
+        let mut p = Profile::parse(
+            "name = \"x\"\n[backends]\nposeidon = \"cpu\"\nmsm = \"cpu\"\nntt = \"cpu\"\n",
+            "x",
+        )
+        .expect("valid");
+        p.cuda.batch = 1 << 24;
+        p.cuda.memory_limit_mb = 16;
+        assert_eq!(p.cuda_batch(), (16 << 20) / 160);
+        p.cuda.memory_limit_mb = 0;
+        assert_eq!(p.cuda_batch(), 1 << 24);
+    }
+
+    #[test]
+    fn selection_is_explicit_without_a_gpu() {
+        let counter = Arc::new(AtomicU64::new(0));
+        let cpu = Profile::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/hardware/cpu.toml"
+        )))
+        .expect("cpu");
+        let (h, name) = cpu.poseidon_hasher(counter.clone()).expect("cpu works");
+        assert_eq!((h.name(), name.as_str()), ("cpu", "cpu"));
+        self_check(h.as_ref()).expect("CPU passes its own check");
+        if list_devices().is_empty() {
+            // require_gpu refuses to start without one.
+            let h100 = Profile::load(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/hardware/h100.toml"
+            )))
+            .expect("h100");
+            assert!(h100.require_gpu);
+            assert!(matches!(
+                h100.poseidon_hasher(counter.clone()),
+                Err(HardwareError::GpuRequired { .. })
+            ));
+            // auto without require_gpu falls back at start-up, explicitly.
+            let mut auto = h100.clone();
+            auto.require_gpu = false;
+            auto.backends.poseidon = Backend::Auto;
+            assert_eq!(auto.poseidon_hasher(counter).expect("falls back").1, "cpu");
+        }
+    }
+}
