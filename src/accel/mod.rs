@@ -5,6 +5,7 @@
 mod cpu_prover;
 pub mod cuda;
 mod fallback;
+pub mod wgpu;
 pub use cpu_prover::{CpuMsm, CpuNtt};
 pub use fallback::FallbackHasher;
 

@@ -1,0 +1,439 @@
+//! The wgpu backend: `kernels/wgsl/poseidon.wgsl` on a Vulkan adapter (lavapipe in CI, real GPUs
+//! elsewhere). Pipelines and the constant buffers are built once per context and reused.
+//!
+//! Only Vulkan is enabled: wgpu's default features silently fall back to an OpenGL adapter, which
+//! would hide a missing Vulkan driver. Software adapters (device type `Cpu`, e.g. lavapipe) are
+//! refused unless asked for, so a production node never runs "GPU" work on a CPU emulation by
+//! accident.
+
+use rustorium_circuits::Fr;
+use rustorium_circuits::poseidon::PoseidonField;
+use wgpu::util::DeviceExt;
+
+use crate::accel::{AccelError, BatchHasher};
+
+const SHADER: &str = include_str!("../../../kernels/wgsl/poseidon.wgsl");
+const WORKGROUP: u32 = 64;
+
+fn dev(message: impl std::fmt::Display) -> AccelError {
+    AccelError::Device {
+        backend: "wgpu",
+        message: message.to_string(),
+    }
+}
+
+/// An adapter as discovery reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdapterSummary {
+    /// Name.
+    pub name: String,
+    /// Graphics backend.
+    pub backend: String,
+    /// Device type (`Cpu` means a software rasterizer such as lavapipe).
+    pub device_type: String,
+    /// A software adapter.
+    pub software: bool,
+}
+
+fn instance() -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::VULKAN;
+    wgpu::Instance::new(desc)
+}
+
+/// Lists Vulkan adapters (never panics; empty without a Vulkan loader or driver).
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::VULKAN));
+    adapters
+        .iter()
+        .map(|a| {
+            let i = a.get_info();
+            AdapterSummary {
+                name: i.name,
+                backend: format!("{:?}", i.backend),
+                device_type: format!("{:?}", i.device_type),
+                software: i.device_type == wgpu::DeviceType::Cpu,
+            }
+        })
+        .collect()
+}
+
+/// A device with the Poseidon pipelines and constants ready.
+pub struct WgpuHasher {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    layout: wgpu::BindGroupLayout,
+    poseidon: wgpu::ComputePipeline,
+    field_ops: wgpu::ComputePipeline,
+    k3: wgpu::Buffer,
+    k5: wgpu::Buffer,
+    rp3: u32,
+    rp5: u32,
+    max_batch: usize,
+    /// The adapter in use.
+    pub adapter: AdapterSummary,
+}
+
+fn words(xs: &[Fr]) -> Vec<u32> {
+    xs.iter()
+        .flat_map(|x| (x.0).0)
+        .flat_map(|l| [l as u32, (l >> 32) as u32])
+        .collect()
+}
+
+fn from_words(w: &[u32]) -> Result<Fr, AccelError> {
+    let mut l = [0u64; 4];
+    for (k, limb) in l.iter_mut().enumerate() {
+        *limb = u64::from(w[2 * k]) | (u64::from(w[2 * k + 1]) << 32);
+    }
+    let x = ark_ff::Fp(ark_ff::BigInt(l), core::marker::PhantomData);
+    if x.0 >= <Fr as ark_ff::PrimeField>::MODULUS {
+        return Err(dev("device returned a non-canonical field element"));
+    }
+    Ok(x)
+}
+
+impl WgpuHasher {
+    /// Opens the first suitable Vulkan adapter; software adapters only with `allow_software`.
+    pub fn new(allow_software: bool, max_batch: usize) -> Result<Self, AccelError> {
+        let inst = instance();
+        let adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::VULKAN));
+        let adapter = adapters
+            .into_iter()
+            .find(|a| allow_software || a.get_info().device_type != wgpu::DeviceType::Cpu)
+            .ok_or_else(|| dev("no Vulkan adapter (software adapters excluded unless allowed)"))?;
+        let info = adapter.get_info();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("rustorium"),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(dev)?;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("poseidon.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+        });
+        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("poseidon"),
+            entries: &[
+                entry(0, wgpu::BufferBindingType::Storage { read_only: true }),
+                entry(1, wgpu::BufferBindingType::Storage { read_only: false }),
+                entry(2, wgpu::BufferBindingType::Storage { read_only: true }),
+                entry(3, wgpu::BufferBindingType::Uniform),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("poseidon"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |name: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(name),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let poseidon = pipeline("poseidon");
+        let field_ops = pipeline("field_ops");
+        let spec3 = Fr::poseidon_spec(3).ok_or_else(|| dev("no width 3"))?;
+        let spec5 = Fr::poseidon_spec(5).ok_or_else(|| dev("no width 5"))?;
+        let constants = |label: &str, v: Vec<u32>| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(&v),
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        let k3 = constants("k3", words(&spec3.flat_optimized()));
+        let k5 = constants("k5", words(&spec5.flat_optimized()));
+        // Bound each dispatch by the device's storage-buffer size and dispatch-count limits.
+        let limits = device.limits();
+        let by_buffer = (limits.max_storage_buffer_binding_size as usize) / (4 * 32);
+        let by_dispatch = limits.max_compute_workgroups_per_dimension as usize * WORKGROUP as usize;
+        Ok(Self {
+            adapter: AdapterSummary {
+                name: info.name.clone(),
+                backend: format!("{:?}", info.backend),
+                device_type: format!("{:?}", info.device_type),
+                software: info.device_type == wgpu::DeviceType::Cpu,
+            },
+            device,
+            queue,
+            layout,
+            poseidon,
+            field_ops,
+            k3,
+            k5,
+            rp3: spec3.partial_rounds as u32,
+            rp5: spec5.partial_rounds as u32,
+            max_batch: max_batch.max(1).min(by_buffer).min(by_dispatch),
+        })
+    }
+
+    /// Runs `pipeline` over `n` items: `input` words in, `out_words` words back.
+    fn dispatch(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        input: &[u32],
+        out_words: usize,
+        constants: &wgpu::Buffer,
+        params: [u32; 4],
+    ) -> Result<Vec<u32>, AccelError> {
+        let d = &self.device;
+        let inp = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("in"),
+            contents: bytemuck::cast_slice(input),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let size = (out_words * 4) as u64;
+        let out = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("out"),
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let uniform = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: bytemuck::cast_slice(&params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let bind = d.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("poseidon"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: inp.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: out.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: constants.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: uniform.as_entire_binding(),
+                },
+            ],
+        });
+        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("poseidon"),
+        });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("poseidon"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(params[0].div_ceil(WORKGROUP), 1, 1);
+        }
+        enc.copy_buffer_to_buffer(&out, 0, &staging, 0, size);
+        self.queue.submit([enc.finish()]);
+        let slice = staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        d.poll(wgpu::PollType::wait_indefinitely()).map_err(dev)?;
+        rx.recv().map_err(dev)?.map_err(dev)?;
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| dev(format!("{e:?}")))?;
+        let words = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(words)
+    }
+
+    /// For each pair `(a_i, b_i)`: `(a·b, a+b, a−b)` computed by the shader (tests).
+    pub fn field_ops(&self, pairs: &[(Fr, Fr)]) -> Result<Vec<(Fr, Fr, Fr)>, AccelError> {
+        let flat: Vec<Fr> = pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
+        let k = &self.k3; // unused by the entry point, bound for the shared layout
+        let w = self.dispatch(
+            &self.field_ops,
+            &words(&flat),
+            pairs.len() * 3 * 8,
+            k,
+            [pairs.len() as u32, 0, 0, 0],
+        )?;
+        w.chunks_exact(24)
+            .map(|c| {
+                Ok((
+                    from_words(&c[..8])?,
+                    from_words(&c[8..16])?,
+                    from_words(&c[16..])?,
+                ))
+            })
+            .collect()
+    }
+}
+
+impl BatchHasher<Fr> for WgpuHasher {
+    fn name(&self) -> &'static str {
+        "wgpu"
+    }
+
+    fn hash_batch(&self, arity: usize, inputs: &[Fr], out: &mut [Fr]) -> Result<(), AccelError> {
+        let (k, t, rp) = match arity {
+            2 => (&self.k3, 3u32, self.rp3),
+            4 => (&self.k5, 5u32, self.rp5),
+            _ => {
+                return Err(AccelError::Length(format!(
+                    "wgpu Poseidon supports arity 2 and 4, not {arity}"
+                )));
+            }
+        };
+        if inputs.len() != out.len() * arity {
+            return Err(AccelError::Length(format!(
+                "{} inputs for {} hashes of arity {arity}",
+                inputs.len(),
+                out.len()
+            )));
+        }
+        for (ins, outs) in inputs
+            .chunks(self.max_batch * arity)
+            .zip(out.chunks_mut(self.max_batch))
+        {
+            let w = self.dispatch(
+                &self.poseidon,
+                &words(ins),
+                outs.len() * 8,
+                k,
+                [outs.len() as u32, t, rp, 0],
+            )?;
+            for (o, c) in outs.iter_mut().zip(w.chunks_exact(8)) {
+                *o = from_words(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_std::UniformRand;
+    use rustorium_circuits::poseidon;
+
+    /// A software adapter (lavapipe, installed by the test set-up), or a real one.
+    fn hasher() -> Option<WgpuHasher> {
+        match WgpuHasher::new(true, 1 << 16) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                assert!(
+                    std::env::var_os("RUSTORIUM_SKIP_WGPU").is_some(),
+                    "no Vulkan adapter ({e}): run scripts/test.sh (installs mesa-vulkan-drivers) or set RUSTORIUM_SKIP_WGPU=1"
+                );
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn wgsl_field_arithmetic_equals_arkworks() {
+        let Some(h) = hasher() else { return };
+        let mut rng = ark_std::test_rng();
+        let mut pairs: Vec<(Fr, Fr)> = (0..500)
+            .map(|_| (Fr::rand(&mut rng), Fr::rand(&mut rng)))
+            .collect();
+        let edge = [
+            Fr::from(0u64),
+            Fr::from(1u64),
+            -Fr::from(1u64),
+            Fr::from(u64::MAX),
+        ];
+        for a in edge {
+            for b in edge {
+                pairs.push((a, b));
+            }
+        }
+        let got = h.field_ops(&pairs).expect("dispatch");
+        for ((a, b), (m, s, d)) in pairs.iter().zip(got) {
+            assert_eq!(m, *a * b, "mul");
+            assert_eq!(s, *a + b, "add");
+            assert_eq!(d, *a - b, "sub");
+        }
+    }
+
+    #[test]
+    fn wgsl_poseidon_equals_native() {
+        let Some(h) = hasher() else { return };
+        let mut rng = ark_std::test_rng();
+        for arity in [2usize, 4] {
+            let n = 130;
+            let inputs: Vec<Fr> = (0..n * arity).map(|_| Fr::rand(&mut rng)).collect();
+            let mut out = vec![Fr::from(0u64); n];
+            h.hash_batch(arity, &inputs, &mut out).expect("dispatch");
+            for (i, o) in out.iter().enumerate() {
+                assert_eq!(
+                    *o,
+                    poseidon::hash(&inputs[i * arity..(i + 1) * arity]).expect("arity"),
+                    "arity {arity} hash {i}"
+                );
+            }
+        }
+        assert!(matches!(
+            h.hash_batch(3, &[], &mut []),
+            Err(AccelError::Length(_))
+        ));
+    }
+
+    /// A full batch update of the state tree on the wgpu backend gives the CPU's roots.
+    #[test]
+    fn tree_batch_update_on_wgpu_equals_cpu() {
+        use crate::accel::CpuHasher;
+        use crate::state::{StateStore, StoreOptions, workload_batch, workload_keys};
+        use std::sync::Arc;
+        let Some(h) = hasher() else { return };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = workload_keys(256);
+        let gpu = StateStore::create(
+            &dir.path().join("g.redb"),
+            12,
+            1,
+            Arc::new(h),
+            StoreOptions::default(),
+        )
+        .expect("create");
+        let cpu = StateStore::create(
+            &dir.path().join("c.redb"),
+            12,
+            1,
+            Arc::new(CpuHasher::new()),
+            StoreOptions::default(),
+        )
+        .expect("create");
+        for v in 0..3 {
+            let batch = workload_batch(11, v, 100, &keys);
+            assert_eq!(
+                gpu.commit(v, &batch).expect("gpu commit"),
+                cpu.commit(v, &batch).expect("cpu commit"),
+                "version {v}"
+            );
+        }
+    }
+}
