@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
 setup_venv
+setup_vulkan
 cd "$ROOT"
 cargo build --release --locked --bin rustorium
 exec "$CARGO_TARGET_DIR/release/rustorium" devnet "$@"

@@ -27,6 +27,12 @@ setup_build() {
   command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
 }
 
+# Vulkan loader and Mesa's drivers (lavapipe: software Vulkan, so wgpu kernels run without a GPU).
+setup_vulkan() {
+  apt_install libvulkan1 mesa-vulkan-drivers
+  export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+}
+
 # circomlibjs (and later snarkjs) for the interop tests, pinned by scripts/js/package-lock.json.
 setup_js() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

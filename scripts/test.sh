@@ -5,5 +5,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
 setup_js
 setup_venv
+setup_vulkan
 cd "$ROOT"
 cargo test --workspace --locked "$@"

@@ -321,3 +321,16 @@ fn hardware_detect_and_check() {
     let out = rustorium(&["hardware", "check", "--profile", "/nonexistent.toml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The lavapipe profile's self-check runs Poseidon on wgpu (software Vulkan) against the CPU.
+#[test]
+fn lavapipe_profile_passes_its_check() {
+    let profile = format!("{}/hardware/lavapipe.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = rustorium(&["hardware", "check", "--profile", &profile]);
+    let text = stdout(&out);
+    if std::env::var_os("RUSTORIUM_SKIP_WGPU").is_some() && !out.status.success() {
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("poseidon: pass (wgpu"), "{text}");
+}

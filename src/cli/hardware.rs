@@ -51,7 +51,22 @@ pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
                         c.memory as f64 / (1u64 << 30) as f64
                     );
                 }
-                println!("wgpu: backend not built yet (no adapters listed)");
+                if d.wgpu.is_empty() {
+                    println!("wgpu: no Vulkan adapter");
+                }
+                for a in &d.wgpu {
+                    println!(
+                        "wgpu: {} ({}, {}{})",
+                        a.name,
+                        a.backend,
+                        a.device_type,
+                        if a.software {
+                            ", software: refused unless allow_software"
+                        } else {
+                            ""
+                        }
+                    );
+                }
                 println!("suggested profile: {}", d.suggested_profile);
             }
             Ok(Outcome::Ok)

@@ -10,6 +10,8 @@
 //! poseidon = "cuda"
 //! msm = "cpu"
 //! ntt = "cpu"
+//! [wgpu]
+//! allow_software = false       # accept lavapipe-like CPU adapters (tests only)
 //! [cuda]
 //! device = 0
 //! memory_limit_mb = 65536       # 0: no limit of ours
@@ -30,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::accel::cuda::{CudaHasher, list_devices};
+use crate::accel::wgpu::{AdapterSummary, WgpuHasher, list_adapters};
 use crate::accel::{BatchHasher, CpuHasher, FallbackHasher};
 
 /// A backend choice.
@@ -38,11 +41,11 @@ use crate::accel::{BatchHasher, CpuHasher, FallbackHasher};
 pub enum Backend {
     /// NVIDIA GPU through cudarc.
     Cuda,
-    /// Portable GPU compute (not built yet: refused with a clear error).
+    /// Portable GPU compute through wgpu (Vulkan).
     Wgpu,
     /// The CPU.
     Cpu,
-    /// CUDA if a device works, else the CPU (logged).
+    /// CUDA if a device works, then a non-software wgpu adapter, else the CPU (logged).
     Auto,
 }
 
@@ -80,6 +83,14 @@ impl Default for CudaSection {
     }
 }
 
+/// `[wgpu]`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WgpuSection {
+    /// Accept a software adapter (lavapipe): for tests, never for production.
+    pub allow_software: bool,
+}
+
 /// `[cpu]`.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -102,6 +113,9 @@ pub struct Profile {
     /// CUDA settings.
     #[serde(default)]
     pub cuda: CudaSection,
+    /// wgpu settings.
+    #[serde(default)]
+    pub wgpu: WgpuSection,
     /// CPU settings.
     #[serde(default)]
     pub cpu: CpuSection,
@@ -198,7 +212,19 @@ impl Profile {
         };
         match self.backends.poseidon {
             Backend::Cpu => Ok((Arc::new(CpuHasher::new()), "cpu".into())),
-            Backend::Wgpu => gpu("the wgpu backend is not built yet".into()),
+            Backend::Wgpu => match WgpuHasher::new(self.wgpu.allow_software, self.cuda_batch()) {
+                Ok(h) => {
+                    let name = format!("wgpu {} ({})", h.adapter.name, h.adapter.device_type);
+                    let primary: Arc<dyn BatchHasher<Fr>> = Arc::new(h);
+                    self_check(primary.as_ref()).map_err(|reason| HardwareError::GpuRequired {
+                        profile: self.name.clone(),
+                        op: "poseidon",
+                        reason,
+                    })?;
+                    Ok((Arc::new(FallbackHasher::new(primary, fallbacks)), name))
+                }
+                Err(e) => gpu(e.to_string()),
+            },
             Backend::Cuda | Backend::Auto => {
                 match CudaHasher::new(self.cuda.device, self.cuda_batch()) {
                     Ok(h) => {
@@ -252,8 +278,8 @@ pub struct Detected {
     pub cpu_features: Vec<String>,
     /// CUDA devices.
     pub cuda: Vec<crate::accel::cuda::CudaDevice>,
-    /// wgpu adapters (the wgpu backend is not built yet).
-    pub wgpu: Vec<String>,
+    /// wgpu (Vulkan) adapters; `software` marks CPU emulations such as lavapipe.
+    pub wgpu: Vec<AdapterSummary>,
     /// The shipped profile that fits.
     pub suggested_profile: String,
 }
@@ -282,11 +308,12 @@ pub fn detect() -> Detected {
         Some(_) => "hardware/nvidia.toml",
         None => "hardware/cpu.toml",
     };
+    let wgpu = list_adapters();
     Detected {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cpu_features,
         cuda,
-        wgpu: Vec::new(),
+        wgpu,
         suggested_profile: suggested.to_string(),
     }
 }
@@ -297,7 +324,7 @@ mod tests {
 
     #[test]
     fn shipped_profiles_parse_and_bad_ones_name_the_key() {
-        for name in ["cpu", "h100", "h200", "nvidia"] {
+        for name in ["cpu", "h100", "h200", "nvidia", "lavapipe"] {
             let path = format!("{}/hardware/{name}.toml", env!("CARGO_MANIFEST_DIR"));
             let p = Profile::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.name, name);
