@@ -2,7 +2,7 @@
 //! the CPU backend (the native code, arkworks and rayon). CUDA and wgpu backends implement the same
 //! traits; the node picks one per operation at run time.
 
-mod cpu_prover;
+pub(crate) mod cpu_prover;
 pub mod cuda;
 mod fallback;
 pub mod wgpu;

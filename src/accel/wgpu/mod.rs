@@ -12,10 +12,11 @@ use wgpu::util::DeviceExt;
 
 use crate::accel::{AccelError, BatchHasher};
 
-const SHADER: &str = include_str!("../../../kernels/wgsl/poseidon.wgsl");
+const FIELD: &str = include_str!("../../../kernels/wgsl/field.wgsl");
+const POSEIDON: &str = include_str!("../../../kernels/wgsl/poseidon.wgsl");
 const WORKGROUP: u32 = 64;
 
-fn dev(message: impl std::fmt::Display) -> AccelError {
+pub(crate) fn dev(message: impl std::fmt::Display) -> AccelError {
     AccelError::Device {
         backend: "wgpu",
         message: message.to_string(),
@@ -35,7 +36,7 @@ pub struct AdapterSummary {
     pub software: bool,
 }
 
-fn instance() -> wgpu::Instance {
+pub(crate) fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = wgpu::Backends::VULKAN;
     wgpu::Instance::new(desc)
@@ -58,6 +59,26 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// Opens the first suitable Vulkan adapter; software adapters only with `allow_software`.
+pub(crate) fn open_device(
+    allow_software: bool,
+) -> Result<(wgpu::Device, wgpu::Queue, wgpu::AdapterInfo), AccelError> {
+    let inst = instance();
+    let adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::VULKAN));
+    let adapter = adapters
+        .into_iter()
+        .find(|a| allow_software || a.get_info().device_type != wgpu::DeviceType::Cpu)
+        .ok_or_else(|| dev("no Vulkan adapter (software adapters excluded unless allowed)"))?;
+    let info = adapter.get_info();
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some("rustorium"),
+        required_limits: adapter.limits(),
+        ..Default::default()
+    }))
+    .map_err(dev)?;
+    Ok((device, queue, info))
+}
+
 /// A device with the Poseidon pipelines and constants ready.
 pub struct WgpuHasher {
     device: wgpu::Device,
@@ -74,14 +95,14 @@ pub struct WgpuHasher {
     pub adapter: AdapterSummary,
 }
 
-fn words(xs: &[Fr]) -> Vec<u32> {
+pub(crate) fn words(xs: &[Fr]) -> Vec<u32> {
     xs.iter()
         .flat_map(|x| (x.0).0)
         .flat_map(|l| [l as u32, (l >> 32) as u32])
         .collect()
 }
 
-fn from_words(w: &[u32]) -> Result<Fr, AccelError> {
+pub(crate) fn from_words(w: &[u32]) -> Result<Fr, AccelError> {
     let mut l = [0u64; 4];
     for (k, limb) in l.iter_mut().enumerate() {
         *limb = u64::from(w[2 * k]) | (u64::from(w[2 * k + 1]) << 32);
@@ -96,22 +117,10 @@ fn from_words(w: &[u32]) -> Result<Fr, AccelError> {
 impl WgpuHasher {
     /// Opens the first suitable Vulkan adapter; software adapters only with `allow_software`.
     pub fn new(allow_software: bool, max_batch: usize) -> Result<Self, AccelError> {
-        let inst = instance();
-        let adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::VULKAN));
-        let adapter = adapters
-            .into_iter()
-            .find(|a| allow_software || a.get_info().device_type != wgpu::DeviceType::Cpu)
-            .ok_or_else(|| dev("no Vulkan adapter (software adapters excluded unless allowed)"))?;
-        let info = adapter.get_info();
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("rustorium"),
-            required_limits: adapter.limits(),
-            ..Default::default()
-        }))
-        .map_err(dev)?;
+        let (device, queue, info) = open_device(allow_software)?;
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("poseidon.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+            source: wgpu::ShaderSource::Wgsl(format!("{FIELD}\n{POSEIDON}").into()),
         });
         let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
             binding,
@@ -332,6 +341,9 @@ impl BatchHasher<Fr> for WgpuHasher {
         Ok(())
     }
 }
+
+mod ntt;
+pub use ntt::WgpuNtt;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,277 @@
+//! Radix-2 NTTs on wgpu (`kernels/wgsl/ntt.wgsl`), matching arkworks' radix-2 domain: the same
+//! root of unity, natural-order evaluations, cosets at the field's multiplicative generator.
+//! Bit reversal, `log n` butterfly stages and the pointwise scalings (coset powers, 1/n) run on the
+//! device in one command buffer; twiddles and scaling factors are computed on the host (O(n)).
+
+use ark_ff::{FftField, Field};
+use rustorium_circuits::Fr;
+use wgpu::util::DeviceExt;
+
+use super::{dev, from_words, open_device, words};
+use crate::accel::cpu_prover::domain;
+use crate::accel::{AccelError, NttBackend, NttKind};
+
+const FIELD: &str = include_str!("../../../kernels/wgsl/field.wgsl");
+const NTT: &str = include_str!("../../../kernels/wgsl/ntt.wgsl");
+const WORKGROUP: u32 = 64;
+
+/// NTTs on a wgpu device.
+pub struct WgpuNtt {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    layout: wgpu::BindGroupLayout,
+    bitrev: wgpu::ComputePipeline,
+    butterfly: wgpu::ComputePipeline,
+    scale: wgpu::ComputePipeline,
+    max_len: usize,
+}
+
+fn powers(base: Fr, n: usize, times: Fr) -> Vec<Fr> {
+    let mut out = Vec::with_capacity(n);
+    let mut x = times;
+    for _ in 0..n {
+        out.push(x);
+        x *= base;
+    }
+    out
+}
+
+impl WgpuNtt {
+    /// Opens a Vulkan adapter (software ones only with `allow_software`) and builds the pipelines.
+    pub fn new(allow_software: bool) -> Result<Self, AccelError> {
+        let (device, queue, _) = open_device(allow_software)?;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("ntt.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(format!("{FIELD}\n{NTT}").into()),
+        });
+        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("ntt"),
+            entries: &[
+                entry(0, wgpu::BufferBindingType::Storage { read_only: false }),
+                entry(1, wgpu::BufferBindingType::Storage { read_only: true }),
+                entry(2, wgpu::BufferBindingType::Uniform),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("ntt"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |name: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(name),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let limits = device.limits();
+        let max_len = (limits.max_storage_buffer_binding_size as usize / 32)
+            .min(limits.max_compute_workgroups_per_dimension as usize * WORKGROUP as usize);
+        Ok(Self {
+            bitrev: pipeline("bitrev"),
+            butterfly: pipeline("butterfly"),
+            scale: pipeline("scale"),
+            device,
+            queue,
+            layout,
+            max_len,
+        })
+    }
+}
+
+impl NttBackend for WgpuNtt {
+    fn name(&self) -> &'static str {
+        "wgpu"
+    }
+
+    fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
+        let n = data.len();
+        let d = domain(n)?;
+        if n > self.max_len {
+            return Err(AccelError::Length(format!(
+                "NTT of {n} exceeds this device's buffer limit ({})",
+                self.max_len
+            )));
+        }
+        if n == 1 {
+            return Ok(());
+        }
+        let log_n = n.trailing_zeros();
+        let inverse = matches!(kind, NttKind::Inverse | NttKind::CosetInverse);
+        let w = if inverse {
+            d.group_gen_inv
+        } else {
+            d.group_gen
+        };
+        let g = Fr::GENERATOR;
+        let g_inv = g.inverse().ok_or_else(|| dev("generator has no inverse"))?;
+        let pre = (kind == NttKind::CosetForward).then(|| powers(g, n, Fr::ONE));
+        let post = match kind {
+            NttKind::Inverse => Some(vec![d.size_inv; n]),
+            NttKind::CosetInverse => Some(powers(g_inv, n, d.size_inv)),
+            _ => None,
+        };
+        let dv = &self.device;
+        let buf = |label: &str, v: &[u32], usage: wgpu::BufferUsages| {
+            dv.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(v),
+                usage,
+            })
+        };
+        let size = (n * 32) as u64;
+        let data_buf = buf(
+            "data",
+            &words(data),
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let tw = buf(
+            "twiddles",
+            &words(&powers(w, n / 2, Fr::ONE)),
+            wgpu::BufferUsages::STORAGE,
+        );
+        let staging = dv.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let params = |half: u32| {
+            buf(
+                "params",
+                &[n as u32, log_n, half, 0],
+                wgpu::BufferUsages::UNIFORM,
+            )
+        };
+        let group = |aux: &wgpu::Buffer, p: &wgpu::Buffer| {
+            dv.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("ntt"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: data_buf.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: aux.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: p.as_entire_binding(),
+                    },
+                ],
+            })
+        };
+        let p0 = params(0);
+        let mut passes: Vec<(&wgpu::ComputePipeline, wgpu::BindGroup, u32)> = Vec::new();
+        let pre_buf = pre.map(|f| buf("pre", &words(&f), wgpu::BufferUsages::STORAGE));
+        if let Some(f) = &pre_buf {
+            passes.push((&self.scale, group(f, &p0), n as u32));
+        }
+        passes.push((&self.bitrev, group(&tw, &p0), n as u32));
+        let stage_params: Vec<wgpu::Buffer> = (0..log_n).map(|s| params(1 << s)).collect();
+        for p in &stage_params {
+            passes.push((&self.butterfly, group(&tw, p), (n / 2) as u32));
+        }
+        let post_buf = post.map(|f| buf("post", &words(&f), wgpu::BufferUsages::STORAGE));
+        if let Some(f) = &post_buf {
+            passes.push((&self.scale, group(f, &p0), n as u32));
+        }
+        let mut enc =
+            dv.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ntt") });
+        for (pipeline, bind, threads) in &passes {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("ntt"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(threads.div_ceil(WORKGROUP), 1, 1);
+        }
+        enc.copy_buffer_to_buffer(&data_buf, 0, &staging, 0, size);
+        self.queue.submit([enc.finish()]);
+        let slice = staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        dv.poll(wgpu::PollType::wait_indefinitely()).map_err(dev)?;
+        rx.recv().map_err(dev)?.map_err(dev)?;
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| dev(format!("{e:?}")))?;
+        let out: Vec<u32> = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        for (x, c) in data.iter_mut().zip(out.chunks_exact(8)) {
+            *x = from_words(c)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accel::CpuNtt;
+    use ark_std::UniformRand;
+
+    fn backend() -> Option<WgpuNtt> {
+        match WgpuNtt::new(true) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                assert!(
+                    std::env::var_os("RUSTORIUM_SKIP_WGPU").is_some(),
+                    "no Vulkan adapter: {e}"
+                );
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn wgpu_ntt_equals_arkworks_for_every_kind() {
+        let Some(gpu) = backend() else { return };
+        let mut rng = ark_std::test_rng();
+        for log_n in [1u32, 2, 5, 10, 12] {
+            let n = 1usize << log_n;
+            let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+            for kind in [
+                NttKind::Forward,
+                NttKind::Inverse,
+                NttKind::CosetForward,
+                NttKind::CosetInverse,
+            ] {
+                let mut a = input.clone();
+                let mut b = input.clone();
+                gpu.ntt(&mut a, kind).expect("gpu");
+                CpuNtt.ntt(&mut b, kind).expect("cpu");
+                assert_eq!(a, b, "{kind:?} at 2^{log_n}");
+            }
+            // Round trip.
+            let mut a = input.clone();
+            gpu.ntt(&mut a, NttKind::CosetForward).expect("gpu");
+            gpu.ntt(&mut a, NttKind::CosetInverse).expect("gpu");
+            assert_eq!(a, input);
+        }
+        let mut bad = vec![Fr::from(1u64); 3];
+        assert!(matches!(
+            gpu.ntt(&mut bad, NttKind::Forward),
+            Err(AccelError::Length(_))
+        ));
+    }
+}
