@@ -320,3 +320,32 @@ fn snarkjs_verifies_exported_proofs() {
     );
     assert!(text.contains("Invalid"), "{text}");
 }
+
+/// A block proof whose witness map runs on the wgpu NTT backend (lavapipe in CI) is identical to
+/// the CPU's for the same blinding, and verifies.
+#[test]
+fn a_block_proof_with_the_wgpu_ntt_backend_verifies() {
+    let ntt = match rustorium::accel::wgpu::WgpuNtt::new(true) {
+        Ok(n) => n,
+        Err(e) => {
+            assert!(
+                std::env::var_os("RUSTORIUM_SKIP_WGPU").is_some(),
+                "no Vulkan adapter: {e}"
+            );
+            return;
+        }
+    };
+    let (_d, _s, circuits) = chain();
+    let prover = Prover::new(Arc::new(rustorium::accel::CpuMsm), Arc::new(ntt));
+    assert_eq!(prover.backends(), ("cpu", "wgpu"));
+    let m = keys().matrices().expect("matrices");
+    let (r, s) = (Fr::from(99u64), Fr::from(7u64));
+    let (gpu, _) = prover
+        .prove_with_randomness(&keys().pk, &m, circuits[0].clone(), r, s)
+        .expect("prove with the wgpu NTT");
+    let (cpu, _) = Prover::cpu()
+        .prove_with_randomness(&keys().pk, &m, circuits[0].clone(), r, s)
+        .expect("prove on the CPU");
+    assert_eq!(gpu, cpu);
+    assert!(verify(&keys().pk.vk, &gpu, &circuits[0].public_inputs()));
+}
