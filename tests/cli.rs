@@ -333,4 +333,5 @@ fn lavapipe_profile_passes_its_check() {
     }
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("poseidon: pass (wgpu"), "{text}");
+    assert!(text.contains("ntt: pass (wgpu)"), "{text}");
 }

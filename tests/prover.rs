@@ -349,3 +349,50 @@ fn a_block_proof_with_the_wgpu_ntt_backend_verifies() {
     assert_eq!(gpu, cpu);
     assert!(verify(&keys().pk.vk, &gpu, &circuits[0].public_inputs()));
 }
+
+/// An NTT backend that fails like a lost device.
+struct BrokenNtt;
+
+impl rustorium::accel::NttBackend for BrokenNtt {
+    fn name(&self) -> &'static str {
+        "wgpu"
+    }
+    fn ntt(
+        &self,
+        _: &mut [Fr],
+        _: rustorium::accel::NttKind,
+    ) -> Result<(), rustorium::accel::AccelError> {
+        Err(rustorium::accel::AccelError::Device {
+            backend: "wgpu",
+            message: "simulated device loss".into(),
+        })
+    }
+}
+
+/// A proving job whose GPU backend fails is retried on the CPU, counted, and still verifies; a
+/// witness that does not satisfy the circuit is not retried.
+#[test]
+fn a_failed_gpu_proof_job_is_retried_on_the_cpu_and_counted() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let (_d, _s, circuits) = chain();
+    let broken = Prover::new(Arc::new(rustorium::accel::CpuMsm), Arc::new(BrokenNtt));
+    let counter = AtomicU64::new(0);
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let (proof, _) = rustorium::prover::prove_with_fallback(
+        keys(),
+        &broken,
+        circuits[0].clone(),
+        &mut rng,
+        &counter,
+    )
+    .expect("the CPU retry proves");
+    assert!(verify(&keys().pk.vk, &proof, &circuits[0].public_inputs()));
+    assert_eq!(counter.load(Ordering::Relaxed), 1);
+    let mut bad = circuits[0].clone();
+    bad.slots[0].fee += 1;
+    assert!(matches!(
+        rustorium::prover::prove_with_fallback(keys(), &broken, bad, &mut rng, &counter),
+        Err(ProverError::Unsatisfied)
+    ));
+    assert_eq!(counter.load(Ordering::Relaxed), 1);
+}

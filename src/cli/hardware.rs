@@ -88,7 +88,20 @@ pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
                     println!("poseidon: FAIL: {e}");
                 }
             }
-            for (op, b) in [("msm", p.backends.msm), ("ntt", p.backends.ntt)] {
+            match p.ntt_backend() {
+                Ok((n, name)) => match rustorium::hardware::ntt_self_check(n.as_ref()) {
+                    Ok(()) => println!("ntt: pass ({name})"),
+                    Err(e) => {
+                        failed = true;
+                        println!("ntt: FAIL ({name}): {e}");
+                    }
+                },
+                Err(e) => {
+                    failed = true;
+                    println!("ntt: FAIL: {e}");
+                }
+            }
+            for (op, b) in [("msm", p.backends.msm)] {
                 // The prover's GPU backends are a later milestone: only the CPU passes here.
                 match b {
                     rustorium::hardware::Backend::Cpu => println!("{op}: pass (cpu)"),

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::accel::cuda::{CudaHasher, list_devices};
-use crate::accel::wgpu::{AdapterSummary, WgpuHasher, list_adapters};
-use crate::accel::{BatchHasher, CpuHasher, FallbackHasher};
+use crate::accel::wgpu::{AdapterSummary, WgpuHasher, WgpuNtt, list_adapters};
+use crate::accel::{BatchHasher, CpuHasher, CpuNtt, FallbackHasher, NttBackend};
 
 /// A backend choice.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -244,6 +244,60 @@ impl Profile {
             }
         }
     }
+}
+
+impl Profile {
+    /// The prover's NTT backend this profile selects, with its name: `wgpu` runs the witness map's
+    /// NTTs on a wgpu device; the CUDA NTT and the GPU MSMs are not built yet (`cuda` is refused
+    /// under `require_gpu`, otherwise the CPU is used and logged).
+    pub fn ntt_backend(&self) -> Result<(Arc<dyn NttBackend>, String), HardwareError> {
+        let cpu = || -> (Arc<dyn NttBackend>, String) { (Arc::new(CpuNtt), "cpu".into()) };
+        let unavailable = |reason: String| {
+            if self.require_gpu {
+                Err(HardwareError::GpuRequired {
+                    profile: self.name.clone(),
+                    op: "ntt",
+                    reason,
+                })
+            } else {
+                tracing::warn!(profile = %self.name, %reason, "no GPU for ntt: using the CPU");
+                Ok(cpu())
+            }
+        };
+        match self.backends.ntt {
+            Backend::Cpu => Ok(cpu()),
+            Backend::Cuda => unavailable("the CUDA NTT is not built yet".into()),
+            Backend::Wgpu | Backend::Auto => match WgpuNtt::new(self.wgpu.allow_software) {
+                Ok(n) => Ok((Arc::new(n), "wgpu".into())),
+                Err(e) if self.backends.ntt == Backend::Auto => {
+                    tracing::warn!(profile = %self.name, error = %e, "no GPU for ntt: using the CPU");
+                    Ok(cpu())
+                }
+                Err(e) => unavailable(e.to_string()),
+            },
+        }
+    }
+}
+
+/// A small randomized comparison of an NTT backend with arkworks (every kind, 2^10).
+pub fn ntt_self_check(n: &dyn NttBackend) -> Result<(), String> {
+    use crate::accel::NttKind;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x477);
+    let input: Vec<Fr> = (0..1024).map(|_| Fr::rand(&mut rng)).collect();
+    for kind in [
+        NttKind::Forward,
+        NttKind::Inverse,
+        NttKind::CosetForward,
+        NttKind::CosetInverse,
+    ] {
+        let (mut a, mut b) = (input.clone(), input.clone());
+        n.ntt(&mut a, kind).map_err(|e| e.to_string())?;
+        CpuNtt.ntt(&mut b, kind).map_err(|e| e.to_string())?;
+        if a != b {
+            return Err(format!("{} differs from arkworks for {kind:?}", n.name()));
+        }
+    }
+    Ok(())
 }
 
 /// A small randomized comparison of a batch hasher with the native code (both widths).

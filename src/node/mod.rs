@@ -122,6 +122,7 @@ pub struct Node {
     /// Metrics.
     pub metrics: Metrics,
     mempool: Mutex<Mempool>,
+    prover: Prover,
     hook: Mutex<Option<Arc<dyn AdmissionHook>>>,
     queue: Mutex<Option<Sender<u64>>>,
     stop: AtomicBool,
@@ -154,9 +155,16 @@ impl Node {
             keep_versions: config.keep_versions,
         };
         let metrics = Metrics::default();
+        let mut ntt_backend = "cpu".to_string();
+        let mut prover = Prover::cpu();
         let (hasher, poseidon_backend) = match &config.hardware {
             Some(p) => {
                 let profile = Profile::load(p).map_err(|e| NodeError::Config(e.to_string()))?;
+                let (ntt, name) = profile
+                    .ntt_backend()
+                    .map_err(|e| NodeError::Config(e.to_string()))?;
+                prover = Prover::new(Arc::new(crate::accel::CpuMsm), ntt);
+                ntt_backend = name;
                 if profile.cpu.threads > 0 {
                     // Only the first pool configuration of a process takes effect.
                     let _ = rayon::ThreadPoolBuilder::new()
@@ -218,13 +226,14 @@ impl Node {
         for (op, backend) in [
             ("poseidon", poseidon_backend.as_str()),
             ("msm", "cpu"),
-            ("ntt", "cpu"),
+            ("ntt", ntt_backend.as_str()),
         ] {
             metrics.set_backend(op, backend);
             tracing::info!(op, backend, "backend selected");
         }
         let node = Arc::new(Self {
             mempool: Mutex::new(Mempool::new(config.mempool.into())),
+            prover,
             hook: Mutex::new(None),
             config,
             genesis,
@@ -496,10 +505,14 @@ impl Node {
         getrandom::fill(&mut seed)
             .map_err(|e| NodeError::Chain(format!("OS random source: {e}")))?;
         let start = Instant::now();
-        let (proof, _) = keys.prove(
-            &Prover::cpu(),
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        // A GPU failure fails this job over to the CPU, logged and counted.
+        let (proof, _) = crate::prover::prove_with_fallback(
+            keys,
+            &self.prover,
             circuit.clone(),
-            &mut ChaCha20Rng::from_seed(seed),
+            &mut rng,
+            &self.metrics.gpu_fallbacks,
         )?;
         let secs = start.elapsed().as_secs_f64();
         let env = ProofEnvelope {

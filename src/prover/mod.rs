@@ -310,3 +310,25 @@ pub fn verify(vk: &VerifyingKey<Bn254>, proof: &Proof<Bn254>, inputs: &[Fr]) -> 
     inputs.len() + 1 == vk.gamma_abc_g1.len()
         && Groth16::<Bn254>::verify_proof(&pvk, proof, inputs).unwrap_or(false)
 }
+
+/// Proves with `primary`; if its backends fail (a device error, or a proof that does not verify),
+/// logs, counts in `fallbacks` and proves again on the CPU. Errors of the witness itself are not
+/// retried.
+pub fn prove_with_fallback<R: RngCore + CryptoRng>(
+    keys: &KeyPair,
+    primary: &Prover,
+    circuit: rustorium_circuits::block::BlockCircuit,
+    rng: &mut R,
+    fallbacks: &std::sync::atomic::AtomicU64,
+) -> Result<(Proof<Bn254>, ProofTimings), ProverError> {
+    match keys.prove(primary, circuit.clone(), rng) {
+        Err(e @ (ProverError::Backend(_) | ProverError::SelfCheck { .. }))
+            if primary.backends() != ("cpu", "cpu") =>
+        {
+            fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(error = %e, "GPU proving failed; retrying on the CPU");
+            keys.prove(&Prover::cpu(), circuit, rng)
+        }
+        other => other,
+    }
+}
