@@ -1,11 +1,21 @@
 // Host build of the CUDA field and Poseidon code (build.rs compiles it with the system C++
 // compiler), so that tests compare it with arkworks without a GPU.
 #include "poseidon.cuh"
+#include "ntt.cuh"
 
 extern "C" {
 void rst_host_fr_mul(const Fr* a, const Fr* b, Fr* out) { *out = fr_mul(*a, *b); }
 void rst_host_fr_add(const Fr* a, const Fr* b, Fr* out) { *out = fr_add(*a, *b); }
 void rst_host_fr_sub(const Fr* a, const Fr* b, Fr* out) { *out = fr_sub(*a, *b); }
+// The kernels' sequence, one "thread" at a time: pre-scale (if pre), bit reversal, stages,
+// post-scale (if post).
+void rst_host_ntt(Fr* data, const Fr* tw, const Fr* pre, const Fr* post, unsigned int n, unsigned int log_n) {
+    if (pre) for (unsigned int i = 0; i < n; i++) rst_ntt_scale(data, pre, i);
+    for (unsigned int i = 0; i < n; i++) rst_ntt_bitrev(data, log_n, i);
+    for (unsigned int half = 1; half < n; half *= 2)
+        for (unsigned int k = 0; k < n / 2; k++) rst_ntt_butterfly(data, tw, n, half, k);
+    if (post) for (unsigned int i = 0; i < n; i++) rst_ntt_scale(data, post, i);
+}
 void rst_host_poseidon(int t, const Fr* in, const Fr* k, int rp, Fr* out) {
     if (t == 3) *out = rst_poseidon_hash<3>(in, k, rp);
     if (t == 5) *out = rst_poseidon_hash<5>(in, k, rp);

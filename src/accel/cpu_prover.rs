@@ -38,6 +38,49 @@ impl MsmBackend for CpuMsm {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuNtt;
 
+/// Host-side preparation of a GPU NTT, shared by the CUDA and wgpu backends and the host test build:
+/// twiddles `w^i` (i < n/2; `w` the domain's root of unity or its inverse), and the pointwise
+/// factors applied before (coset powers `g^i`) and after (`1/n`, times `g^-i` for a coset inverse).
+pub(crate) struct NttPlan {
+    pub twiddles: Vec<rustorium_circuits::Fr>,
+    pub pre: Option<Vec<rustorium_circuits::Fr>>,
+    pub post: Option<Vec<rustorium_circuits::Fr>>,
+}
+
+pub(crate) fn ntt_plan(
+    n: usize,
+    kind: crate::accel::NttKind,
+) -> Result<NttPlan, crate::accel::AccelError> {
+    use crate::accel::NttKind;
+    use ark_ff::{FftField, Field};
+    use rustorium_circuits::Fr;
+    let d = domain(n)?;
+    let powers = |base: Fr, count: usize, start: Fr| -> Vec<Fr> {
+        std::iter::successors(Some(start), |x| Some(*x * base))
+            .take(count)
+            .collect()
+    };
+    let inverse = matches!(kind, NttKind::Inverse | NttKind::CosetInverse);
+    let w = if inverse {
+        d.group_gen_inv
+    } else {
+        d.group_gen
+    };
+    let g = Fr::GENERATOR;
+    let g_inv = g
+        .inverse()
+        .ok_or_else(|| crate::accel::AccelError::Length("generator has no inverse".into()))?;
+    Ok(NttPlan {
+        twiddles: powers(w, n / 2, Fr::ONE),
+        pre: (kind == NttKind::CosetForward).then(|| powers(g, n, Fr::ONE)),
+        post: match kind {
+            NttKind::Inverse => Some(vec![d.size_inv; n]),
+            NttKind::CosetInverse => Some(powers(g_inv, n, d.size_inv)),
+            _ => None,
+        },
+    })
+}
+
 /// The radix-2 domain of exactly `n` points.
 pub(crate) fn domain(n: usize) -> Result<Radix2EvaluationDomain<Fr>, AccelError> {
     if !n.is_power_of_two() {

@@ -16,6 +16,14 @@ unsafe extern "C" {
     fn rst_host_fr_add(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
     fn rst_host_fr_sub(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
     fn rst_host_poseidon(t: i32, input: *const Limbs, k: *const Limbs, rp: i32, out: *mut Limbs);
+    fn rst_host_ntt(
+        data: *mut Limbs,
+        tw: *const Limbs,
+        pre: *const Limbs,
+        post: *const Limbs,
+        n: u32,
+        log_n: u32,
+    );
 }
 
 fn limbs(x: &Fr) -> Limbs {
@@ -78,6 +86,34 @@ pub fn poseidon(inputs: &[Fr]) -> Option<Fr> {
     Some(from_limbs(out))
 }
 
+/// The NTT kernels' sequence run on the host build of `ntt.cuh`, with the same host-side
+/// preparation (twiddles, coset powers, 1/n) the CUDA backend uses.
+pub fn ntt(data: &mut [Fr], kind: crate::accel::NttKind) -> Result<(), crate::accel::AccelError> {
+    let plan = crate::accel::cpu_prover::ntt_plan(data.len(), kind)?;
+    let mut d: Vec<Limbs> = data.iter().map(limbs).collect();
+    let tw: Vec<Limbs> = plan.twiddles.iter().map(limbs).collect();
+    let pre: Option<Vec<Limbs>> = plan.pre.as_ref().map(|v| v.iter().map(limbs).collect());
+    let post: Option<Vec<Limbs>> = plan.post.as_ref().map(|v| v.iter().map(limbs).collect());
+    if data.len() > 1 {
+        // SAFETY: `d` holds n elements, `tw` n/2, `pre`/`post` n each or null; the C function
+        // touches exactly those ranges (indices below n, twiddle indices below n/2).
+        unsafe {
+            rst_host_ntt(
+                d.as_mut_ptr(),
+                tw.as_ptr(),
+                pre.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+                post.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+                data.len() as u32,
+                data.len().trailing_zeros(),
+            )
+        };
+    }
+    for (x, l) in data.iter_mut().zip(d) {
+        *x = from_limbs(l);
+    }
+    Ok(())
+}
+
 /// Canonical check used by tests: the limbs the kernels produce are reduced (below p).
 pub fn is_reduced(x: &Fr) -> bool {
     (x.0) < Fr::MODULUS
@@ -111,6 +147,26 @@ mod tests {
                 assert!(is_reduced(&m));
                 assert_eq!(field_op(Op::Add, a, b), *a + b, "add");
                 assert_eq!(field_op(Op::Sub, a, b), *a - b, "sub");
+            }
+        }
+    }
+
+    #[test]
+    fn host_built_ntt_equals_arkworks_for_every_kind() {
+        use crate::accel::{CpuNtt, NttBackend, NttKind};
+        let mut rng = ark_std::test_rng();
+        for log_n in [0u32, 1, 3, 8, 11] {
+            let input: Vec<Fr> = (0..1usize << log_n).map(|_| Fr::rand(&mut rng)).collect();
+            for kind in [
+                NttKind::Forward,
+                NttKind::Inverse,
+                NttKind::CosetForward,
+                NttKind::CosetInverse,
+            ] {
+                let (mut a, mut b) = (input.clone(), input.clone());
+                ntt(&mut a, kind).expect("host ntt");
+                CpuNtt.ntt(&mut b, kind).expect("cpu");
+                assert_eq!(a, b, "{kind:?} at 2^{log_n}");
             }
         }
     }

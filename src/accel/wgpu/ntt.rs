@@ -3,12 +3,11 @@
 //! Bit reversal, `log n` butterfly stages and the pointwise scalings (coset powers, 1/n) run on the
 //! device in one command buffer; twiddles and scaling factors are computed on the host (O(n)).
 
-use ark_ff::{FftField, Field};
 use rustorium_circuits::Fr;
 use wgpu::util::DeviceExt;
 
 use super::{dev, from_words, open_device, words};
-use crate::accel::cpu_prover::domain;
+use crate::accel::cpu_prover::ntt_plan;
 use crate::accel::{AccelError, NttBackend, NttKind};
 
 const FIELD: &str = include_str!("../../../kernels/wgsl/field.wgsl");
@@ -24,16 +23,6 @@ pub struct WgpuNtt {
     butterfly: wgpu::ComputePipeline,
     scale: wgpu::ComputePipeline,
     max_len: usize,
-}
-
-fn powers(base: Fr, n: usize, times: Fr) -> Vec<Fr> {
-    let mut out = Vec::with_capacity(n);
-    let mut x = times;
-    for _ in 0..n {
-        out.push(x);
-        x *= base;
-    }
-    out
 }
 
 impl WgpuNtt {
@@ -99,7 +88,7 @@ impl NttBackend for WgpuNtt {
 
     fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
         let n = data.len();
-        let d = domain(n)?;
+        let plan = ntt_plan(n, kind)?; // validates n (a power of two with a radix-2 domain)
         if n > self.max_len {
             return Err(AccelError::Length(format!(
                 "NTT of {n} exceeds this device's buffer limit ({})",
@@ -110,20 +99,7 @@ impl NttBackend for WgpuNtt {
             return Ok(());
         }
         let log_n = n.trailing_zeros();
-        let inverse = matches!(kind, NttKind::Inverse | NttKind::CosetInverse);
-        let w = if inverse {
-            d.group_gen_inv
-        } else {
-            d.group_gen
-        };
-        let g = Fr::GENERATOR;
-        let g_inv = g.inverse().ok_or_else(|| dev("generator has no inverse"))?;
-        let pre = (kind == NttKind::CosetForward).then(|| powers(g, n, Fr::ONE));
-        let post = match kind {
-            NttKind::Inverse => Some(vec![d.size_inv; n]),
-            NttKind::CosetInverse => Some(powers(g_inv, n, d.size_inv)),
-            _ => None,
-        };
+        let (pre, post) = (plan.pre.clone(), plan.post.clone());
         let dv = &self.device;
         let buf = |label: &str, v: &[u32], usage: wgpu::BufferUsages| {
             dv.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -140,7 +116,7 @@ impl NttBackend for WgpuNtt {
         );
         let tw = buf(
             "twiddles",
-            &words(&powers(w, n / 2, Fr::ONE)),
+            &words(&plan.twiddles),
             wgpu::BufferUsages::STORAGE,
         );
         let staging = dv.create_buffer(&wgpu::BufferDescriptor {
