@@ -31,7 +31,7 @@ use rustorium_circuits::poseidon;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::accel::cuda::{CudaHasher, list_devices};
+use crate::accel::cuda::{CudaHasher, CudaNtt, list_devices};
 use crate::accel::wgpu::{AdapterSummary, WgpuHasher, WgpuNtt, list_adapters};
 use crate::accel::{BatchHasher, CpuHasher, CpuNtt, FallbackHasher, NttBackend};
 
@@ -247,9 +247,10 @@ impl Profile {
 }
 
 impl Profile {
-    /// The prover's NTT backend this profile selects, with its name: `wgpu` runs the witness map's
-    /// NTTs on a wgpu device; the CUDA NTT and the GPU MSMs are not built yet (`cuda` is refused
-    /// under `require_gpu`, otherwise the CPU is used and logged).
+    /// The prover's NTT backend this profile selects, with its name: `cuda` or `wgpu` run the
+    /// witness map's NTTs on the device (after a self-check against arkworks for CUDA); `auto` tries
+    /// wgpu, then the CPU. A missing device is an error under `require_gpu`, otherwise the CPU is
+    /// used and logged.
     pub fn ntt_backend(&self) -> Result<(Arc<dyn NttBackend>, String), HardwareError> {
         let cpu = || -> (Arc<dyn NttBackend>, String) { (Arc::new(CpuNtt), "cpu".into()) };
         let unavailable = |reason: String| {
@@ -266,7 +267,17 @@ impl Profile {
         };
         match self.backends.ntt {
             Backend::Cpu => Ok(cpu()),
-            Backend::Cuda => unavailable("the CUDA NTT is not built yet".into()),
+            Backend::Cuda => match CudaNtt::new(self.cuda.device) {
+                Ok(n) => {
+                    ntt_self_check(&n).map_err(|reason| HardwareError::GpuRequired {
+                        profile: self.name.clone(),
+                        op: "ntt",
+                        reason,
+                    })?;
+                    Ok((Arc::new(n), "cuda".into()))
+                }
+                Err(e) => unavailable(e.to_string()),
+            },
             Backend::Wgpu | Backend::Auto => match WgpuNtt::new(self.wgpu.allow_software) {
                 Ok(n) => Ok((Arc::new(n), "wgpu".into())),
                 Err(e) if self.backends.ntt == Backend::Auto => {

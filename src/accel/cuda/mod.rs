@@ -7,7 +7,9 @@ pub mod host;
 pub mod nvrtc;
 
 mod hasher;
+mod ntt;
 pub use hasher::{CudaDevice, CudaHasher, driver_available, list_devices};
+pub use ntt::CudaNtt;
 
 /// The kernel sources, embedded so a deployed binary needs no source tree.
 pub const SOURCES: &[(&str, &str)] = &[

@@ -1,0 +1,123 @@
+//! NTTs on a CUDA device (`kernels/cuda/ntt.cu`): the same plan as the wgpu backend and the host
+//! test build (`cpu_prover::ntt_plan`), run as kernels on one stream.
+
+#![allow(unsafe_code)] // kernel launches; see the SAFETY notes.
+
+use std::sync::Arc;
+
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::Ptx;
+use rustorium_circuits::Fr;
+
+use super::hasher::driver_available;
+use super::nvrtc::compile_ptx;
+use crate::accel::cpu_prover::ntt_plan;
+use crate::accel::{AccelError, NttBackend, NttKind};
+
+fn dev(message: impl std::fmt::Display) -> AccelError {
+    AccelError::Device {
+        backend: "cuda",
+        message: message.to_string(),
+    }
+}
+
+fn limbs(xs: &[Fr]) -> Vec<u64> {
+    xs.iter().flat_map(|x| (x.0).0).collect()
+}
+
+/// The CUDA NTT backend.
+pub struct CudaNtt {
+    stream: Arc<CudaStream>,
+    bitrev: CudaFunction,
+    butterfly: CudaFunction,
+    scale: CudaFunction,
+}
+
+impl CudaNtt {
+    /// Opens device `ordinal` and compiles the NTT kernels for it.
+    pub fn new(ordinal: usize) -> Result<Self, AccelError> {
+        if !driver_available() {
+            return Err(dev("CUDA driver (libcuda) not found"));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(dev)?;
+        let arch = match ctx.compute_capability().map_err(dev)? {
+            (10, _) => "sm_100",
+            (9, _) => "sm_90",
+            (8, _) => "sm_80",
+            _ => "sm_75",
+        };
+        let module = ctx
+            .load_module(Ptx::from_src(compile_ptx("ntt.cu", arch)?))
+            .map_err(dev)?;
+        Ok(Self {
+            bitrev: module.load_function("ntt_bitrev").map_err(dev)?,
+            butterfly: module.load_function("ntt_butterfly").map_err(dev)?,
+            scale: module.load_function("ntt_scale").map_err(dev)?,
+            stream: ctx.default_stream(),
+        })
+    }
+
+    fn scale_by(
+        &self,
+        data: &mut CudaSlice<u64>,
+        factors: &[Fr],
+        n: u32,
+    ) -> Result<(), AccelError> {
+        let f = self.stream.clone_htod(&limbs(factors)).map_err(dev)?;
+        let mut l = self.stream.launch_builder(&self.scale);
+        l.arg(data).arg(&f).arg(&n);
+        // SAFETY: ntt_scale(Fr* data, const Fr* factors, unsigned n): both buffers hold n elements
+        // and threads with index ≥ n return at once.
+        unsafe { l.launch(LaunchConfig::for_num_elems(n)) }.map_err(dev)?;
+        Ok(())
+    }
+}
+
+impl NttBackend for CudaNtt {
+    fn name(&self) -> &'static str {
+        "cuda"
+    }
+
+    fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
+        let plan = ntt_plan(data.len(), kind)?;
+        let n = data.len() as u32;
+        if n <= 1 {
+            return Ok(());
+        }
+        let log_n = n.trailing_zeros();
+        let mut d = self.stream.clone_htod(&limbs(data)).map_err(dev)?;
+        let tw = self
+            .stream
+            .clone_htod(&limbs(&plan.twiddles))
+            .map_err(dev)?;
+        if let Some(pre) = &plan.pre {
+            self.scale_by(&mut d, pre, n)?;
+        }
+        let mut l = self.stream.launch_builder(&self.bitrev);
+        l.arg(&mut d).arg(&n).arg(&log_n);
+        // SAFETY: ntt_bitrev(Fr* data, unsigned n, unsigned log_n): `d` holds n = 2^log_n elements;
+        // each thread swaps two in-range elements, each pair exactly once.
+        unsafe { l.launch(LaunchConfig::for_num_elems(n)) }.map_err(dev)?;
+        let mut half = 1u32;
+        while half < n {
+            let mut l = self.stream.launch_builder(&self.butterfly);
+            l.arg(&mut d).arg(&tw).arg(&n).arg(&half);
+            // SAFETY: ntt_butterfly(Fr* data, const Fr* tw, unsigned n, unsigned half): n/2
+            // threads touch disjoint pairs (i0, i0 + half) below n; twiddle indices are below n/2.
+            // Launches on one stream run in order, so stages never overlap.
+            unsafe { l.launch(LaunchConfig::for_num_elems(n / 2)) }.map_err(dev)?;
+            half *= 2;
+        }
+        if let Some(post) = &plan.post {
+            self.scale_by(&mut d, post, n)?;
+        }
+        let host = self.stream.clone_dtoh(&d).map_err(dev)?;
+        for (x, l) in data.iter_mut().zip(host.chunks_exact(4)) {
+            let limbs: [u64; 4] = l.try_into().map_err(|_| dev("short result"))?;
+            *x = ark_ff::Fp(ark_ff::BigInt(limbs), core::marker::PhantomData);
+        }
+        Ok(())
+    }
+}
