@@ -16,7 +16,7 @@ use rustorium_circuits::poseidon::PoseidonField;
 use super::nvrtc::compile_ptx;
 use crate::accel::{AccelError, BatchHasher};
 
-fn dev(message: impl std::fmt::Display) -> AccelError {
+pub(super) fn dev(message: impl std::fmt::Display) -> AccelError {
     AccelError::Device {
         backend: "cuda",
         message: message.to_string(),
@@ -61,7 +61,8 @@ pub fn list_devices() -> Vec<CudaDevice> {
         .collect()
 }
 
-fn arch_of(cc: (i32, i32)) -> &'static str {
+/// The NVRTC target for a compute capability.
+pub(super) fn arch_of(cc: (i32, i32)) -> &'static str {
     match cc {
         (10, _) => "sm_100",
         (9, _) => "sm_90",
@@ -85,7 +86,8 @@ pub struct CudaHasher {
     name: String,
 }
 
-fn limbs(xs: &[Fr]) -> Vec<u64> {
+/// Elements as arkworks' Montgomery limbs, the kernels' representation.
+pub(super) fn limbs(xs: &[Fr]) -> Vec<u64> {
     xs.iter().flat_map(|x| (x.0).0).collect()
 }
 

@@ -11,21 +11,10 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 use rustorium_circuits::Fr;
 
-use super::hasher::driver_available;
+use super::hasher::{arch_of, dev, driver_available, limbs};
 use super::nvrtc::compile_ptx;
 use crate::accel::cpu_prover::ntt_plan;
 use crate::accel::{AccelError, NttBackend, NttKind};
-
-fn dev(message: impl std::fmt::Display) -> AccelError {
-    AccelError::Device {
-        backend: "cuda",
-        message: message.to_string(),
-    }
-}
-
-fn limbs(xs: &[Fr]) -> Vec<u64> {
-    xs.iter().flat_map(|x| (x.0).0).collect()
-}
 
 /// The CUDA NTT backend.
 pub struct CudaNtt {
@@ -42,12 +31,7 @@ impl CudaNtt {
             return Err(dev("CUDA driver (libcuda) not found"));
         }
         let ctx = CudaContext::new(ordinal).map_err(dev)?;
-        let arch = match ctx.compute_capability().map_err(dev)? {
-            (10, _) => "sm_100",
-            (9, _) => "sm_90",
-            (8, _) => "sm_80",
-            _ => "sm_75",
-        };
+        let arch = arch_of(ctx.compute_capability().map_err(dev)?);
         let module = ctx
             .load_module(Ptx::from_src(compile_ptx("ntt.cu", arch)?))
             .map_err(dev)?;

@@ -114,39 +114,45 @@ pub(crate) fn from_words(w: &[u32]) -> Result<Fr, AccelError> {
     Ok(x)
 }
 
-impl WgpuHasher {
-    /// Opens the first suitable Vulkan adapter; software adapters only with `allow_software`.
-    pub fn new(allow_software: bool, max_batch: usize) -> Result<Self, AccelError> {
-        let (device, queue, info) = open_device(allow_software)?;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("poseidon.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(format!("{FIELD}\n{POSEIDON}").into()),
-        });
-        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
-            binding,
+/// A shader module (`field.wgsl` prepended to `source`) with one bind group layout of buffer
+/// bindings `0..` (`kinds`, in order) and a pipeline per entry point, in the order of `entries`.
+pub(crate) fn build_pipelines(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    kinds: &[wgpu::BufferBindingType],
+    entries: &[&str],
+) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(format!("{FIELD}\n{source}").into()),
+    });
+    let layout_entries: Vec<wgpu::BindGroupLayoutEntry> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Buffer {
-                ty,
+                ty: *ty,
                 has_dynamic_offset: false,
                 min_binding_size: None,
             },
             count: None,
-        };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("poseidon"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Storage { read_only: true }),
-                entry(1, wgpu::BufferBindingType::Storage { read_only: false }),
-                entry(2, wgpu::BufferBindingType::Storage { read_only: true }),
-                entry(3, wgpu::BufferBindingType::Uniform),
-            ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("poseidon"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = |name: &str| {
+        })
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries: &layout_entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipelines = entries
+        .iter()
+        .map(|name| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(name),
                 layout: Some(&pipeline_layout),
@@ -155,9 +161,53 @@ impl WgpuHasher {
                 compilation_options: Default::default(),
                 cache: None,
             })
-        };
-        let poseidon = pipeline("poseidon");
-        let field_ops = pipeline("field_ops");
+        })
+        .collect();
+    (layout, pipelines)
+}
+
+/// Waits for the submitted work and reads a `MAP_READ` buffer back as u32 words.
+pub(crate) fn read_back(
+    device: &wgpu::Device,
+    staging: &wgpu::Buffer,
+) -> Result<Vec<u32>, AccelError> {
+    let slice = staging.slice(..);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(dev)?;
+    rx.recv().map_err(dev)?.map_err(dev)?;
+    let view = slice
+        .get_mapped_range()
+        .map_err(|e| dev(format!("{e:?}")))?;
+    let words = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
+    drop(view);
+    staging.unmap();
+    Ok(words)
+}
+
+impl WgpuHasher {
+    /// Opens the first suitable Vulkan adapter; software adapters only with `allow_software`.
+    pub fn new(allow_software: bool, max_batch: usize) -> Result<Self, AccelError> {
+        let (device, queue, info) = open_device(allow_software)?;
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let (layout, mut pipelines) = build_pipelines(
+            &device,
+            "poseidon.wgsl",
+            POSEIDON,
+            &[
+                Storage { read_only: true },
+                Storage { read_only: false },
+                Storage { read_only: true },
+                Uniform,
+            ],
+            &["poseidon", "field_ops"],
+        );
+        let field_ops = pipelines.pop().ok_or_else(|| dev("pipeline missing"))?;
+        let poseidon = pipelines.pop().ok_or_else(|| dev("pipeline missing"))?;
         let spec3 = Fr::poseidon_spec(3).ok_or_else(|| dev("no width 3"))?;
         let spec5 = Fr::poseidon_spec(5).ok_or_else(|| dev("no width 5"))?;
         let constants = |label: &str, v: Vec<u32>| {
@@ -262,20 +312,7 @@ impl WgpuHasher {
         }
         enc.copy_buffer_to_buffer(&out, 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
-        let slice = staging.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        d.poll(wgpu::PollType::wait_indefinitely()).map_err(dev)?;
-        rx.recv().map_err(dev)?.map_err(dev)?;
-        let view = slice
-            .get_mapped_range()
-            .map_err(|e| dev(format!("{e:?}")))?;
-        let words = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
-        drop(view);
-        staging.unmap();
-        Ok(words)
+        read_back(d, &staging)
     }
 
     /// For each pair `(a_i, b_i)`: `(a·b, a+b, a−b)` computed by the shader (tests).

@@ -6,11 +6,10 @@
 use rustorium_circuits::Fr;
 use wgpu::util::DeviceExt;
 
-use super::{dev, from_words, open_device, words};
+use super::{build_pipelines, dev, from_words, open_device, read_back, words};
 use crate::accel::cpu_prover::ntt_plan;
 use crate::accel::{AccelError, NttBackend, NttKind};
 
-const FIELD: &str = include_str!("../../../kernels/wgsl/field.wgsl");
 const NTT: &str = include_str!("../../../kernels/wgsl/ntt.wgsl");
 const WORKGROUP: u32 = 64;
 
@@ -29,50 +28,29 @@ impl WgpuNtt {
     /// Opens a Vulkan adapter (software ones only with `allow_software`) and builds the pipelines.
     pub fn new(allow_software: bool) -> Result<Self, AccelError> {
         let (device, queue, _) = open_device(allow_software)?;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("ntt.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(format!("{FIELD}\n{NTT}").into()),
-        });
-        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("ntt"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Storage { read_only: false }),
-                entry(1, wgpu::BufferBindingType::Storage { read_only: true }),
-                entry(2, wgpu::BufferBindingType::Uniform),
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let (layout, mut p) = build_pipelines(
+            &device,
+            "ntt.wgsl",
+            NTT,
+            &[
+                Storage { read_only: false },
+                Storage { read_only: true },
+                Uniform,
             ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("ntt"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = |name: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(name),
-                compilation_options: Default::default(),
-                cache: None,
-            })
+            &["bitrev", "butterfly", "scale"],
+        );
+        let (scale, butterfly, bitrev) = match (p.pop(), p.pop(), p.pop()) {
+            (Some(s), Some(b), Some(r)) => (s, b, r),
+            _ => return Err(dev("pipeline missing")),
         };
         let limits = device.limits();
         let max_len = (limits.max_storage_buffer_binding_size as usize / 32)
             .min(limits.max_compute_workgroups_per_dimension as usize * WORKGROUP as usize);
         Ok(Self {
-            bitrev: pipeline("bitrev"),
-            butterfly: pipeline("butterfly"),
-            scale: pipeline("scale"),
+            bitrev,
+            butterfly,
+            scale,
             device,
             queue,
             layout,
@@ -180,19 +158,7 @@ impl NttBackend for WgpuNtt {
         }
         enc.copy_buffer_to_buffer(&data_buf, 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
-        let slice = staging.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        dv.poll(wgpu::PollType::wait_indefinitely()).map_err(dev)?;
-        rx.recv().map_err(dev)?.map_err(dev)?;
-        let view = slice
-            .get_mapped_range()
-            .map_err(|e| dev(format!("{e:?}")))?;
-        let out: Vec<u32> = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
-        drop(view);
-        staging.unmap();
+        let out = read_back(dv, &staging)?;
         for (x, c) in data.iter_mut().zip(out.chunks_exact(8)) {
             *x = from_words(c)?;
         }
