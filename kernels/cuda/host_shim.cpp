@@ -2,6 +2,7 @@
 // compiler), so that tests compare it with arkworks without a GPU.
 #include "poseidon.cuh"
 #include "ntt.cuh"
+#include "g1.cuh"
 
 extern "C" {
 void rst_host_fr_mul(const Fr* a, const Fr* b, Fr* out) { *out = fr_mul(*a, *b); }
@@ -15,6 +16,16 @@ void rst_host_ntt(Fr* data, const Fr* tw, const Fr* pre, const Fr* post, unsigne
     for (unsigned int half = 1; half < n; half *= 2)
         for (unsigned int k = 0; k < n / 2; k++) rst_ntt_butterfly(data, tw, n, half, k);
     if (post) for (unsigned int i = 0; i < n; i++) rst_ntt_scale(data, post, i);
+}
+void rst_host_fq_mul(const Fq* a, const Fq* b, Fq* out) { *out = fq_mul(*a, *b); }
+void rst_host_g1_add(const G1J* a, const G1J* b, G1J* out) { *out = g1_add(*a, *b); }
+void rst_host_g1_double(const G1J* a, G1J* out) { *out = g1_double(*a); }
+void rst_host_g1_add_mixed(const G1J* a, const Fq* qx, const Fq* qy, int q_infinity, G1J* out) {
+    G1A q;
+    q.x = *qx;
+    q.y = *qy;
+    q.infinity = q_infinity != 0;
+    *out = g1_add_mixed(*a, q);
 }
 void rst_host_poseidon(int t, const Fr* in, const Fr* k, int rp, Fr* out) {
     if (t == 3) *out = rst_poseidon_hash<3>(in, k, rp);

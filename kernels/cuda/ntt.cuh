@@ -3,7 +3,7 @@
 // (half = 1, 2, …, n/2), an optional post-scaling (1/n, coset inverse powers). Twiddles are
 // w^i for i < n/2. These bodies are shared by the kernels (ntt.cu) and the host test build.
 #pragma once
-#include "bn254_fr.cuh"
+#include "bn254_field.cuh"
 
 RST_FN unsigned int rst_bitrev32(unsigned int x) {
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)

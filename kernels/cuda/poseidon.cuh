@@ -5,7 +5,7 @@
 //   | partial constants (RP) | sparse rows (RP x T) | sparse columns (RP x (T - 1))
 //   | second-half round constants (4 T)
 #pragma once
-#include "bn254_fr.cuh"
+#include "bn254_field.cuh"
 
 template <int T>
 RST_FN void rst_full_round(Fr* s, const Fr* c, const Fr* m) {

@@ -16,6 +16,16 @@ unsafe extern "C" {
     fn rst_host_fr_add(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
     fn rst_host_fr_sub(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
     fn rst_host_poseidon(t: i32, input: *const Limbs, k: *const Limbs, rp: i32, out: *mut Limbs);
+    fn rst_host_fq_mul(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
+    fn rst_host_g1_add(a: *const [Limbs; 3], b: *const [Limbs; 3], out: *mut [Limbs; 3]);
+    fn rst_host_g1_double(a: *const [Limbs; 3], out: *mut [Limbs; 3]);
+    fn rst_host_g1_add_mixed(
+        a: *const [Limbs; 3],
+        qx: *const Limbs,
+        qy: *const Limbs,
+        q_infinity: i32,
+        out: *mut [Limbs; 3],
+    );
     fn rst_host_ntt(
         data: *mut Limbs,
         tw: *const Limbs,
@@ -114,6 +124,66 @@ pub fn ntt(data: &mut [Fr], kind: crate::accel::NttKind) -> Result<(), crate::ac
     Ok(())
 }
 
+type G1 = ark_bn254::G1Projective;
+
+fn jacobian(p: &G1) -> [Limbs; 3] {
+    [Limbs((p.x.0).0), Limbs((p.y.0).0), Limbs((p.z.0).0)]
+}
+
+fn from_jacobian(l: [Limbs; 3]) -> G1 {
+    let f = |l: Limbs| ark_bn254::Fq::new_unchecked(BigInt(l.0));
+    G1::new_unchecked(f(l[0]), f(l[1]), f(l[2]))
+}
+
+/// Which host-built G1 operation to run.
+#[derive(Clone, Copy, Debug)]
+pub enum G1Op {
+    /// Jacobian + Jacobian.
+    Add,
+    /// 2 · P.
+    Double,
+    /// Jacobian + affine.
+    AddMixed,
+}
+
+/// Runs a G1 operation through the host build of `g1.cuh` (arkworks' projective G1 is Jacobian
+/// with Montgomery limbs, the kernels' layout).
+pub fn g1_op(op: G1Op, p: &G1, q: &G1) -> G1 {
+    use ark_ec::CurveGroup;
+    let a = jacobian(p);
+    let b = jacobian(q);
+    let mut out = [Limbs::default(); 3];
+    // SAFETY: every pointer points to live, aligned values of the C layout (three and one 4-limb
+    // elements) for the whole call; the C functions write only `out`.
+    unsafe {
+        match op {
+            G1Op::Add => rst_host_g1_add(&a, &b, &mut out),
+            G1Op::Double => rst_host_g1_double(&a, &mut out),
+            G1Op::AddMixed => {
+                let qa = q.into_affine();
+                let (qx, qy) = (Limbs((qa.x.0).0), Limbs((qa.y.0).0));
+                rst_host_g1_add_mixed(
+                    &a,
+                    &qx,
+                    &qy,
+                    i32::from(ark_ec::AffineRepr::is_zero(&qa)),
+                    &mut out,
+                )
+            }
+        }
+    }
+    from_jacobian(out)
+}
+
+/// Montgomery multiplication in Fq through the host build.
+pub fn fq_mul(a: &ark_bn254::Fq, b: &ark_bn254::Fq) -> ark_bn254::Fq {
+    let (x, y) = (Limbs((a.0).0), Limbs((b.0).0));
+    let mut out = Limbs::default();
+    // SAFETY: three live, aligned 4-limb values; the C function writes only `out`.
+    unsafe { rst_host_fq_mul(&x, &y, &mut out) };
+    ark_bn254::Fq::new_unchecked(BigInt(out.0))
+}
+
 /// Canonical check used by tests: the limbs the kernels produce are reduced (below p).
 pub fn is_reduced(x: &Fr) -> bool {
     (x.0) < Fr::MODULUS
@@ -169,6 +239,37 @@ mod tests {
                 assert_eq!(a, b, "{kind:?} at 2^{log_n}");
             }
         }
+    }
+
+    #[test]
+    fn host_built_g1_arithmetic_equals_arkworks() {
+        use ark_ec::PrimeGroup;
+        use ark_ff::AdditiveGroup;
+        use ark_std::Zero;
+        let mut rng = ark_std::test_rng();
+        for _ in 0..200 {
+            let (a, b) = (ark_bn254::Fq::rand(&mut rng), ark_bn254::Fq::rand(&mut rng));
+            assert_eq!(fq_mul(&a, &b), a * b);
+        }
+        let g = G1::generator();
+        let points: Vec<G1> = (0..40).map(|_| G1::rand(&mut rng)).collect();
+        for p in &points {
+            for q in points.iter().take(8) {
+                assert_eq!(g1_op(G1Op::Add, p, q), *p + q, "add");
+                assert_eq!(g1_op(G1Op::AddMixed, p, q), *p + q, "mixed add");
+            }
+            assert_eq!(g1_op(G1Op::Double, p, p), p.double(), "double");
+            // Exceptional cases: P + P, P + (-P), with infinity on either side.
+            assert_eq!(g1_op(G1Op::Add, p, p), p.double());
+            assert_eq!(g1_op(G1Op::AddMixed, p, p), p.double());
+            assert!(g1_op(G1Op::Add, p, &-*p).is_zero());
+            assert!(g1_op(G1Op::AddMixed, p, &-*p).is_zero());
+            assert_eq!(g1_op(G1Op::Add, &G1::zero(), p), *p);
+            assert_eq!(g1_op(G1Op::Add, p, &G1::zero()), *p);
+            assert_eq!(g1_op(G1Op::AddMixed, &G1::zero(), p), *p);
+            assert_eq!(g1_op(G1Op::AddMixed, p, &G1::zero()), *p);
+        }
+        assert!(g1_op(G1Op::Double, &G1::zero(), &g).is_zero());
     }
 
     #[test]

@@ -14,17 +14,21 @@ pub use ntt::CudaNtt;
 /// The kernel sources, embedded so a deployed binary needs no source tree.
 pub const SOURCES: &[(&str, &str)] = &[
     (
-        "bn254_fr.cuh",
-        include_str!("../../../kernels/cuda/bn254_fr.cuh"),
+        "bn254_field.cuh",
+        include_str!("../../../kernels/cuda/bn254_field.cuh"),
     ),
+    ("g1.cuh", include_str!("../../../kernels/cuda/g1.cuh")),
     (
         "poseidon.cuh",
         include_str!("../../../kernels/cuda/poseidon.cuh"),
     ),
+    ("ntt.cuh", include_str!("../../../kernels/cuda/ntt.cuh")),
     (
         "poseidon.cu",
         include_str!("../../../kernels/cuda/poseidon.cu"),
     ),
+    ("ntt.cu", include_str!("../../../kernels/cuda/ntt.cu")),
+    ("msm.cu", include_str!("../../../kernels/cuda/msm.cu")),
 ];
 
 /// A `.cu` source with its local `#include "…"` lines replaced by the headers' text (NVRTC then

@@ -66,10 +66,31 @@ mod tests {
                 "{name}: {}",
                 &ptx[..200.min(ptx.len())]
             );
-            for entry in ["poseidon_t3", "poseidon_t5"] {
+            let entries: &[&str] = match *name {
+                "poseidon.cu" => &["poseidon_t3", "poseidon_t5"],
+                "ntt.cu" => &["ntt_bitrev", "ntt_butterfly", "ntt_scale"],
+                "msm.cu" => &["g1_add_batch"],
+                other => panic!("no expected entries listed for {other}"),
+            };
+            for entry in entries {
                 assert!(
                     ptx.contains(&format!(".entry {entry}")),
                     "{name} lacks {entry}"
+                );
+            }
+        }
+        // Every kernel file in the tree is embedded (and so compiled above).
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/kernels/cuda");
+        for entry in std::fs::read_dir(dir).expect("kernels/cuda") {
+            let name = entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if name.ends_with(".cu") || name.ends_with(".cuh") {
+                assert!(
+                    super::super::SOURCES.iter().any(|(n, _)| *n == name),
+                    "{name} is not in SOURCES"
                 );
             }
         }
