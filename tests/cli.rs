@@ -1,5 +1,7 @@
 //! The command line, run as a real process, against the published vectors.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn rustorium(args: &[&str]) -> Output {
@@ -196,11 +198,7 @@ fn vendored_vectors_match_the_shared_ones() {
 fn setup_prove_and_light_verify() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |p: &str| dir.path().join(p).to_str().expect("utf8").to_string();
-    let genesis =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
-            .expect("genesis")
-            .replace("depth = 32", "depth = 5");
-    std::fs::write(d("genesis.toml"), genesis).expect("write");
+    common::small_genesis(dir.path(), 5);
     let out = rustorium(&[
         "setup",
         "--depth",
@@ -256,11 +254,7 @@ fn setup_prove_and_light_verify() {
 fn devnet_proves_blocks_and_stops() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |p: &str| dir.path().join(p).to_str().expect("utf8").to_string();
-    let genesis =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
-            .expect("genesis")
-            .replace("depth = 32", "depth = 6");
-    std::fs::write(d("genesis.toml"), genesis).expect("write");
+    common::small_genesis(dir.path(), 6);
     let out = rustorium(&[
         "devnet",
         "--blocks",

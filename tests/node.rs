@@ -1,6 +1,8 @@
 //! The node end to end on loopback: QUIC ingestion → block → proof → light-client verification
 //! over HTTP; bad input of every kind gets a clear error and the node keeps running.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -16,19 +18,10 @@ use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer};
 
 const CHAIN: u64 = 1337;
 
-fn write_genesis(dir: &Path) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
-        .expect("genesis")
-        .replace("depth = 32", "depth = 5");
-    let p = dir.join("genesis.toml");
-    std::fs::write(&p, text).expect("write");
-    p
-}
-
 fn config(dir: &Path) -> NodeConfig {
     NodeConfig {
         data_dir: dir.join("data"),
-        genesis: write_genesis(dir),
+        genesis: common::small_genesis(dir, 5),
         producer: 3,
         quic_listen: "127.0.0.1:0".into(),
         http_listen: "127.0.0.1:0".into(),

@@ -2,6 +2,8 @@
 //! but not yet proven; after a restart every committed block is still there with the same roots
 //! and transfers, the unproven ones get proven, and a light client verifies the whole chain.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -55,11 +57,7 @@ fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 #[test]
 fn sigkill_then_restart_loses_no_committed_transfer_and_proves_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let genesis =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
-            .expect("genesis")
-            .replace("depth = 32", "depth = 5");
-    std::fs::write(dir.path().join("genesis.toml"), genesis).expect("write");
+    common::small_genesis(dir.path(), 5);
     let config = dir.path().join("node.toml");
     std::fs::write(
         &config,

@@ -45,6 +45,43 @@ pub trait BatchHasher<F>: Send + Sync {
     fn hash_batch(&self, arity: usize, inputs: &[F], out: &mut [F]) -> Result<(), AccelError>;
 }
 
+/// Checks a GPU Poseidon batch: arity 2 (width 3, tree nodes) or 4 (width 5, leaves) with
+/// `inputs = outputs × arity`. Returns whether it is the wide (arity 4) instance.
+pub(crate) fn gpu_batch_is_wide(
+    backend: &str,
+    arity: usize,
+    inputs: usize,
+    outputs: usize,
+) -> Result<bool, AccelError> {
+    if arity != 2 && arity != 4 {
+        return Err(AccelError::Length(format!(
+            "{backend} Poseidon supports arity 2 and 4, not {arity}"
+        )));
+    }
+    if inputs != outputs * arity {
+        return Err(AccelError::Length(format!(
+            "{inputs} inputs for {outputs} hashes of arity {arity}"
+        )));
+    }
+    Ok(arity == 4)
+}
+
+/// An element read back from a device (arkworks' Montgomery limbs), refused unless below the
+/// modulus.
+pub(crate) fn fr_from_device(
+    limbs: [u64; 4],
+    backend: &'static str,
+) -> Result<rustorium_circuits::Fr, AccelError> {
+    let x = ark_ff::Fp(ark_ff::BigInt(limbs), core::marker::PhantomData);
+    if x.0 >= <rustorium_circuits::Fr as ark_ff::PrimeField>::MODULUS {
+        return Err(AccelError::Device {
+            backend,
+            message: "device returned a non-canonical field element".into(),
+        });
+    }
+    Ok(x)
+}
+
 /// Elements of BN254's G1 and its scalar field, as the prover's backends take them.
 pub type G1Affine = ark_bn254::G1Affine;
 /// G1 in projective coordinates.

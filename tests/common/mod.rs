@@ -1,4 +1,6 @@
-//! Helpers shared by integration tests.
+//! Helpers shared by integration tests (each test binary uses a subset of them).
+
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
@@ -19,4 +21,15 @@ pub fn naive_root(model: &BTreeMap<u64, Account>, depth: usize) -> Fr {
             .collect();
     }
     level[0]
+}
+
+/// `config/genesis.toml` (funded dev accounts 0..4) with the tree depth set to `depth`, written to
+/// `dir/genesis.toml`; returns the path. Tests keep circuits small.
+pub fn small_genesis(dir: &std::path::Path, depth: usize) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
+        .expect("genesis")
+        .replace("depth = 32", &format!("depth = {depth}"));
+    let path = dir.join("genesis.toml");
+    std::fs::write(&path, text).expect("write genesis");
+    path
 }

@@ -14,7 +14,7 @@ use rustorium_circuits::Fr;
 use rustorium_circuits::poseidon::PoseidonField;
 
 use super::nvrtc::compile_ptx;
-use crate::accel::{AccelError, BatchHasher};
+use crate::accel::{AccelError, BatchHasher, fr_from_device, gpu_batch_is_wide};
 
 pub(super) fn dev(message: impl std::fmt::Display) -> AccelError {
     AccelError::Device {
@@ -135,22 +135,11 @@ impl BatchHasher<Fr> for CudaHasher {
     }
 
     fn hash_batch(&self, arity: usize, inputs: &[Fr], out: &mut [Fr]) -> Result<(), AccelError> {
-        let (func, k, rp) = match arity {
-            2 => (&self.t3, &self.k3, self.rp3),
-            4 => (&self.t5, &self.k5, self.rp5),
-            _ => {
-                return Err(AccelError::Length(format!(
-                    "CUDA Poseidon supports arity 2 and 4, not {arity}"
-                )));
-            }
+        let (func, k, rp) = if gpu_batch_is_wide("CUDA", arity, inputs.len(), out.len())? {
+            (&self.t5, &self.k5, self.rp5)
+        } else {
+            (&self.t3, &self.k3, self.rp3)
         };
-        if inputs.len() != out.len() * arity {
-            return Err(AccelError::Length(format!(
-                "{} inputs for {} hashes of arity {arity}",
-                inputs.len(),
-                out.len()
-            )));
-        }
         for (ins, outs) in inputs
             .chunks(self.max_batch * arity)
             .zip(out.chunks_mut(self.max_batch))
@@ -171,11 +160,7 @@ impl BatchHasher<Fr> for CudaHasher {
             let host = self.stream.clone_dtoh(&d_out).map_err(dev)?;
             for (o, l) in outs.iter_mut().zip(host.chunks_exact(4)) {
                 let limbs: [u64; 4] = l.try_into().map_err(|_| dev("short result"))?;
-                let x = ark_ff::Fp(ark_ff::BigInt(limbs), core::marker::PhantomData);
-                if x.0 >= <Fr as ark_ff::PrimeField>::MODULUS {
-                    return Err(dev("device returned a non-canonical field element"));
-                }
-                *o = x;
+                *o = fr_from_device(limbs, "cuda")?;
             }
         }
         Ok(())

@@ -14,7 +14,7 @@ use rustorium_circuits::Fr;
 use super::hasher::{arch_of, dev, driver_available, limbs};
 use super::nvrtc::compile_ptx;
 use crate::accel::cpu_prover::ntt_plan;
-use crate::accel::{AccelError, NttBackend, NttKind};
+use crate::accel::{AccelError, NttBackend, NttKind, fr_from_device};
 
 /// The CUDA NTT backend.
 pub struct CudaNtt {
@@ -100,7 +100,7 @@ impl NttBackend for CudaNtt {
         let host = self.stream.clone_dtoh(&d).map_err(dev)?;
         for (x, l) in data.iter_mut().zip(host.chunks_exact(4)) {
             let limbs: [u64; 4] = l.try_into().map_err(|_| dev("short result"))?;
-            *x = ark_ff::Fp(ark_ff::BigInt(limbs), core::marker::PhantomData);
+            *x = fr_from_device(limbs, "cuda")?;
         }
         Ok(())
     }

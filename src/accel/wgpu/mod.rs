@@ -10,7 +10,7 @@ use rustorium_circuits::Fr;
 use rustorium_circuits::poseidon::PoseidonField;
 use wgpu::util::DeviceExt;
 
-use crate::accel::{AccelError, BatchHasher};
+use crate::accel::{AccelError, BatchHasher, fr_from_device, gpu_batch_is_wide};
 
 const FIELD: &str = include_str!("../../../kernels/wgsl/field.wgsl");
 const POSEIDON: &str = include_str!("../../../kernels/wgsl/poseidon.wgsl");
@@ -107,11 +107,7 @@ pub(crate) fn from_words(w: &[u32]) -> Result<Fr, AccelError> {
     for (k, limb) in l.iter_mut().enumerate() {
         *limb = u64::from(w[2 * k]) | (u64::from(w[2 * k + 1]) << 32);
     }
-    let x = ark_ff::Fp(ark_ff::BigInt(l), core::marker::PhantomData);
-    if x.0 >= <Fr as ark_ff::PrimeField>::MODULUS {
-        return Err(dev("device returned a non-canonical field element"));
-    }
-    Ok(x)
+    fr_from_device(l, "wgpu")
 }
 
 /// A shader module (`field.wgsl` prepended to `source`) with one bind group layout of buffer
@@ -344,22 +340,11 @@ impl BatchHasher<Fr> for WgpuHasher {
     }
 
     fn hash_batch(&self, arity: usize, inputs: &[Fr], out: &mut [Fr]) -> Result<(), AccelError> {
-        let (k, t, rp) = match arity {
-            2 => (&self.k3, 3u32, self.rp3),
-            4 => (&self.k5, 5u32, self.rp5),
-            _ => {
-                return Err(AccelError::Length(format!(
-                    "wgpu Poseidon supports arity 2 and 4, not {arity}"
-                )));
-            }
+        let (k, t, rp) = if gpu_batch_is_wide("wgpu", arity, inputs.len(), out.len())? {
+            (&self.k5, 5u32, self.rp5)
+        } else {
+            (&self.k3, 3u32, self.rp3)
         };
-        if inputs.len() != out.len() * arity {
-            return Err(AccelError::Length(format!(
-                "{} inputs for {} hashes of arity {arity}",
-                inputs.len(),
-                out.len()
-            )));
-        }
         for (ins, outs) in inputs
             .chunks(self.max_batch * arity)
             .zip(out.chunks_mut(self.max_batch))
