@@ -2,7 +2,7 @@
 // compiler), so that tests compare it with arkworks without a GPU.
 #include "poseidon.cuh"
 #include "ntt.cuh"
-#include "g1.cuh"
+#include "msm.cuh"
 
 extern "C" {
 void rst_host_fr_mul(const Fr* a, const Fr* b, Fr* out) { *out = fr_mul(*a, *b); }
@@ -26,6 +26,17 @@ void rst_host_g1_add_mixed(const G1J* a, const Fq* qx, const Fq* qy, int q_infin
     q.y = *qy;
     q.infinity = q_infinity != 0;
     *out = g1_add_mixed(*a, q);
+}
+// The three MSM kernels in sequence, one "thread" at a time (partial: tasks, buckets: nbuckets
+// scratch; out: total segment results).
+void rst_host_msm(const unsigned int* entries, const unsigned int* task_offsets, unsigned int tasks,
+                  const unsigned int* bucket_tasks, unsigned int nbuckets, const Fq* bases,
+                  unsigned int buckets_per_window, unsigned int segments, unsigned int seg_len,
+                  unsigned int total, G1J* partial, G1J* buckets, G1J* out) {
+    for (unsigned int t = 0; t < tasks; t++) partial[t] = rst_msm_task(entries, task_offsets, bases, t);
+    for (unsigned int b = 0; b < nbuckets; b++) buckets[b] = rst_msm_bucket(partial, bucket_tasks, b);
+    for (unsigned int g = 0; g < total; g++)
+        out[g] = rst_msm_segment(buckets, buckets_per_window, segments, seg_len, g);
 }
 void rst_host_poseidon(int t, const Fr* in, const Fr* k, int rp, Fr* out) {
     if (t == 3) *out = rst_poseidon_hash<3>(in, k, rp);

@@ -22,6 +22,7 @@ impl MsmBackend for CpuMsm {
         &self,
         bases: &[G1Affine],
         scalars: &[ScalarBigInt],
+        _id: Option<super::msm::BasesId>,
     ) -> Result<G1Projective, AccelError> {
         if bases.len() != scalars.len() {
             return Err(AccelError::Length(format!(

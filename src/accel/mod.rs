@@ -5,6 +5,7 @@
 pub(crate) mod cpu_prover;
 pub mod cuda;
 mod fallback;
+pub mod msm;
 pub mod wgpu;
 pub use cpu_prover::{CpuMsm, CpuNtt};
 pub use fallback::FallbackHasher;
@@ -94,11 +95,14 @@ pub trait MsmBackend: Send + Sync {
     /// Backend name.
     fn name(&self) -> &'static str;
 
-    /// The MSM; `bases` and `scalars` have equal lengths (a mismatch is a shape error).
+    /// The MSM; `bases` and `scalars` have equal lengths (a mismatch is a shape error). With an
+    /// `id`, a device backend may keep `bases` resident and reuse them on the next call with the
+    /// same id (see [`msm::BasesId`]).
     fn msm_g1(
         &self,
         bases: &[G1Affine],
         scalars: &[ScalarBigInt],
+        id: Option<msm::BasesId>,
     ) -> Result<G1Projective, AccelError>;
 }
 

@@ -79,6 +79,9 @@ pub struct KeyPair {
     /// The proving key (contains the verifying key).
     pub pk: ProvingKey<Bn254>,
     matrices: OnceLock<Arc<CircuitMatrices>>,
+    /// Identifies this key's bases to device MSM backends (unique per `KeyPair::new`; clones
+    /// share it, and the key is never modified after construction by our code).
+    bases_owner: u64,
 }
 
 impl KeyPair {
@@ -89,6 +92,7 @@ impl KeyPair {
             dev_seed,
             pk,
             matrices: OnceLock::new(),
+            bases_owner: crate::accel::msm::BasesId::new_owner(),
         }
     }
 
@@ -117,7 +121,7 @@ impl KeyPair {
             )));
         }
         let matrices = self.matrices()?;
-        prover.prove(&self.pk, &matrices, circuit, rng)
+        prover.prove_resident(&self.pk, &matrices, self.bases_owner, circuit, rng)
     }
 }
 

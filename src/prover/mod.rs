@@ -34,6 +34,7 @@ use rayon::prelude::*;
 use rustorium_circuits::Fr;
 use thiserror::Error;
 
+use crate::accel::msm::BasesId;
 use crate::accel::{
     AccelError, G1Affine, G1Projective, MsmBackend, NttBackend, NttKind, ScalarBigInt,
 };
@@ -224,6 +225,19 @@ impl Prover {
         r: Fr,
         s: Fr,
     ) -> Result<(Proof<Bn254>, ProofTimings), ProverError> {
+        self.prove_inner(pk, matrices, None, circuit, r, s)
+    }
+
+    /// The proof; `owner` (see [`BasesId`]) lets device backends keep the key's bases resident.
+    fn prove_inner<C: ConstraintSynthesizer<Fr>>(
+        &self,
+        pk: &ProvingKey<Bn254>,
+        matrices: &CircuitMatrices,
+        owner: Option<u64>,
+        circuit: C,
+        r: Fr,
+        s: Fr,
+    ) -> Result<(Proof<Bn254>, ProofTimings), ProverError> {
         let mut t = ProofTimings::default();
         let start = Instant::now();
         let z = assign(circuit)?;
@@ -254,13 +268,28 @@ impl Prover {
         let h_big = to_big(&h[..pk.h_query.len().min(h.len())]);
         let z_big = to_big(&z[1..]); // every variable but the constant 1
         let aux_big = &z_big[m.num_inputs - 1..];
-        let msm = |bases: &[G1Affine], scalars: &[ScalarBigInt]| self.msm.msm_g1(bases, scalars);
-        let h_acc = msm(&pk.h_query[..h_big.len()], &h_big)?;
-        let l_acc = msm(&pk.l_query, aux_big)?;
-        // A = α + a_query[0] + Σ z_i a_query[i] + r δ (likewise B); a_query[0] belongs to "1".
-        let a_acc = msm(&pk.a_query[1..], &z_big)?;
-        let b1_acc = msm(&pk.b_g1_query[1..], &z_big)?;
-        let b2_acc = G2Projective::msm_bigint(&pk.b_g2_query[1..], &z_big);
+        let id = |query: u8| owner.map(|owner| BasesId { owner, query });
+        let msm = |bases: &[G1Affine], scalars: &[ScalarBigInt], q: u8| {
+            self.msm.msm_g1(bases, scalars, id(q))
+        };
+        // G2 stays on the CPU, on its own thread while the G1 MSMs run on their backend.
+        let (g1, b2_acc) = std::thread::scope(|scope| {
+            let g2 = scope.spawn(|| G2Projective::msm_bigint(&pk.b_g2_query[1..], &z_big));
+            let g1 = (|| -> Result<_, AccelError> {
+                Ok((
+                    msm(&pk.h_query[..h_big.len()], &h_big, 0)?,
+                    msm(&pk.l_query, aux_big, 1)?,
+                    // A = α + a_query[0] + Σ z_i a_query[i] + r δ (likewise B); a_query[0]
+                    // belongs to the constant "1".
+                    msm(&pk.a_query[1..], &z_big, 2)?,
+                    msm(&pk.b_g1_query[1..], &z_big, 3)?,
+                ))
+            })();
+            (g1, g2.join())
+        });
+        let (h_acc, l_acc, a_acc, b1_acc) = g1?;
+        let b2_acc =
+            b2_acc.map_err(|_| ProverError::KeyMismatch("G2 MSM thread panicked".into()))?;
         t.msm = start.elapsed();
 
         let g_a = pk.vk.alpha_g1.into_group() + pk.a_query[0] + a_acc + pk.delta_g1 * r;
@@ -300,7 +329,22 @@ impl Prover {
     ) -> Result<(Proof<Bn254>, ProofTimings), ProverError> {
         let r = Fr::rand(rng);
         let s = Fr::rand(rng);
-        self.prove_with_randomness(pk, matrices, circuit, r, s)
+        self.prove_inner(pk, matrices, None, circuit, r, s)
+    }
+
+    /// [`Prover::prove`] with the key's bases identified by `owner` (unique per loaded key, see
+    /// [`BasesId`]), so a device backend uploads them once.
+    pub fn prove_resident<C: ConstraintSynthesizer<Fr>, R: RngCore + CryptoRng>(
+        &self,
+        pk: &ProvingKey<Bn254>,
+        matrices: &CircuitMatrices,
+        owner: u64,
+        circuit: C,
+        rng: &mut R,
+    ) -> Result<(Proof<Bn254>, ProofTimings), ProverError> {
+        let r = Fr::rand(rng);
+        let s = Fr::rand(rng);
+        self.prove_inner(pk, matrices, Some(owner), circuit, r, s)
     }
 }
 

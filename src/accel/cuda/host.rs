@@ -26,6 +26,21 @@ unsafe extern "C" {
         q_infinity: i32,
         out: *mut [Limbs; 3],
     );
+    fn rst_host_msm(
+        entries: *const u32,
+        task_offsets: *const u32,
+        tasks: u32,
+        bucket_tasks: *const u32,
+        nbuckets: u32,
+        bases: *const u64,
+        buckets_per_window: u32,
+        segments: u32,
+        seg_len: u32,
+        total: u32,
+        partial: *mut [Limbs; 3],
+        buckets: *mut [Limbs; 3],
+        out: *mut [Limbs; 3],
+    );
     fn rst_host_ntt(
         data: *mut Limbs,
         tw: *const Limbs,
@@ -175,6 +190,47 @@ pub fn g1_op(op: G1Op, p: &G1, q: &G1) -> G1 {
     from_jacobian(out)
 }
 
+/// An MSM through the host build of `msm.cuh`: the CUDA backend's plan and kernels, each kernel
+/// a loop over its threads, then the plan's host finish.
+pub fn msm(
+    bases: &[ark_bn254::G1Affine],
+    scalars: &[crate::accel::ScalarBigInt],
+    c: u32,
+) -> Result<G1, crate::accel::AccelError> {
+    use crate::accel::msm::{MsmPlan, bases_limbs};
+    if bases.len() != scalars.len() {
+        return Err(crate::accel::AccelError::Length("length mismatch".into()));
+    }
+    let plan = MsmPlan::new(scalars, c)?;
+    let b = bases_limbs(bases);
+    let mut partial = vec![[Limbs::default(); 3]; plan.tasks()];
+    let mut buckets = vec![[Limbs::default(); 3]; plan.total_buckets()];
+    let mut out = vec![[Limbs::default(); 3]; plan.total_segments()];
+    // SAFETY: every array has the length the plan gives it (entries indexed through
+    // task_offsets ≤ entries.len(), bucket_tasks of nbuckets + 1, bases of 8 limbs per point and
+    // entries below bases.len()), and the C function writes only partial, buckets and out within
+    // tasks, nbuckets and total elements.
+    unsafe {
+        rst_host_msm(
+            plan.entries.as_ptr(),
+            plan.task_offsets.as_ptr(),
+            plan.tasks() as u32,
+            plan.bucket_tasks.as_ptr(),
+            plan.total_buckets() as u32,
+            b.as_ptr(),
+            plan.buckets,
+            plan.segments,
+            plan.seg_len,
+            plan.total_segments() as u32,
+            partial.as_mut_ptr(),
+            buckets.as_mut_ptr(),
+            out.as_mut_ptr(),
+        )
+    };
+    let segs: Vec<G1> = out.into_iter().map(from_jacobian).collect();
+    plan.finish(&segs)
+}
+
 /// Montgomery multiplication in Fq through the host build.
 pub fn fq_mul(a: &ark_bn254::Fq, b: &ark_bn254::Fq) -> ark_bn254::Fq {
     let (x, y) = (Limbs((a.0).0), Limbs((b.0).0));
@@ -270,6 +326,23 @@ mod tests {
             assert_eq!(g1_op(G1Op::AddMixed, p, &G1::zero()), *p);
         }
         assert!(g1_op(G1Op::Double, &G1::zero(), &g).is_zero());
+    }
+
+    #[test]
+    fn host_built_msm_kernels_equal_arkworks_on_edge_cases() {
+        use ark_ec::VariableBaseMSM;
+        for n in [1usize, 33, 300] {
+            for (name, bases, scalars) in crate::accel::msm::edge_case_inputs(n, 11) {
+                let want = G1::msm_bigint(&bases, &scalars);
+                for c in [3u32, 8, crate::accel::msm::default_window_bits(n)] {
+                    assert_eq!(
+                        msm(&bases, &scalars, c).expect("msm"),
+                        want,
+                        "{name}, n = {n}, c = {c}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

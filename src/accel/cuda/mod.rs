@@ -28,6 +28,7 @@ pub const SOURCES: &[(&str, &str)] = &[
         include_str!("../../../kernels/cuda/poseidon.cu"),
     ),
     ("ntt.cu", include_str!("../../../kernels/cuda/ntt.cu")),
+    ("msm.cuh", include_str!("../../../kernels/cuda/msm.cuh")),
     ("msm.cu", include_str!("../../../kernels/cuda/msm.cu")),
 ];
 
