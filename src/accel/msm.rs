@@ -382,6 +382,15 @@ impl<T> ResidentCache<T> {
         Ok(buf)
     }
 
+    /// Drops `id`'s buffer (after a device error that may have left it invalid).
+    pub fn forget(&self, id: Option<BasesId>) {
+        if let (Some(id), Ok(mut g)) = (id, self.inner.lock()) {
+            if let Some(old) = g.items.remove(&id) {
+                g.used -= old.1;
+            }
+        }
+    }
+
     /// Uploads so far (cache misses).
     pub fn uploads(&self) -> u64 {
         self.inner.lock().map(|g| g.uploads).unwrap_or(0)

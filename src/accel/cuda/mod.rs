@@ -7,8 +7,10 @@ pub mod host;
 pub mod nvrtc;
 
 mod hasher;
+mod msm;
 mod ntt;
 pub use hasher::{CudaDevice, CudaHasher, driver_available, list_devices};
+pub use msm::CudaMsm;
 pub use ntt::CudaNtt;
 
 /// The kernel sources, embedded so a deployed binary needs no source tree.

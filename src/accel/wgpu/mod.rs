@@ -76,6 +76,11 @@ pub(crate) fn open_device(
         ..Default::default()
     }))
     .map_err(dev)?;
+    // wgpu's default handler panics on errors no scope captured; ours logs them (the operations
+    // that can fail run inside `scoped`, so they surface as typed errors there).
+    device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| {
+        tracing::error!(error = %e, "wgpu error outside an error scope");
+    }));
     Ok((device, queue, info))
 }
 
@@ -110,18 +115,71 @@ pub(crate) fn from_words(w: &[u32]) -> Result<Fr, AccelError> {
     fr_from_device(l, "wgpu")
 }
 
-/// A shader module (`field.wgsl` prepended to `source`) with one bind group layout of buffer
+/// `field.wgsl` (written for Fr) instantiated for BN254's base field Fq: identifiers `Fr`, `fr_*`,
+/// `P`, `INV` become `Fq`, `fq_*`, `Q`, `QINV`, and the modulus and `−q⁻¹ mod 2^32` replace
+/// Fr's. Fails if the template no longer has the literals it expects (tests catch that at once).
+pub(crate) fn fq_field() -> Result<String, AccelError> {
+    const FR_P: &str = "0xf0000001u, 0x43e1f593u, 0x79b97091u, 0x2833e848u,\n    0x8181585du, 0xb85045b6u, 0xe131a029u, 0x30644e72u";
+    const FQ_P: &str = "0xd87cfd47u, 0x3c208c16u, 0x6871ca8du, 0x97816a91u,\n    0x8181585du, 0xb85045b6u, 0xe131a029u, 0x30644e72u";
+    const FR_INV: &str = "0xefffffffu";
+    const FQ_INV: &str = "0xe4866389u";
+    if FIELD.matches(FR_P).count() != 1 || FIELD.matches(FR_INV).count() != 1 {
+        return Err(dev(
+            "field.wgsl no longer has the Fr literals the Fq instance replaces",
+        ));
+    }
+    let src = FIELD.replace(FR_P, FQ_P).replace(FR_INV, FQ_INV);
+    let mut out = String::with_capacity(src.len());
+    let mut ident = String::new();
+    let flush = |ident: &mut String, out: &mut String| {
+        let mapped = match ident.as_str() {
+            "Fr" => "Fq".to_string(),
+            "P" => "Q".to_string(),
+            "INV" => "QINV".to_string(),
+            s if s.starts_with("fr_") => format!("fq_{}", &s[3..]),
+            s => s.to_string(),
+        };
+        out.push_str(&mapped);
+        ident.clear();
+    };
+    for ch in src.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '_' {
+            ident.push(ch);
+        } else {
+            flush(&mut ident, &mut out);
+            out.push(ch);
+        }
+    }
+    flush(&mut ident, &mut out);
+    Ok(out)
+}
+
+/// A shader module (`prelude`, normally `field.wgsl`, prepended to `source`) with one bind group layout of buffer
 /// bindings `0..` (`kinds`, in order) and a pipeline per entry point, in the order of `entries`.
 pub(crate) fn build_pipelines(
     device: &wgpu::Device,
     label: &str,
+    prelude: &str,
+    source: &str,
+    kinds: &[wgpu::BufferBindingType],
+    entries: &[&str],
+) -> Result<(wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>), AccelError> {
+    scoped(device, || {
+        build_unchecked(device, label, prelude, source, kinds, entries)
+    })
+}
+
+fn build_unchecked(
+    device: &wgpu::Device,
+    label: &str,
+    prelude: &str,
     source: &str,
     kinds: &[wgpu::BufferBindingType],
     entries: &[&str],
 ) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
-        source: wgpu::ShaderSource::Wgsl(format!("{FIELD}\n{source}").into()),
+        source: wgpu::ShaderSource::Wgsl(format!("{prelude}\n{source}").into()),
     });
     let layout_entries: Vec<wgpu::BindGroupLayoutEntry> = kinds
         .iter()
@@ -162,6 +220,20 @@ pub(crate) fn build_pipelines(
     (layout, pipelines)
 }
 
+/// Runs `f` with validation and out-of-memory errors captured: a failing buffer allocation, bind
+/// group or shader becomes [`AccelError::Device`] instead of a panic or a silent bad result.
+pub(crate) fn scoped<T>(device: &wgpu::Device, f: impl FnOnce() -> T) -> Result<T, AccelError> {
+    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let out = f();
+    let v = pollster::block_on(validation.pop());
+    let o = pollster::block_on(oom.pop());
+    match v.or(o) {
+        Some(e) => Err(dev(e)),
+        None => Ok(out),
+    }
+}
+
 /// Waits for the submitted work and reads a `MAP_READ` buffer back as u32 words.
 pub(crate) fn read_back(
     device: &wgpu::Device,
@@ -193,6 +265,7 @@ impl WgpuHasher {
         let (layout, mut pipelines) = build_pipelines(
             &device,
             "poseidon.wgsl",
+            FIELD,
             POSEIDON,
             &[
                 Storage { read_only: true },
@@ -201,7 +274,7 @@ impl WgpuHasher {
                 Uniform,
             ],
             &["poseidon", "field_ops"],
-        );
+        )?;
         let field_ops = pipelines.pop().ok_or_else(|| dev("pipeline missing"))?;
         let poseidon = pipelines.pop().ok_or_else(|| dev("pipeline missing"))?;
         let spec3 = Fr::poseidon_spec(3).ok_or_else(|| dev("no width 3"))?;
@@ -364,7 +437,9 @@ impl BatchHasher<Fr> for WgpuHasher {
     }
 }
 
+mod msm;
 mod ntt;
+pub use msm::WgpuMsm;
 pub use ntt::WgpuNtt;
 
 #[cfg(test)]

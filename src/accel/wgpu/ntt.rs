@@ -32,6 +32,7 @@ impl WgpuNtt {
         let (layout, mut p) = build_pipelines(
             &device,
             "ntt.wgsl",
+            super::FIELD,
             NTT,
             &[
                 Storage { read_only: false },
@@ -39,7 +40,7 @@ impl WgpuNtt {
                 Uniform,
             ],
             &["bitrev", "butterfly", "scale"],
-        );
+        )?;
         let (scale, butterfly, bitrev) = match (p.pop(), p.pop(), p.pop()) {
             (Some(s), Some(b), Some(r)) => (s, b, r),
             _ => return Err(dev("pipeline missing")),
