@@ -316,7 +316,8 @@ fn hardware_detect_and_check() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// The lavapipe profile's self-check runs Poseidon on wgpu (software Vulkan) against the CPU.
+/// The lavapipe profile's self-check runs Poseidon, NTT and MSM on wgpu (software Vulkan) against
+/// the CPU and arkworks.
 #[test]
 fn lavapipe_profile_passes_its_check() {
     let profile = format!("{}/hardware/lavapipe.toml", env!("CARGO_MANIFEST_DIR"));
@@ -328,4 +329,5 @@ fn lavapipe_profile_passes_its_check() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("poseidon: pass (wgpu"), "{text}");
     assert!(text.contains("ntt: pass (wgpu)"), "{text}");
+    assert!(text.contains("msm: pass (wgpu)"), "{text}");
 }

@@ -321,13 +321,17 @@ fn snarkjs_verifies_exported_proofs() {
     assert!(text.contains("Invalid"), "{text}");
 }
 
-/// A block proof whose witness map runs on the wgpu NTT backend (lavapipe in CI) is identical to
-/// the CPU's for the same blinding, and verifies.
+/// A block proof made entirely on the wgpu backends (G1 MSMs and the witness map's NTTs; lavapipe
+/// in CI) is identical to the CPU's for the same blinding and verifies; through the key pair, the
+/// key's bases are uploaded once and stay resident for the next proof.
 #[test]
-fn a_block_proof_with_the_wgpu_ntt_backend_verifies() {
-    let ntt = match rustorium::accel::wgpu::WgpuNtt::new(true) {
-        Ok(n) => n,
-        Err(e) => {
+fn a_block_proof_with_the_wgpu_backends_verifies() {
+    let (ntt, msm) = match (
+        rustorium::accel::wgpu::WgpuNtt::new(true),
+        rustorium::accel::wgpu::WgpuMsm::new(true, 0, 1 << 30),
+    ) {
+        (Ok(n), Ok(m)) => (n, Arc::new(m)),
+        (Err(e), _) | (_, Err(e)) => {
             assert!(
                 std::env::var_os("RUSTORIUM_SKIP_WGPU").is_some(),
                 "no Vulkan adapter: {e}"
@@ -336,18 +340,90 @@ fn a_block_proof_with_the_wgpu_ntt_backend_verifies() {
         }
     };
     let (_d, _s, circuits) = chain();
-    let prover = Prover::new(Arc::new(rustorium::accel::CpuMsm), Arc::new(ntt));
-    assert_eq!(prover.backends(), ("cpu", "wgpu"));
+    let prover = Prover::new(msm.clone(), Arc::new(ntt));
+    assert_eq!(prover.backends(), ("wgpu", "wgpu"));
     let m = keys().matrices().expect("matrices");
     let (r, s) = (Fr::from(99u64), Fr::from(7u64));
     let (gpu, _) = prover
         .prove_with_randomness(&keys().pk, &m, circuits[0].clone(), r, s)
-        .expect("prove with the wgpu NTT");
+        .expect("prove on wgpu");
     let (cpu, _) = Prover::cpu()
         .prove_with_randomness(&keys().pk, &m, circuits[0].clone(), r, s)
         .expect("prove on the CPU");
     assert_eq!(gpu, cpu);
     assert!(verify(&keys().pk.vk, &gpu, &circuits[0].public_inputs()));
+    let uploads = msm.uploads();
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    for c in &circuits[..2] {
+        let (proof, _) = keys().prove(&prover, c.clone(), &mut rng).expect("prove");
+        assert!(verify(&keys().pk.vk, &proof, &c.public_inputs()));
+    }
+    assert_eq!(
+        msm.uploads(),
+        uploads + 4,
+        "the four G1 queries are uploaded once, then resident"
+    );
+}
+
+/// An MSM backend that fails like a lost device, or returns a wrong point (a miscompiled kernel).
+struct BrokenMsm {
+    wrong_result: bool,
+}
+
+impl rustorium::accel::MsmBackend for BrokenMsm {
+    fn name(&self) -> &'static str {
+        "cuda"
+    }
+    fn msm_g1(
+        &self,
+        bases: &[rustorium::accel::G1Affine],
+        scalars: &[rustorium::accel::ScalarBigInt],
+        id: Option<rustorium::accel::msm::BasesId>,
+    ) -> Result<rustorium::accel::G1Projective, rustorium::accel::AccelError> {
+        if self.wrong_result {
+            use ark_ec::AdditiveGroup;
+            let right = rustorium::accel::CpuMsm.msm_g1(bases, scalars, id)?;
+            return Ok(right.double());
+        }
+        Err(rustorium::accel::AccelError::Device {
+            backend: "cuda",
+            message: "simulated device loss".into(),
+        })
+    }
+}
+
+/// A GPU MSM that fails, or computes a wrong point, fails that proof job over to the CPU: the
+/// proof still verifies and each retry is counted.
+#[test]
+fn a_failed_or_wrong_gpu_msm_is_retried_on_the_cpu() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let (_d, _s, circuits) = chain();
+    let counter = AtomicU64::new(0);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    for wrong_result in [false, true] {
+        let broken = Prover::new(
+            Arc::new(BrokenMsm { wrong_result }),
+            Arc::new(rustorium::accel::CpuNtt),
+        );
+        let direct = keys().prove(&broken, circuits[0].clone(), &mut rng);
+        assert!(
+            matches!(
+                direct,
+                Err(ProverError::Backend(_) | ProverError::SelfCheck { .. })
+            ),
+            "a broken MSM must not yield a proof: {direct:?}"
+        );
+        let (proof, _) = rustorium::prover::prove_with_fallback(
+            keys(),
+            &broken,
+            circuits[0].clone(),
+            &mut rng,
+            &counter,
+        )
+        .expect("the CPU retry proves");
+        assert!(verify(&keys().pk.vk, &proof, &circuits[0].public_inputs()));
+    }
+    assert_eq!(counter.load(Ordering::Relaxed), 2);
 }
 
 /// An NTT backend that fails like a lost device.

@@ -101,15 +101,17 @@ pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
                     println!("ntt: FAIL: {e}");
                 }
             }
-            for (op, b) in [("msm", p.backends.msm)] {
-                // The prover's GPU backends are a later milestone: only the CPU passes here.
-                match b {
-                    rustorium::hardware::Backend::Cpu => println!("{op}: pass (cpu)"),
-                    other if p.require_gpu => {
+            match p.msm_backend() {
+                Ok((m, name)) => match rustorium::hardware::msm_self_check(m.as_ref()) {
+                    Ok(()) => println!("msm: pass ({name})"),
+                    Err(e) => {
                         failed = true;
-                        println!("{op}: FAIL: {other:?} backend for {op} is not built yet");
+                        println!("msm: FAIL ({name}): {e}");
                     }
-                    other => println!("{op}: pass (cpu; {other:?} for {op} is not built yet)"),
+                },
+                Err(e) => {
+                    failed = true;
+                    println!("msm: FAIL: {e}");
                 }
             }
             Ok(if failed {

@@ -10,8 +10,11 @@
 //! poseidon = "cuda"
 //! msm = "cpu"
 //! ntt = "cpu"
+//! [msm]
+//! window_bits = 0               # Pippenger window c (2..=20); 0: by MSM size
 //! [wgpu]
 //! allow_software = false       # accept lavapipe-like CPU adapters (tests only)
+//! memory_limit_mb = 0           # device memory we may use, MiB (0: no limit of ours)
 //! [cuda]
 //! device = 0
 //! memory_limit_mb = 65536       # 0: no limit of ours
@@ -31,9 +34,11 @@ use rustorium_circuits::poseidon;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::accel::cuda::{CudaHasher, CudaNtt, list_devices};
-use crate::accel::wgpu::{AdapterSummary, WgpuHasher, WgpuNtt, list_adapters};
-use crate::accel::{BatchHasher, CpuHasher, CpuNtt, FallbackHasher, NttBackend};
+use crate::accel::cuda::{CudaHasher, CudaMsm, CudaNtt, list_devices};
+use crate::accel::wgpu::{AdapterSummary, WgpuHasher, WgpuMsm, WgpuNtt, list_adapters};
+use crate::accel::{
+    BatchHasher, CpuHasher, CpuMsm, CpuNtt, FallbackHasher, MsmBackend, NttBackend,
+};
 
 /// A backend choice.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -89,6 +94,17 @@ impl Default for CudaSection {
 pub struct WgpuSection {
     /// Accept a software adapter (lavapipe): for tests, never for production.
     pub allow_software: bool,
+    /// Device memory we may use, MiB (0: no limit of ours).
+    pub memory_limit_mb: u64,
+}
+
+/// `[msm]`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MsmSection {
+    /// Pippenger window size `c` for the GPU MSMs (2..=20); 0 picks by MSM size
+    /// (`accel::msm::default_window_bits`).
+    pub window_bits: u32,
 }
 
 /// `[cpu]`.
@@ -116,6 +132,9 @@ pub struct Profile {
     /// wgpu settings.
     #[serde(default)]
     pub wgpu: WgpuSection,
+    /// MSM settings.
+    #[serde(default)]
+    pub msm: MsmSection,
     /// CPU settings.
     #[serde(default)]
     pub cpu: CpuSection,
@@ -173,6 +192,15 @@ impl Profile {
             path: origin.to_string(),
             message: e.to_string(),
         })?;
+        if profile.msm.window_bits != 0 && !(2..=20).contains(&profile.msm.window_bits) {
+            return Err(HardwareError::Invalid {
+                path: origin.to_string(),
+                message: format!(
+                    "msm.window_bits must be 0 (by size) or 2..=20, not {}",
+                    profile.msm.window_bits
+                ),
+            });
+        }
         if profile.cuda.batch == 0 {
             return Err(HardwareError::Invalid {
                 path: origin.to_string(),
@@ -288,6 +316,100 @@ impl Profile {
             },
         }
     }
+}
+
+/// Bytes of proving-key bases a device backend may keep resident: half the memory limit (the rest
+/// is for each MSM's plan and scratch buffers, about `n · (4·W + 96·W/32)` bytes); no limit of ours
+/// (0) keeps every key's bases.
+fn resident_budget(memory_limit_mb: u64) -> u64 {
+    if memory_limit_mb == 0 {
+        u64::MAX
+    } else {
+        memory_limit_mb * (1 << 20) / 2
+    }
+}
+
+impl Profile {
+    /// The prover's G1 MSM backend this profile selects, with its name: `cuda` or `wgpu` (each
+    /// checked against arkworks at start-up), `auto` tries CUDA then a hardware wgpu adapter; a
+    /// missing device is an error under `require_gpu`, otherwise the CPU is used and logged.
+    pub fn msm_backend(&self) -> Result<(Arc<dyn MsmBackend>, String), HardwareError> {
+        let cpu = || -> (Arc<dyn MsmBackend>, String) { (Arc::new(CpuMsm), "cpu".into()) };
+        let checked = |b: Arc<dyn MsmBackend>, name: String| {
+            msm_self_check(b.as_ref()).map_err(|reason| HardwareError::GpuRequired {
+                profile: self.name.clone(),
+                op: "msm",
+                reason,
+            })?;
+            Ok((b, name))
+        };
+        let unavailable = |reason: String| {
+            if self.require_gpu {
+                Err(HardwareError::GpuRequired {
+                    profile: self.name.clone(),
+                    op: "msm",
+                    reason,
+                })
+            } else {
+                tracing::warn!(profile = %self.name, %reason, "no GPU for msm: using the CPU");
+                Ok(cpu())
+            }
+        };
+        let cuda = || {
+            CudaMsm::new(
+                self.cuda.device,
+                self.msm.window_bits,
+                resident_budget(self.cuda.memory_limit_mb),
+            )
+        };
+        let wgpu = || {
+            WgpuMsm::new(
+                self.wgpu.allow_software,
+                self.msm.window_bits,
+                resident_budget(self.wgpu.memory_limit_mb),
+            )
+        };
+        match self.backends.msm {
+            Backend::Cpu => Ok(cpu()),
+            Backend::Cuda => match cuda() {
+                Ok(m) => checked(Arc::new(m), "cuda".into()),
+                Err(e) => unavailable(e.to_string()),
+            },
+            Backend::Wgpu => match wgpu() {
+                Ok(m) => checked(Arc::new(m), "wgpu".into()),
+                Err(e) => unavailable(e.to_string()),
+            },
+            Backend::Auto => match cuda() {
+                Ok(m) => checked(Arc::new(m), "cuda".into()),
+                Err(_) => match WgpuMsm::new(
+                    false,
+                    self.msm.window_bits,
+                    resident_budget(self.wgpu.memory_limit_mb),
+                ) {
+                    Ok(m) => checked(Arc::new(m), "wgpu".into()),
+                    Err(e) => unavailable(e.to_string()),
+                },
+            },
+        }
+    }
+}
+
+/// A randomized comparison of an MSM backend with arkworks (random scalars, and the 0/1 skew of
+/// real witnesses), 256 points.
+pub fn msm_self_check(m: &dyn MsmBackend) -> Result<(), String> {
+    use ark_ec::VariableBaseMSM;
+    for (name, bases, scalars) in crate::accel::msm::edge_case_inputs(256, 0x3a3)
+        .into_iter()
+        .filter(|(n, _, _)| n == "random" || n.starts_with("small"))
+    {
+        let got = m
+            .msm_g1(&bases, &scalars, None)
+            .map_err(|e| e.to_string())?;
+        if got != crate::accel::G1Projective::msm_bigint(&bases, &scalars) {
+            return Err(format!("{} MSM differs from arkworks ({name})", m.name()));
+        }
+    }
+    Ok(())
 }
 
 /// A small randomized comparison of an NTT backend with arkworks (every kind, 2^10).

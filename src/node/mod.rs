@@ -156,6 +156,7 @@ impl Node {
         };
         let metrics = Metrics::default();
         let mut ntt_backend = "cpu".to_string();
+        let mut msm_backend = "cpu".to_string();
         let mut prover = Prover::cpu();
         let (hasher, poseidon_backend) = match &config.hardware {
             Some(p) => {
@@ -163,8 +164,12 @@ impl Node {
                 let (ntt, name) = profile
                     .ntt_backend()
                     .map_err(|e| NodeError::Config(e.to_string()))?;
-                prover = Prover::new(Arc::new(crate::accel::CpuMsm), ntt);
+                let (msm, msm_name) = profile
+                    .msm_backend()
+                    .map_err(|e| NodeError::Config(e.to_string()))?;
+                prover = Prover::new(msm, ntt);
                 ntt_backend = name;
+                msm_backend = msm_name;
                 if profile.cpu.threads > 0 {
                     // Only the first pool configuration of a process takes effect.
                     let _ = rayon::ThreadPoolBuilder::new()
@@ -225,7 +230,7 @@ impl Node {
         }
         for (op, backend) in [
             ("poseidon", poseidon_backend.as_str()),
-            ("msm", "cpu"),
+            ("msm", msm_backend.as_str()),
             ("ntt", ntt_backend.as_str()),
         ] {
             metrics.set_backend(op, backend);
