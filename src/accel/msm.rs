@@ -355,11 +355,11 @@ impl<T> ResidentCache<T> {
         g.tick += 1;
         let tick = g.tick;
         if let Some(id) = id {
-            if let Some(item) = g.items.get_mut(&id) {
-                if item.3 == fp {
-                    item.2 = tick;
-                    return Ok(item.0.clone());
-                }
+            if let Some(item) = g.items.get_mut(&id)
+                && item.3 == fp
+            {
+                item.2 = tick;
+                return Ok(item.0.clone());
             }
             if let Some(old) = g.items.remove(&id) {
                 g.used -= old.1;
@@ -384,10 +384,10 @@ impl<T> ResidentCache<T> {
 
     /// Drops `id`'s buffer (after a device error that may have left it invalid).
     pub fn forget(&self, id: Option<BasesId>) {
-        if let (Some(id), Ok(mut g)) = (id, self.inner.lock()) {
-            if let Some(old) = g.items.remove(&id) {
-                g.used -= old.1;
-            }
+        if let (Some(id), Ok(mut g)) = (id, self.inner.lock())
+            && let Some(old) = g.items.remove(&id)
+        {
+            g.used -= old.1;
         }
     }
 

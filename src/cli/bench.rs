@@ -59,8 +59,25 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         allow_software: bool,
     },
-    /// Setup, prove (ours and ark-groth16's, interleaved) and verify times for block circuits.
+    /// G1 MSM and NTT per backend beside arkworks (`--kernel-log-sizes`), then setup, prove (ours
+    /// on the CPU, ours on the profile's backends with `--profile`, and ark-groth16's, interleaved)
+    /// and verify times for block circuits.
     Prove {
+        /// MSM and NTT sizes as powers of two (empty: skip the kernel table).
+        #[arg(long, value_delimiter = ',', default_value = "16,18")]
+        kernel_log_sizes: Vec<u32>,
+        /// Also use software wgpu adapters (lavapipe: correctness, not speed).
+        #[arg(long)]
+        allow_software: bool,
+        /// Hardware profile whose MSM/NTT backends make a third prover column.
+        #[arg(long)]
+        profile: Option<std::path::PathBuf>,
+        /// Skip the end-to-end proving table.
+        #[arg(long)]
+        kernels_only: bool,
+        /// Skip the kernel table.
+        #[arg(long)]
+        proofs_only: bool,
         /// Tree depths.
         #[arg(long, value_delimiter = ',', default_value = "32")]
         depth: Vec<usize>,
@@ -167,9 +184,113 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn prove_table(depths: &[usize], capacities: &[usize], runs: usize) -> Result<()> {
+/// MSM (random scalars, bases resident as in proving) and forward NTT per backend, each beside
+/// arkworks in the same run; every device result is compared with arkworks'.
+fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
+    use ark_ec::{CurveGroup, PrimeGroup, VariableBaseMSM};
+    use ark_ff::PrimeField;
+    use rustorium::accel::msm::BasesId;
+    use rustorium::accel::{
+        CpuMsm, CpuNtt, G1Affine, G1Projective, MsmBackend, NttBackend, NttKind,
+    };
+    use std::sync::Arc;
+    let mut msms: Vec<(String, Arc<dyn MsmBackend>)> =
+        vec![("arkworks (rayon)".into(), Arc::new(CpuMsm))];
+    let mut ntts: Vec<(String, Arc<dyn NttBackend>)> =
+        vec![("arkworks (radix-2)".into(), Arc::new(CpuNtt))];
+    match rustorium::accel::cuda::CudaMsm::new(0, 0, u64::MAX) {
+        Ok(m) => msms.push(("cuda".into(), Arc::new(m))),
+        Err(e) => eprintln!("cuda msm: unavailable ({e})"),
+    }
+    match rustorium::accel::cuda::CudaNtt::new(0) {
+        Ok(n) => ntts.push(("cuda".into(), Arc::new(n))),
+        Err(e) => eprintln!("cuda ntt: unavailable ({e})"),
+    }
+    match rustorium::accel::wgpu::WgpuMsm::new(allow_software, 0, u64::MAX) {
+        Ok(m) => msms.push(("wgpu".into(), Arc::new(m))),
+        Err(e) => eprintln!("wgpu msm: unavailable ({e})"),
+    }
+    match rustorium::accel::wgpu::WgpuNtt::new(allow_software) {
+        Ok(n) => ntts.push(("wgpu".into(), Arc::new(n))),
+        Err(e) => eprintln!("wgpu ntt: unavailable ({e})"),
+    }
+    let mut rng = ChaCha20Rng::seed_from_u64(6);
     println!(
-        "| depth | capacity | constraints | setup | proving key | ours (median of {runs}) | ark-groth16 (median of {runs}) | ours / ark | verify |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| operation | size | backend | time | vs arkworks | equal to arkworks |\n| --- | --- | --- | --- | --- | --- |"
+    );
+    for &k in log_sizes {
+        let n = 1usize << k;
+        // Bases: a random start point plus multiples of the generator (one addition each).
+        let g = G1Projective::generator();
+        let mut p = G1Projective::rand(&mut rng);
+        let proj: Vec<G1Projective> = (0..n)
+            .map(|_| {
+                p += g;
+                p
+            })
+            .collect();
+        let bases: Vec<G1Affine> = G1Projective::normalize_batch(&proj);
+        let scalars: Vec<_> = (0..n).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+        let id = Some(BasesId {
+            owner: BasesId::new_owner(),
+            query: 0,
+        });
+        let want = G1Projective::msm_bigint(&bases, &scalars);
+        let mut reference = Duration::ZERO;
+        for (name, m) in &msms {
+            let got = m.msm_g1(&bases, &scalars, id)?; // warm-up: compilation, bases upload
+            anyhow::ensure!(got == want, "{name} MSM differs from arkworks at 2^{k}");
+            let start = Instant::now();
+            let got = m.msm_g1(&bases, &scalars, id)?;
+            let t = start.elapsed();
+            anyhow::ensure!(got == want, "{name} MSM differs from arkworks at 2^{k}");
+            if reference.is_zero() {
+                reference = t;
+            }
+            println!(
+                "| G1 MSM | 2^{k} | {name} | {:.1} ms | {:.2}× | true |",
+                t.as_secs_f64() * 1e3,
+                reference.as_secs_f64() / t.as_secs_f64()
+            );
+        }
+        let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+        let mut want = input.clone();
+        CpuNtt.ntt(&mut want, NttKind::Forward)?;
+        let mut reference = Duration::ZERO;
+        for (name, b) in &ntts {
+            let mut v = input.clone();
+            b.ntt(&mut v, NttKind::Forward)?; // warm-up
+            let mut v = input.clone();
+            let start = Instant::now();
+            b.ntt(&mut v, NttKind::Forward)?;
+            let t = start.elapsed();
+            anyhow::ensure!(v == want, "{name} NTT differs from arkworks at 2^{k}");
+            if reference.is_zero() {
+                reference = t;
+            }
+            println!(
+                "| NTT (forward) | 2^{k} | {name} | {:.1} ms | {:.2}× | true |",
+                t.as_secs_f64() * 1e3,
+                reference.as_secs_f64() / t.as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn prove_table(
+    depths: &[usize],
+    capacities: &[usize],
+    runs: usize,
+    gpu: Option<&Prover>,
+) -> Result<()> {
+    let gpu_cols = gpu.map_or(String::new(), |p| {
+        let (m, n) = p.backends();
+        format!(" ours, msm={m} ntt={n} (median) | that / ark |")
+    });
+    println!(
+        "| depth | capacity | constraints | setup | proving key | ours (median of {runs}) | ark-groth16 (median of {runs}) | ours / ark |{gpu_cols} verify |\n| --- | --- | --- | --- | --- | --- | --- | --- |{} --- |",
+        if gpu.is_some() { " --- | --- |" } else { "" }
     );
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     for &depth in depths {
@@ -185,12 +306,22 @@ fn prove_table(depths: &[usize], capacities: &[usize], runs: usize) -> Result<()
             let inputs = circuit.public_inputs();
             let prover = Prover::cpu();
             let (mut ours, mut theirs, mut verifies) = (Vec::new(), Vec::new(), Vec::new());
+            let mut on_gpu = Vec::new();
             let mut constraints = 0;
             for _ in 0..runs {
                 let start = Instant::now();
                 let (proof, t) = keys.prove(&prover, circuit.clone(), &mut rng)?;
                 ours.push(start.elapsed());
                 constraints = t.constraints;
+                if let Some(g) = gpu {
+                    let start = Instant::now();
+                    let (p, _) = keys.prove(g, circuit.clone(), &mut rng)?;
+                    on_gpu.push(start.elapsed());
+                    anyhow::ensure!(
+                        verify(&keys.pk.vk, &p, &inputs),
+                        "GPU proof does not verify"
+                    );
+                }
                 let start = Instant::now();
                 let theirs_proof = Groth16::<Bn254>::create_random_proof_with_reduction(
                     circuit.clone(),
@@ -210,8 +341,14 @@ fn prove_table(depths: &[usize], capacities: &[usize], runs: usize) -> Result<()
                 );
             }
             let (o, t) = (median(ours), median(theirs));
+            let gpu_cells = if on_gpu.is_empty() {
+                String::new()
+            } else {
+                let g = median(on_gpu);
+                format!(" {} | {:.2} |", secs(g), g.as_secs_f64() / t.as_secs_f64())
+            };
             println!(
-                "| {depth} | {capacity} | {constraints} | {} | {:.1} MB | {} | {} | {:.2} | {:.2} ms |",
+                "| {depth} | {capacity} | {constraints} | {} | {:.1} MB | {} | {} | {:.2} |{gpu_cells} {:.2} ms |",
                 secs(setup),
                 pk_bytes.len() as f64 / 1e6,
                 secs(o),
@@ -228,10 +365,31 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
     match cmd {
         BenchCommand::Circuit { depth } => circuit_table(depth)?,
         BenchCommand::Prove {
+            kernel_log_sizes,
+            allow_software,
+            profile,
+            kernels_only,
+            proofs_only,
             depth,
             capacity,
             runs,
-        } => prove_table(&depth, &capacity, runs.max(1))?,
+        } => {
+            if !proofs_only {
+                kernel_table(&kernel_log_sizes, allow_software)?;
+            }
+            if !kernels_only {
+                let gpu = match profile {
+                    Some(p) => {
+                        let prof = rustorium::hardware::Profile::load(&p)?;
+                        let (msm, _) = prof.msm_backend()?;
+                        let (ntt, _) = prof.ntt_backend()?;
+                        Some(Prover::new(msm, ntt))
+                    }
+                    None => None,
+                };
+                prove_table(&depth, &capacity, runs.max(1), gpu.as_ref())?
+            }
+        }
         BenchCommand::Accel {
             log_sizes,
             leaves,

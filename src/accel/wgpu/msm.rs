@@ -55,7 +55,7 @@ impl WgpuMsm {
         let limits = device.limits();
         Ok(Self {
             max_threads: limits.max_compute_workgroups_per_dimension * WORKGROUP,
-            max_binding: u64::from(limits.max_storage_buffer_binding_size),
+            max_binding: limits.max_storage_buffer_binding_size,
             device,
             queue,
             layout,
