@@ -34,6 +34,7 @@ fn config(dir: &Path) -> NodeConfig {
         prove: true,
         mempool: Default::default(),
         hardware: None,
+        consensus: None,
     }
 }
 

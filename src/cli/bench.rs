@@ -440,6 +440,7 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         prove: true,
         mempool: Default::default(),
         hardware: None,
+        consensus: None,
     };
     eprintln!(
         "load: {n} transfers from {senders} senders, depth {depth}, capacity {capacity} (key generation first)"

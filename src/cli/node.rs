@@ -171,6 +171,7 @@ fn devnet_config(a: &DevnetArgs) -> NodeConfig {
         prove: true,
         mempool: Default::default(),
         hardware: None,
+        consensus: None,
     }
 }
 

@@ -77,6 +77,47 @@ pub struct NodeConfig {
     /// Hardware profile (`hardware/*.toml`); none: everything on the CPU.
     #[serde(default)]
     pub hardware: Option<PathBuf>,
+    /// Validator mode (BFT consensus with the genesis validators); absent: single producer.
+    #[serde(default)]
+    pub consensus: Option<ConsensusSection>,
+}
+
+/// `[consensus]`: run as validator `validator` of the genesis validator set.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// Index in the genesis `[[validators]]`.
+    pub validator: u16,
+    /// Number of the insecure devnet validator key (exactly one of this and `key_file`).
+    pub dev_key: Option<u64>,
+    /// File holding the Ed25519 secret key, 32 bytes hex.
+    pub key_file: Option<PathBuf>,
+    /// Validator transport listen address (QUIC).
+    pub listen: String,
+    /// Every validator's transport address, by validator index (the own entry is ignored).
+    pub peers: Vec<String>,
+    /// Propose-step timeout at round 0, ms.
+    #[serde(default = "default_propose_ms")]
+    pub propose_timeout_ms: u64,
+    /// Prevote/precommit timeout at round 0, ms.
+    #[serde(default = "default_vote_ms")]
+    pub vote_timeout_ms: u64,
+    /// Test-only fault injection: `POST /admin/partition` and `byzantine`. Never in production.
+    #[serde(default)]
+    pub fault_injection: bool,
+    /// Test-only misbehaviour (needs `fault_injection`).
+    #[serde(default = "default_byzantine")]
+    pub byzantine: crate::consensus::Byzantine,
+}
+
+fn default_propose_ms() -> u64 {
+    1000
+}
+fn default_vote_ms() -> u64 {
+    400
+}
+fn default_byzantine() -> crate::consensus::Byzantine {
+    crate::consensus::Byzantine::None
 }
 
 /// `[mempool]`.
@@ -124,9 +165,11 @@ impl NodeConfig {
         let mut c: Self = toml::from_str(&text)
             .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let key_file = c.consensus.as_mut().and_then(|s| s.key_file.as_mut());
         for p in [&mut c.data_dir, &mut c.genesis, &mut c.keys_dir]
             .into_iter()
             .chain(c.hardware.as_mut())
+            .chain(key_file)
         {
             if p.is_relative() {
                 *p = base.join(&*p);

@@ -34,6 +34,12 @@ pub struct Metrics {
     pub gpu_fallbacks: std::sync::Arc<AtomicU64>,
     /// Proofs that failed.
     pub proof_failures: AtomicU64,
+    /// Current consensus round (validator mode).
+    pub consensus_round: AtomicU64,
+    /// Equivocation evidence records seen (validator mode).
+    pub equivocations: AtomicU64,
+    /// Validator messages dropped as malformed (validator mode).
+    pub peer_malformed: std::sync::Arc<AtomicU64>,
     rejected: Mutex<BTreeMap<String, u64>>,
     backends: Mutex<BTreeMap<String, String>>,
     proof_hist: Mutex<(Vec<u64>, f64, u64)>,
@@ -156,6 +162,27 @@ impl Metrics {
             "gauge",
             "Latest block such that every block up to it is proven.",
             l(&self.proven_height),
+        );
+        g(
+            &mut out,
+            "rustorium_consensus_round",
+            "gauge",
+            "Consensus round at the current height (validators).",
+            l(&self.consensus_round),
+        );
+        g(
+            &mut out,
+            "rustorium_equivocations_total",
+            "counter",
+            "Equivocation evidence records (conflicting proposals or votes) seen.",
+            l(&self.equivocations),
+        );
+        g(
+            &mut out,
+            "rustorium_peer_malformed_total",
+            "counter",
+            "Validator messages dropped because they did not decode.",
+            l(&self.peer_malformed),
         );
         g(
             &mut out,

@@ -14,8 +14,9 @@ pub mod chain;
 mod config;
 pub mod mempool;
 pub mod metrics;
+mod validator;
 
-pub use config::{MempoolSection, NodeConfig};
+pub use config::{ConsensusSection, MempoolSection, NodeConfig};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,8 +37,8 @@ use crate::prover::{
     vk_hash,
 };
 use crate::state::{
-    Genesis, GenesisError, StateStore, StoreError, StoreOptions, TxError, execute_block_with,
-    plan_block,
+    ExecutedBlock, Genesis, GenesisError, StateStore, StoreError, StoreOptions, TxError,
+    execute_block_with, plan_block,
 };
 use chain::Block;
 use mempool::{Mempool, MempoolError};
@@ -127,6 +128,8 @@ pub struct Node {
     queue: Mutex<Option<Sender<u64>>>,
     stop: AtomicBool,
     ready: AtomicBool,
+    p2p: std::sync::OnceLock<crate::consensus::p2p::P2p>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -248,6 +251,8 @@ impl Node {
             queue: Mutex::new(None),
             stop: AtomicBool::new(false),
             ready: AtomicBool::new(false),
+            p2p: std::sync::OnceLock::new(),
+            runtime: Mutex::new(None),
         });
         let latest = node.store.reader()?.latest_version()?.unwrap_or(0);
         node.metrics
@@ -275,8 +280,10 @@ impl Node {
             }
             *node.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
         }
-        let n = node.clone();
-        std::thread::spawn(move || n.producer_loop());
+        if !node.start_validator()? {
+            let n = node.clone();
+            std::thread::spawn(move || n.producer_loop());
+        }
         node.ready.store(true, Ordering::Relaxed);
         Ok(node)
     }
@@ -289,6 +296,14 @@ impl Node {
     /// Asks the threads to stop.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(rt) = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            rt.shutdown_background();
+        }
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
@@ -312,10 +327,11 @@ impl Node {
 
     /// Checks a transfer against the latest state and admits it to the mempool.
     pub fn submit(&self, tx: SignedTransfer) -> Result<(), SubmitError> {
-        let result = self.admit(tx);
+        let result = self.admit(tx.clone());
         match &result {
             Ok(()) => {
                 self.metrics.tx_accepted.fetch_add(1, Ordering::Relaxed);
+                self.gossip(&tx);
             }
             Err(e) => self.metrics.reject(e.reason()),
         }
@@ -406,9 +422,15 @@ impl Node {
                 Ok(())
             })?;
         let block = record.ok_or_else(|| NodeError::Chain("block record not written".into()))?;
+        self.after_commit(&block, &txs, &executed);
+        Ok(Some(block))
+    }
+
+    /// Bookkeeping after a block is committed: mempool, metrics, log, proving queue.
+    fn after_commit(&self, block: &Block, txs: &[SignedTransfer], executed: &ExecutedBlock) {
         {
             let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
-            pool.remove_committed(&txs);
+            pool.remove_committed(txs);
             self.metrics
                 .mempool_size
                 .store(pool.len() as u64, Ordering::Relaxed);
@@ -437,7 +459,6 @@ impl Node {
         {
             self.enqueue(q, block.height);
         }
-        Ok(Some(block))
     }
 
     fn enqueue(&self, q: &Sender<u64>, height: u64) {

@@ -70,6 +70,21 @@ struct GenesisFile {
     depth: usize,
     #[serde(default)]
     accounts: Vec<GenesisAccount>,
+    #[serde(default)]
+    validators: Vec<GenesisValidator>,
+}
+
+/// A validator in the genesis file (`[[validators]]`): an Ed25519 key (devnet number or hex) and
+/// the account that receives the fees of the blocks it proposes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Number of an insecure devnet validator key.
+    pub dev_key: Option<u64>,
+    /// Ed25519 public key, 32 bytes hex.
+    pub pubkey: Option<String>,
+    /// Fee account index.
+    pub fee_account: u64,
 }
 
 /// A parsed and validated genesis.
@@ -81,6 +96,8 @@ pub struct Genesis {
     pub depth: usize,
     /// Accounts at indices 0, 1, ….
     pub accounts: Vec<Account>,
+    /// Validators (empty: single-producer mode), with their fee accounts.
+    pub validators: Vec<(ed25519_dalek::VerifyingKey, u64)>,
 }
 
 /// The secret of devnet key `n`: `BLAKE-512("rustorium devnet key" || n as u64 LE)[..32]`.
@@ -148,10 +165,45 @@ impl Genesis {
             }
             accounts.push(Account::new(key, a.balance));
         }
+        let mut validators = Vec::with_capacity(file.validators.len());
+        for (i, v) in file.validators.iter().enumerate() {
+            let key = match (&v.dev_key, &v.pubkey) {
+                (Some(n), None) => crate::consensus::types::dev_validator_key(*n).verifying_key(),
+                (None, Some(h)) => {
+                    let bytes: [u8; 32] = hex::decode(h.trim_start_matches("0x"))
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| {
+                            invalid(format!("validators[{i}].pubkey: not 32 bytes of hex"))
+                        })?;
+                    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                        .map_err(|e| invalid(format!("validators[{i}].pubkey: {e}")))?
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "validators[{i}]: give exactly one of dev_key and pubkey"
+                    )));
+                }
+            };
+            if v.fee_account >= accounts.len() as u64 {
+                return Err(invalid(format!(
+                    "validators[{i}].fee_account {} is not a genesis account",
+                    v.fee_account
+                )));
+            }
+            if validators.iter().any(|(k, _)| *k == key) {
+                return Err(invalid(format!("validators[{i}]: duplicate key")));
+            }
+            validators.push((key, v.fee_account));
+        }
+        if validators.len() > u16::MAX as usize {
+            return Err(invalid("too many validators".into()));
+        }
         Ok(Self {
             chain_id: file.chain_id,
             depth: file.depth,
             accounts,
+            validators,
         })
     }
 }

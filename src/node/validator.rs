@@ -1,0 +1,379 @@
+//! Validator mode: what the consensus driver asks of the node — build a proposal from the
+//! mempool, check a peer's proposal, commit a decided block with its certificate, serve blocks
+//! to syncing peers, refuse to sign conflicting votes — and its start-up.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use malachitebft_core_types as mt;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use rustorium_circuits::field::{from_bytes_le, to_bytes_le};
+use rustorium_circuits::transfer::SignedTransfer;
+
+use super::chain::{self, Block};
+use super::{Node, NodeError, SubmitError};
+use crate::consensus::codec::Wire;
+use crate::consensus::p2p::{P2p, P2pConfig, Target};
+use crate::consensus::types::{
+    BlockValue, Ctx, Validator, ValidatorId, ValidatorSet, Vote, dev_validator_key,
+};
+use crate::consensus::{EngineConfig, engine::Engine};
+use crate::state::{StoreError, execute_block_with, plan_block};
+
+/// Decided blocks as sync serves them: height → `Wire::SyncBlock` bytes (value + certificate).
+const DECIDED: TableDefinition<u64, &[u8]> = TableDefinition::new("consensus_decided");
+/// Votes this validator signed: (height, round, type) → the value voted for (empty = nil).
+const SIGNED_VOTES: TableDefinition<(u64, i64, u8), &[u8]> =
+    TableDefinition::new("consensus_signed_votes");
+
+fn chain_err(e: impl std::fmt::Display) -> NodeError {
+    NodeError::Chain(e.to_string())
+}
+
+impl Node {
+    /// Whether the node is shutting down.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The genesis validator set.
+    pub fn validator_set(&self) -> ValidatorSet {
+        ValidatorSet(
+            self.genesis
+                .validators
+                .iter()
+                .enumerate()
+                .map(|(i, (key, fee))| Validator {
+                    id: ValidatorId(i as u16),
+                    key: *key,
+                    fee_account: *fee,
+                })
+                .collect(),
+        )
+    }
+
+    /// Starts validator mode (transport + consensus thread) when `[consensus]` is configured.
+    pub(super) fn start_validator(self: &Arc<Self>) -> Result<bool, NodeError> {
+        let Some(c) = self.config.consensus.clone() else {
+            return Ok(false);
+        };
+        let cfg_err = |m: String| NodeError::Config(format!("[consensus] {m}"));
+        let vs = self.validator_set();
+        if vs.0.is_empty() {
+            return Err(cfg_err("the genesis has no [[validators]]".into()));
+        }
+        let me =
+            vs.0.get(c.validator as usize)
+                .ok_or_else(|| cfg_err(format!("validator {} is not in the genesis", c.validator)))?
+                .clone();
+        let key = match (c.dev_key, &c.key_file) {
+            (Some(n), None) => dev_validator_key(n),
+            (None, Some(p)) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| cfg_err(format!("{}: {e}", p.display())))?;
+                let b: [u8; 32] = hex::decode(text.trim())
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| cfg_err(format!("{}: not 32 bytes of hex", p.display())))?;
+                ed25519_dalek::SigningKey::from_bytes(&b)
+            }
+            _ => return Err(cfg_err("give exactly one of dev_key and key_file".into())),
+        };
+        if key.verifying_key() != me.key {
+            return Err(cfg_err(format!(
+                "the key does not belong to validator {}",
+                c.validator
+            )));
+        }
+        if c.byzantine != crate::consensus::Byzantine::None && !c.fault_injection {
+            return Err(cfg_err("byzantine needs fault_injection = true".into()));
+        }
+        let parse = |a: &str| {
+            a.parse::<std::net::SocketAddr>()
+                .map_err(|e| cfg_err(format!("address {a}: {e}")))
+        };
+        if c.peers.len() != vs.0.len() {
+            return Err(cfg_err(format!(
+                "peers lists {} addresses for {} validators",
+                c.peers.len(),
+                vs.0.len()
+            )));
+        }
+        let peers = c
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Ok((ValidatorId(i as u16), parse(a)?)))
+            .collect::<Result<Vec<_>, NodeError>>()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("validator-net")
+            .enable_all()
+            .build()
+            .map_err(|e| cfg_err(e.to_string()))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2p = P2p::start(
+            rt.handle(),
+            P2pConfig {
+                me: me.id,
+                key: key.clone(),
+                validators: vs.clone(),
+                chain_id: self.genesis.chain_id,
+                listen: parse(&c.listen)?,
+                peers,
+            },
+            tx,
+        )
+        .map_err(cfg_err)?;
+        self.metrics.peer_malformed.store(0, Ordering::Relaxed);
+        let _ = self.p2p.set(p2p.clone());
+        *self.runtime.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt);
+        let engine = Engine::new(
+            Arc::downgrade(self),
+            self.genesis.chain_id,
+            vs,
+            me.id,
+            key,
+            p2p,
+            EngineConfig {
+                propose_timeout: std::time::Duration::from_millis(c.propose_timeout_ms.max(10)),
+                vote_timeout: std::time::Duration::from_millis(c.vote_timeout_ms.max(10)),
+                byzantine: c.byzantine,
+            },
+        );
+        std::thread::Builder::new()
+            .name("consensus".into())
+            .spawn(move || engine.run(rx))
+            .map_err(|e| cfg_err(e.to_string()))?;
+        tracing::info!(validator = c.validator, "validator mode: consensus started");
+        Ok(true)
+    }
+
+    /// The validator transport, in validator mode.
+    pub fn p2p(&self) -> Option<&P2p> {
+        self.p2p.get()
+    }
+
+    /// Sends an accepted transfer to the other validators.
+    pub(super) fn gossip(&self, tx: &SignedTransfer) {
+        if let (Some(p), Some(bytes)) = (self.p2p.get(), tx.encode()) {
+            p.send(Target::All, &Wire::Tx(bytes));
+        }
+    }
+
+    /// Admits a transfer another validator gossiped (not gossiped again).
+    pub fn submit_gossiped(&self, bytes: &[u8]) -> Result<(), SubmitError> {
+        let tx = SignedTransfer::decode(bytes)?;
+        self.admit(tx)
+    }
+
+    fn decode_txs(v: &BlockValue) -> Result<Vec<SignedTransfer>, NodeError> {
+        v.txs
+            .iter()
+            .map(|b| SignedTransfer::decode(b).map_err(chain_err))
+            .collect()
+    }
+
+    /// A block for `height` from the mempool on the committed state: every transfer applies, the
+    /// post-execution root included. `None` when nothing applicable is pending.
+    pub fn build_proposal_value(
+        &self,
+        height: u64,
+        fee_account: u64,
+    ) -> Result<Option<BlockValue>, NodeError> {
+        let reader = self.store.reader()?;
+        let base = reader.latest_version()?.unwrap_or(0);
+        if base + 1 != height {
+            return Ok(None);
+        }
+        let mut txs = {
+            let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.select(self.config.capacity, |s| {
+                reader.account(s, base).ok().flatten().map(|a| a.nonce)
+            })
+        };
+        drop(reader);
+        let mut plan = plan_block(&self.store, base, &txs, fee_account, true)?;
+        if !plan.rejected.is_empty() {
+            let bad: Vec<usize> = plan.rejected.iter().map(|(i, _)| *i).collect();
+            let dropped: Vec<SignedTransfer> = bad.iter().map(|i| txs[*i].clone()).collect();
+            txs = txs
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !bad.contains(i))
+                .map(|(_, t)| t)
+                .collect();
+            let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.remove_committed(&dropped);
+            drop(pool);
+            plan = plan_block(&self.store, base, &txs, fee_account, true)?;
+        }
+        if txs.is_empty() || !plan.rejected.is_empty() {
+            return Ok(None);
+        }
+        let w = plan.witness.ok_or_else(|| chain_err("no witness"))?;
+        Ok(Some(BlockValue {
+            height,
+            timestamp_ms: super::now_ms(),
+            producer: fee_account,
+            parent_root: to_bytes_le(&plan.old_root),
+            state_root: to_bytes_le(&w.new_root),
+            txs: txs.iter().filter_map(|t| t.encode()).collect(),
+        }))
+    }
+
+    /// Checks a proposed block against the committed state: right height and parent root, at
+    /// most `capacity` decodable transfers that all apply, and the stated post-execution root.
+    pub fn check_proposal_value(&self, height: u64, v: &BlockValue) -> Result<(), NodeError> {
+        let reader = self.store.reader()?;
+        let base = reader.latest_version()?.unwrap_or(0);
+        if v.height != height || base + 1 != height {
+            return Err(chain_err(format!("block {} at height {height}", v.height)));
+        }
+        if from_bytes_le::<rustorium_circuits::Fr>(&v.parent_root).ok() != Some(reader.root(base)?)
+        {
+            return Err(chain_err("parent root differs from ours"));
+        }
+        drop(reader);
+        if v.txs.is_empty() || v.txs.len() > self.config.capacity {
+            return Err(chain_err(format!("{} transfers", v.txs.len())));
+        }
+        let txs = Self::decode_txs(v)?;
+        let plan = plan_block(&self.store, base, &txs, v.producer, true)?;
+        if !plan.rejected.is_empty() {
+            return Err(chain_err("a transfer does not apply"));
+        }
+        let w = plan.witness.ok_or_else(|| chain_err("no witness"))?;
+        if to_bytes_le(&w.new_root) != v.state_root {
+            return Err(chain_err("state root differs from execution"));
+        }
+        Ok(())
+    }
+
+    /// Commits a decided block (with its commit certificate, for sync) in one transaction; a
+    /// block already committed at that height with the same hash is a no-op.
+    pub fn commit_decided(
+        &self,
+        v: &BlockValue,
+        cert: &mt::CommitCertificate<Ctx>,
+    ) -> Result<(), NodeError> {
+        let committed = self.store.reader()?.latest_version()?.unwrap_or(0);
+        if v.height <= committed {
+            return match self.synced_block(v.height)? {
+                Some((ours, _)) if ours.hash() == v.hash() => Ok(()),
+                _ => Err(chain_err(format!(
+                    "height {} is committed with another block",
+                    v.height
+                ))),
+            };
+        }
+        if v.height != committed + 1 {
+            return Err(chain_err(format!(
+                "block {} is not next after {committed}",
+                v.height
+            )));
+        }
+        let txs = Self::decode_txs(v)?;
+        let record = Wire::SyncBlock(v.clone(), cert.clone()).encode();
+        let chain_id = self.genesis.chain_id;
+        let mut block = None;
+        let executed =
+            execute_block_with(&self.store, &txs, v.producer, false, |txn, plan, root| {
+                if !plan.rejected.is_empty() || to_bytes_le(&root) != v.state_root {
+                    return Err(StoreError::Corrupt(
+                        "decided block does not execute to its root".into(),
+                    ));
+                }
+                let b = Block::from_plan(
+                    v.height,
+                    v.timestamp_ms,
+                    v.producer,
+                    chain_id,
+                    plan,
+                    &txs,
+                    root,
+                );
+                chain::put_block(txn, &b)?;
+                txn.open_table(DECIDED)?
+                    .insert(v.height, record.as_slice())?;
+                block = Some(b);
+                Ok(())
+            })?;
+        let block = block.ok_or_else(|| chain_err("block record not written"))?;
+        self.after_commit(&block, &txs, &executed);
+        Ok(())
+    }
+
+    /// A decided block and its certificate, as sync serves it.
+    pub fn synced_block(
+        &self,
+        height: u64,
+    ) -> Result<Option<(BlockValue, mt::CommitCertificate<Ctx>)>, NodeError> {
+        let txn = self
+            .store
+            .database()
+            .begin_read()
+            .map_err(StoreError::from)?;
+        let table = match txn.open_table(DECIDED) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(StoreError::from(e).into()),
+        };
+        let Some(bytes) = table.get(height).map_err(StoreError::from)? else {
+            return Ok(None);
+        };
+        match Wire::decode(bytes.value()) {
+            Ok(Wire::SyncBlock(v, c)) => Ok(Some((v, c))),
+            _ => Err(chain_err(format!("decided record {height} is corrupt"))),
+        }
+    }
+
+    /// The double-sign guard: records the vote before it is signed; if this validator already
+    /// signed another value at the same (height, round, type) — before a restart — returns that
+    /// vote instead.
+    pub(crate) fn guard_vote(&self, v: Vote) -> Result<Vote, NodeError> {
+        let key = (
+            v.height.0,
+            v.round.as_i64(),
+            matches!(v.kind, mt::VoteType::Precommit) as u8,
+        );
+        let value: Vec<u8> = match &v.value {
+            mt::NilOrVal::Nil => Vec::new(),
+            mt::NilOrVal::Val(h) => h.0.to_vec(),
+        };
+        let txn = self
+            .store
+            .database()
+            .begin_write()
+            .map_err(StoreError::from)?;
+        let previous = {
+            let mut t = txn.open_table(SIGNED_VOTES).map_err(StoreError::from)?;
+            let prev = t
+                .get(key)
+                .map_err(StoreError::from)?
+                .map(|g| g.value().to_vec());
+            if prev.is_none() {
+                t.insert(key, value.as_slice()).map_err(StoreError::from)?;
+            }
+            prev
+        };
+        txn.commit().map_err(StoreError::from)?;
+        match previous {
+            Some(p) if p != value => {
+                tracing::warn!(
+                    height = key.0,
+                    round = key.1,
+                    "re-signing the vote recorded before a restart"
+                );
+                let value = if p.is_empty() {
+                    mt::NilOrVal::Nil
+                } else {
+                    let b: [u8; 32] = p.try_into().map_err(|_| chain_err("corrupt vote record"))?;
+                    mt::NilOrVal::Val(crate::consensus::types::BlockHash(b))
+                };
+                Ok(Vote { value, ..v })
+            }
+            _ => Ok(v),
+        }
+    }
+}
