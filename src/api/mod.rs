@@ -84,6 +84,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/accounts/{index}", get(account))
         .route("/vk", get(vk))
         .route("/tx", post(submit))
+        .route("/admin/partition", post(partition))
         .with_state(node)
 }
 
@@ -104,6 +105,34 @@ async fn metrics(State(n): State<Shared>) -> Response {
         .into_response()
 }
 
+/// Fault injection (validators with `fault_injection = true` only): drop all traffic to and from
+/// the listed validators, `{"block": [1, 2]}`; an empty list heals.
+async fn partition(State(n): State<Shared>, body: axum::body::Bytes) -> Response {
+    let allowed = n
+        .config
+        .consensus
+        .as_ref()
+        .is_some_and(|c| c.fault_injection);
+    let Some(p2p) = n.p2p().filter(|_| allowed) else {
+        return (StatusCode::NOT_FOUND, "fault injection is off").into_response();
+    };
+    #[derive(serde::Deserialize)]
+    struct Req {
+        block: Vec<u16>,
+    }
+    let Ok(req) = serde_json::from_slice::<Req>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected {\"block\": [validator indices]}",
+        )
+            .into_response();
+    };
+    if let Ok(mut b) = p2p.blocked.lock() {
+        *b = req.block.into_iter().collect();
+    }
+    (StatusCode::OK, "ok").into_response()
+}
+
 async fn status(State(n): State<Shared>) -> Response {
     let m = &n.metrics;
     ok(json!({
@@ -115,6 +144,14 @@ async fn status(State(n): State<Shared>) -> Response {
         "mempool": n.mempool_len(),
         "proving_queue": m.proving_queue.load(Ordering::Relaxed),
         "vk_hash": n.keys.as_ref().map(|k| hex::encode(vk_hash(&k.pk.vk))),
+        "validator": n.config.consensus.as_ref().map(|c| c.validator),
+        "consensus_round": m.consensus_round.load(Ordering::Relaxed),
+        "connected_validators": n.p2p().map(|p| p.connected()),
+        "decided_hash": n
+            .synced_block(m.committed_height.load(Ordering::Relaxed))
+            .ok()
+            .flatten()
+            .map(|(v, _)| hex::encode(v.hash().0)),
     }))
 }
 
@@ -150,6 +187,7 @@ fn block_json(n: &Node, h: u64) -> Response {
             .chain(b.rejected.iter().map(|(t, r)| json!({"id": to_decimal(&t.tx.message()), "status": "rejected", "reason": r})))
             .collect::<Vec<_>>(),
         "proof": proof.map(hex::encode),
+        "decided_hash": n.synced_block(h).ok().flatten().map(|(v, _)| hex::encode(v.hash().0)),
     }))
 }
 

@@ -57,6 +57,72 @@ pub(crate) struct DevnetArgs {
     /// Key directory.
     #[arg(long, default_value = "data/keys")]
     keys: PathBuf,
+    /// Validators: 1 runs a single producer; n ≥ 4 runs n validators in this process under BFT
+    /// consensus over QUIC on loopback (validator 0 serves the API and proves; the genesis gets
+    /// `[[validators]]` with devnet keys 0..n).
+    #[arg(long, default_value_t = 1)]
+    validators: u16,
+}
+
+/// Free UDP ports on loopback (bound, read, released; a small race acceptable for a devnet).
+fn free_udp_ports(n: usize) -> Result<Vec<u16>> {
+    let socks = (0..n)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    socks.iter().map(|s| Ok(s.local_addr()?.port())).collect()
+}
+
+/// Starts the devnet's nodes: one producer, or `validators` validators (returned first = the
+/// API and proving node).
+fn start_devnet_nodes(a: &DevnetArgs) -> Result<Vec<Arc<Node>>> {
+    let config = devnet_config(a);
+    if a.validators <= 1 {
+        return Ok(vec![Node::start(config)?]);
+    }
+    let n = a.validators as usize;
+    anyhow::ensure!(
+        n >= 4,
+        "BFT needs at least 4 validators (n = 3f + 1), got {n}"
+    );
+    std::fs::create_dir_all(&a.data)?;
+    let mut genesis = std::fs::read_to_string(&a.genesis)
+        .with_context(|| format!("reading {}", a.genesis.display()))?;
+    for i in 0..n {
+        genesis += &format!("\n[[validators]]\ndev_key = {i}\nfee_account = {i}\n");
+    }
+    let genesis_path = a.data.join("genesis.toml");
+    std::fs::write(&genesis_path, genesis)?;
+    let ports = free_udp_ports(n)?;
+    let peers: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let mut c = devnet_config(a);
+        c.genesis = genesis_path.clone();
+        c.data_dir = a.data.join(format!("v{i}"));
+        c.producer = i as u64;
+        c.prove = i == 0;
+        if i > 0 {
+            c.quic_listen = "127.0.0.1:0".into();
+            c.http_listen = "127.0.0.1:0".into();
+        }
+        c.consensus = Some(rustorium::node::ConsensusSection {
+            validator: i as u16,
+            dev_key: Some(i as u64),
+            key_file: None,
+            listen: peers[i].clone(),
+            peers: peers.clone(),
+            propose_timeout_ms: 1000,
+            vote_timeout_ms: 400,
+            fault_injection: false,
+            byzantine: rustorium::consensus::Byzantine::None,
+        });
+        nodes.push(Node::start(c)?);
+    }
+    eprintln!(
+        "devnet: {n} validators under BFT consensus on {}",
+        peers.join(", ")
+    );
+    Ok(nodes)
 }
 
 #[derive(Subcommand)]
@@ -179,8 +245,7 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
     if a.data.join("state.redb").exists() {
         std::fs::remove_dir_all(&a.data).with_context(|| format!("wiping {}", a.data.display()))?;
     }
-    let config = devnet_config(&a);
-    let genesis = Genesis::load(&config.genesis)?;
+    let genesis = Genesis::load(&a.genesis)?;
     let senders: Vec<u64> = (0..genesis.accounts.len() as u64)
         .filter(|i| genesis.accounts[*i as usize].pubkey == dev_secret(*i).public_key())
         .collect();
@@ -193,7 +258,8 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
         senders.len(),
         a.capacity
     );
-    let node = Node::start(config)?;
+    let nodes = start_devnet_nodes(&a)?;
+    let node = nodes[0].clone();
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let (quic_addr, http_addr) = serve(node.clone(), a.quic, a.http).await?;
@@ -249,6 +315,10 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
                 last_report = Instant::now();
                 let m = &node.metrics;
                 let secs = start.elapsed().as_secs_f64();
+                let heights: Vec<u64> = nodes.iter().map(|n| n.metrics.committed_height.load(Ordering::Relaxed)).collect();
+                if nodes.len() > 1 {
+                    println!("[{secs:6.1} s] validators committed {heights:?}");
+                }
                 println!(
                     "[{secs:6.1} s] committed {} proven {} light-verified {} | submitted {sent} ({:.1} tx/s) applied {} | mempool {} queue {} | last proofs avg {:.2} s",
                     m.committed_height.load(Ordering::Relaxed),
@@ -278,7 +348,9 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
             }
         }
         client.close().await;
-        node.shutdown();
+        for n in &nodes {
+            n.shutdown();
+        }
         anyhow::Ok(Outcome::Ok)
     })?;
     Ok(outcome)

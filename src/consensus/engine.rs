@@ -105,6 +105,8 @@ pub(crate) struct Engine {
     peer_heights: HashMap<u16, u64>,
     last_status: Instant,
     last_sync_request: Instant,
+    /// malachite's per-height step metrics (fresh with each state machine).
+    metrics: malachitebft_metrics::Metrics,
 }
 
 fn timeouts(cfg: &EngineConfig) -> RoundTimeouts {
@@ -138,6 +140,7 @@ impl Engine {
             peer_heights: HashMap::new(),
             last_status: Instant::now(),
             last_sync_request: Instant::now() - Duration::from_secs(10),
+            metrics: malachitebft_metrics::Metrics::default(),
         }
     }
 
@@ -159,7 +162,6 @@ impl Engine {
 
     /// Runs until the node stops or drops.
     pub(crate) fn run(mut self, inbox: Receiver<Inbound>) {
-        let metrics = malachitebft_metrics::Metrics::default();
         let Some(node) = self.node.upgrade() else {
             return;
         };
@@ -190,7 +192,7 @@ impl Engine {
                 let result: Result<(), mc::Error<Ctx>> = mc::process!(
                     input: input,
                     state: &mut state,
-                    metrics: &metrics,
+                    metrics: &self.metrics,
                     with: effect => ctx.handle(io, effect)
                 );
                 if let Err(e) = result {
@@ -286,6 +288,7 @@ impl Engine {
     ) {
         *height = next;
         *state = self.new_state(next);
+        self.metrics = malachitebft_metrics::Metrics::default();
         self.io.values.clear();
         self.io.own_proposals.retain(|(h, _), _| *h >= next);
         self.io.want_value = None;

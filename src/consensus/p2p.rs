@@ -66,6 +66,8 @@ pub struct P2pConfig {
     pub listen: SocketAddr,
     /// Peer addresses by validator index.
     pub peers: Vec<(ValidatorId, SocketAddr)>,
+    /// Counter of malformed messages (the node's metric).
+    pub malformed: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -175,7 +177,7 @@ impl P2p {
         let p2p = P2p {
             out,
             blocked: Arc::default(),
-            malformed: Arc::default(),
+            malformed: cfg.malformed.clone(),
             connected: Arc::default(),
         };
         let shared = Arc::new(Shared {

@@ -121,6 +121,7 @@ impl Node {
                 chain_id: self.genesis.chain_id,
                 listen: parse(&c.listen)?,
                 peers,
+                malformed: self.metrics.peer_malformed.clone(),
             },
             tx,
         )
