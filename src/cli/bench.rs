@@ -46,6 +46,22 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         interval_ms: u64,
     },
+    /// BFT consensus on loopback: submit→final latency (p50, p99) and throughput with `validators`
+    /// in-process validators (proving off: this measures consensus, not the prover).
+    Consensus {
+        /// Validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Transfers to submit.
+        #[arg(long, default_value_t = 400)]
+        txs: usize,
+        /// Submission rate, transfers per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Circuit capacity (transfers per block).
+        #[arg(long, default_value_t = 16)]
+        capacity: usize,
+    },
     /// Poseidon(2) batches and depth-32 tree batch updates per available backend, beside the CPU,
     /// with every GPU result checked against the CPU's.
     Accel {
@@ -395,6 +411,12 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
             leaves,
             allow_software,
         } => accel(&log_sizes, &leaves, allow_software)?,
+        BenchCommand::Consensus {
+            validators,
+            txs,
+            rate,
+            capacity,
+        } => consensus_bench(validators, txs, rate, capacity)?,
         BenchCommand::Load {
             txs,
             capacity,
@@ -407,6 +429,119 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Submit→final latency and throughput of `n` in-process validators on loopback.
+fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result<()> {
+    use rustorium::node::{NodeConfig, chain};
+    use rustorium::state::dev_secret;
+    use rustorium_circuits::transfer::{Recipient, Transfer};
+    use std::sync::atomic::Ordering;
+
+    let senders = 32u64;
+    let dir = std::env::temp_dir().join(format!("rustorium-consensus-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let mut genesis = "chain_id = 7\ndepth = 16\n".to_string();
+    for i in 0..senders {
+        genesis += &format!("[[accounts]]\ndev_key = {i}\nbalance = 1000000000\n");
+    }
+    std::fs::write(dir.join("genesis.src.toml"), genesis)?;
+    let base = NodeConfig {
+        data_dir: dir.join("v0"),
+        genesis: dir.join("genesis.src.toml"),
+        producer: 0,
+        quic_listen: "127.0.0.1:0".into(),
+        http_listen: "127.0.0.1:0".into(),
+        block_interval_ms: 200,
+        capacity,
+        keys_dir: dir.join("keys"),
+        key_seed: 1,
+        prover_workers: 1,
+        keep_versions: 0,
+        prove: false,
+        mempool: Default::default(),
+        hardware: None,
+        consensus: None,
+    };
+    let nodes = super::node::start_validators(&dir.join("genesis.src.toml"), &dir, n, base, false)?;
+    let node = nodes[0].clone();
+    let txs: Vec<_> = (0..count as u64)
+        .map(|i| {
+            let from = i % senders;
+            Transfer {
+                chain_id: 7,
+                from,
+                to: Recipient::Index((from + 1) % senders),
+                amount: 1,
+                fee: 1,
+                nonce: i / senders,
+            }
+            .sign(&dev_secret(from))
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (quic, _) = rustorium::api::start_servers(node.clone(), "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?).await?;
+        let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.join("v0/tls/cert.der"))?);
+        let client = rustorium::net::quic::Client::connect(quic, cert).await?;
+        // Wait until the validators are connected.
+        let t0 = Instant::now();
+        while node.p2p().map_or(0, |p| p.connected().len()) + 1 < n {
+            anyhow::ensure!(t0.elapsed() < Duration::from_secs(30), "validators did not connect");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let start = Instant::now();
+        let period = Duration::from_secs_f64(1.0 / rate.max(1.0));
+        let mut submitted_at = std::collections::HashMap::new();
+        let mut latencies = Vec::new();
+        let mut seen = node.metrics.committed_height.load(Ordering::Relaxed);
+        let first_height = seen;
+        let mut next = 0usize;
+        while latencies.len() < count {
+            if next < count && start.elapsed() >= period * next as u32 {
+                let tx = &txs[next];
+                let res = client.submit(std::slice::from_ref(tx)).await?;
+                anyhow::ensure!(res.iter().all(|r| r.accepted), "a transfer was rejected: {res:?}");
+                submitted_at.insert(rustorium_circuits::field::to_decimal(&tx.tx.message()), Instant::now());
+                next += 1;
+            }
+            let committed = node.metrics.committed_height.load(Ordering::Relaxed);
+            for h in seen + 1..=committed {
+                let b = chain::block(&node.store, h)?.context("block")?;
+                let now = Instant::now();
+                for (tx, _) in &b.applied {
+                    if let Some(t) = submitted_at.get(&rustorium_circuits::field::to_decimal(&tx.tx.message())) {
+                        latencies.push(now - *t);
+                    }
+                }
+            }
+            seen = committed;
+            anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "consensus run timed out");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let total = start.elapsed();
+        latencies.sort();
+        println!("| validators | transfers | offered rate | submit→final p50 | p99 | max | final tx/s | blocks |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        println!(
+            "| {n} | {count} | {rate:.0} tx/s | {:.0} ms | {:.0} ms | {:.0} ms | {:.1} | {} |",
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            count as f64 / total.as_secs_f64(),
+            seen - first_height,
+        );
+        client.close().await;
+        for n in &nodes {
+            n.shutdown();
+        }
+        anyhow::Ok(())
+    })?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 /// A bounded load run against an in-process node on loopback (fresh temporary data directory).

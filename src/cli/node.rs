@@ -72,35 +72,48 @@ fn free_udp_ports(n: usize) -> Result<Vec<u16>> {
     socks.iter().map(|s| Ok(s.local_addr()?.port())).collect()
 }
 
-/// Starts the devnet's nodes: one producer, or `validators` validators (returned first = the
-/// API and proving node).
+/// Starts the devnet's nodes: one producer, or `a.validators` validators (the first is the API
+/// and proving node).
 fn start_devnet_nodes(a: &DevnetArgs) -> Result<Vec<Arc<Node>>> {
     let config = devnet_config(a);
     if a.validators <= 1 {
         return Ok(vec![Node::start(config)?]);
     }
-    let n = a.validators as usize;
+    start_validators(&a.genesis, &a.data, a.validators as usize, config, true)
+}
+
+/// Starts `n` validators in this process under BFT consensus on loopback: a genesis with
+/// `[[validators]]` (devnet keys and fee accounts 0..n) is written to `data/genesis.toml`,
+/// validator `i` keeps its data in `data/v{i}`. Validator 0 keeps `base`'s listen addresses and
+/// proves when `prove_first`; the others listen on ephemeral ports and do not prove.
+pub(crate) fn start_validators(
+    genesis_src: &Path,
+    data: &Path,
+    n: usize,
+    base: NodeConfig,
+    prove_first: bool,
+) -> Result<Vec<Arc<Node>>> {
     anyhow::ensure!(
         n >= 4,
         "BFT needs at least 4 validators (n = 3f + 1), got {n}"
     );
-    std::fs::create_dir_all(&a.data)?;
-    let mut genesis = std::fs::read_to_string(&a.genesis)
-        .with_context(|| format!("reading {}", a.genesis.display()))?;
+    std::fs::create_dir_all(data)?;
+    let mut genesis = std::fs::read_to_string(genesis_src)
+        .with_context(|| format!("reading {}", genesis_src.display()))?;
     for i in 0..n {
         genesis += &format!("\n[[validators]]\ndev_key = {i}\nfee_account = {i}\n");
     }
-    let genesis_path = a.data.join("genesis.toml");
+    let genesis_path = data.join("genesis.toml");
     std::fs::write(&genesis_path, genesis)?;
     let ports = free_udp_ports(n)?;
     let peers: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let mut nodes = Vec::new();
     for i in 0..n {
-        let mut c = devnet_config(a);
+        let mut c = base.clone();
         c.genesis = genesis_path.clone();
-        c.data_dir = a.data.join(format!("v{i}"));
+        c.data_dir = data.join(format!("v{i}"));
         c.producer = i as u64;
-        c.prove = i == 0;
+        c.prove = prove_first && i == 0;
         if i > 0 {
             c.quic_listen = "127.0.0.1:0".into();
             c.http_listen = "127.0.0.1:0".into();
@@ -118,10 +131,7 @@ fn start_devnet_nodes(a: &DevnetArgs) -> Result<Vec<Arc<Node>>> {
         });
         nodes.push(Node::start(c)?);
     }
-    eprintln!(
-        "devnet: {n} validators under BFT consensus on {}",
-        peers.join(", ")
-    );
+    eprintln!("{n} validators under BFT consensus on {}", peers.join(", "));
     Ok(nodes)
 }
 

@@ -42,8 +42,8 @@ use crate::node::Node;
 pub enum Byzantine {
     /// Honest.
     None,
-    /// Sends every vote twice: the real one to half of the peers and a conflicting one (another
-    /// value) to the other half, plus a garbage message.
+    /// Sends every vote to everyone and a conflicting one (the other value) to the upper half of
+    /// the validators, plus a garbage message.
     Equivocate,
 }
 
@@ -638,7 +638,8 @@ impl Handler<'_> {
             self.p2p.send(Target::All, &Wire::Vote(v.clone()));
             return;
         }
-        // Fault injection: the real vote to the lower half, a conflicting one to the upper half.
+        // Fault injection: the real vote to everyone, and a conflicting one (the other value)
+        // to the upper half of the validators, which so see both.
         let mut other = v.message.clone();
         other.value = match other.value {
             mt::NilOrVal::Nil => mt::NilOrVal::Val(BlockHash([0xee; 32])),
@@ -646,16 +647,14 @@ impl Handler<'_> {
         };
         let sig = sign(self.key, &vote_sign_bytes(self.chain_id, &other));
         let conflicting = SignedMessage::new(other, sig);
-        for peer in 0..self.vs.count() as u16 {
-            if peer == self.me.0 {
-                continue;
+        self.p2p.send(Target::All, &Wire::Vote(v.clone()));
+        for peer in (self.vs.count() / 2) as u16..self.vs.count() as u16 {
+            if peer != self.me.0 {
+                self.p2p.send(
+                    Target::One(ValidatorId(peer)),
+                    &Wire::Vote(conflicting.clone()),
+                );
             }
-            let msg = if (peer as usize) < self.vs.count() / 2 {
-                Wire::Vote(v.clone())
-            } else {
-                Wire::Vote(conflicting.clone())
-            };
-            self.p2p.send(Target::One(ValidatorId(peer)), &msg);
         }
         self.p2p.send_raw(Target::All, vec![0xff, 0x00, 0x13, 0x37]);
     }
