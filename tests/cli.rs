@@ -286,6 +286,55 @@ fn devnet_proves_blocks_and_stops() {
     );
 }
 
+/// `devnet --validators 4`: four validators under BFT consensus finalize the stream; validator 0
+/// proves and its light client verifies the chain.
+#[test]
+fn devnet_with_four_validators_proves_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |p: &str| dir.path().join(p).to_str().expect("utf8").to_string();
+    common::small_genesis(dir.path(), 6);
+    let out = rustorium(&[
+        "devnet",
+        "--validators",
+        "4",
+        "--blocks",
+        "2",
+        "--genesis",
+        &d("genesis.toml"),
+        "--data",
+        &d("devnet"),
+        "--keys",
+        &d("keys"),
+        "--quic",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--capacity",
+        "2",
+        "--rate",
+        "20",
+    ]);
+    let text = stdout(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    assert!(err.contains("4 validators under BFT consensus"), "{err}");
+    assert!(
+        text.contains("devnet summary: 2 blocks proven and verified from genesis"),
+        "{text}"
+    );
+    // Refused below n = 4 (no fault tolerance).
+    let out = rustorium(&[
+        "devnet",
+        "--validators",
+        "3",
+        "--data",
+        &d("x"),
+        "--genesis",
+        &d("genesis.toml"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn hardware_detect_and_check() {
     let out = rustorium(&["hardware", "detect", "--json"]);

@@ -73,7 +73,7 @@ impl Net {
             .join(", ");
         let mut cfgs = Vec::new();
         let mut http = Vec::new();
-        for i in 0..N {
+        for (i, listen) in consensus.iter().enumerate() {
             let h: SocketAddr = format!("127.0.0.1:{}", free_tcp()).parse().expect("addr");
             let byz = if byzantine == Some(i) {
                 "equivocate"
@@ -83,7 +83,7 @@ impl Net {
             let cfg = format!(
                 "data_dir = \"v{i}\"\ngenesis = \"genesis.toml\"\nproducer = {i}\nquic_listen = \"127.0.0.1:{}\"\nhttp_listen = \"{h}\"\ncapacity = 4\nprove = false\n\n[consensus]\nvalidator = {i}\ndev_key = {i}\nlisten = \"{}\"\npeers = [{peers}]\npropose_timeout_ms = 800\nvote_timeout_ms = 300\nfault_injection = true\nbyzantine = \"{byz}\"\n",
                 free_udp(),
-                consensus[i]
+                listen
             );
             let path = dir.path().join(format!("v{i}.toml"));
             std::fs::write(&path, cfg).expect("config");

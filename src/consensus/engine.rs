@@ -299,7 +299,7 @@ impl Engine {
             .partition(|m| msg_height(&m.msg) == Some(next));
         self.future = later;
         for m in now {
-            if let Some(i) = self.to_input(node, next, m) {
+            if let Some(i) = self.input_for(node, next, m) {
                 inputs.push(i);
             }
         }
@@ -359,7 +359,7 @@ impl Engine {
                 None
             }
             _ => match msg_height(&m.msg) {
-                Some(h) if h == height => self.to_input(node, height, m),
+                Some(h) if h == height => self.input_for(node, height, m),
                 Some(h) if h > height && h < height + 64 => {
                     if self.future.len() < 4096 {
                         self.future.push(m);
@@ -371,7 +371,7 @@ impl Engine {
         }
     }
 
-    fn to_input(&mut self, node: &Node, height: u64, m: Inbound) -> Option<Input<Ctx>> {
+    fn input_for(&mut self, node: &Node, height: u64, m: Inbound) -> Option<Input<Ctx>> {
         match m.msg {
             Wire::Proposal(p) => {
                 // Only the sender may relay its own proposal, and only a block that executes to

@@ -213,6 +213,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn validators_parse_and_bad_ones_are_refused() {
+        let base = "chain_id = 7\ndepth = 8\n[[accounts]]\ndev_key = 0\nbalance = 1\n[[accounts]]\ndev_key = 1\nbalance = 1\n";
+        let key = crate::consensus::types::dev_validator_key(5).verifying_key();
+        let g = Genesis::parse(
+            &format!(
+                "{base}[[validators]]\ndev_key = 4\nfee_account = 0\n[[validators]]\npubkey = \"{}\"\nfee_account = 1\n",
+                hex::encode(key.to_bytes())
+            ),
+            "g",
+        )
+        .expect("valid");
+        assert_eq!(g.validators.len(), 2);
+        assert_eq!(g.validators[1], (key, 1));
+        assert_eq!(
+            g.validators[0].0,
+            crate::consensus::types::dev_validator_key(4).verifying_key()
+        );
+        for (bad, why) in [
+            (
+                "[[validators]]\ndev_key = 4\nfee_account = 2\n",
+                "fee_account 2",
+            ),
+            ("[[validators]]\nfee_account = 0\n", "exactly one"),
+            (
+                "[[validators]]\ndev_key = 4\nfee_account = 0\n[[validators]]\ndev_key = 4\nfee_account = 1\n",
+                "duplicate",
+            ),
+            (
+                "[[validators]]\npubkey = \"abcd\"\nfee_account = 0\n",
+                "not 32 bytes",
+            ),
+        ] {
+            let e = Genesis::parse(&format!("{base}{bad}"), "g")
+                .expect_err(why)
+                .to_string();
+            assert!(e.contains(why), "{e}");
+        }
+    }
+
+    #[test]
     fn parses_and_rejects_with_the_key_named() {
         let g = Genesis::parse(
             "chain_id = 7\ndepth = 8\n[[accounts]]\ndev_key = 1\nbalance = 10\n",
