@@ -9,5 +9,7 @@ pub mod hardware;
 pub mod light;
 pub mod net;
 pub mod node;
+pub mod policy;
 pub mod prover;
+pub mod scoring;
 pub mod state;
