@@ -35,6 +35,8 @@ fn config(dir: &Path) -> NodeConfig {
         mempool: Default::default(),
         hardware: None,
         consensus: None,
+        scoring: Default::default(),
+        policy: Default::default(),
     }
 }
 

@@ -89,7 +89,14 @@ pub fn router(node: Arc<Node>) -> Router {
 }
 
 async fn readyz(State(n): State<Shared>) -> Response {
-    let body = json!({"ready": n.is_ready(), "store": true, "keys": n.keys.is_some() || !n.config.prove, "backends": {"poseidon": n.store.hasher().name(), "msm": "cpu", "ntt": "cpu"}});
+    let body = json!({
+        "ready": n.is_ready(),
+        "store": true,
+        "keys": n.keys.is_some() || !n.config.prove,
+        "backends": n.metrics.backends(),
+        "scoring": n.admission.scoring_status,
+        "policy": n.admission.policy_script,
+    });
     if n.is_ready() {
         ok(body)
     } else {

@@ -463,6 +463,8 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
         mempool: Default::default(),
         hardware: None,
         consensus: None,
+        scoring: Default::default(),
+        policy: Default::default(),
     };
     let nodes = super::node::start_validators(&dir.join("genesis.src.toml"), &dir, n, base, false)?;
     let node = nodes[0].clone();
@@ -576,6 +578,8 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         mempool: Default::default(),
         hardware: None,
         consensus: None,
+        scoring: Default::default(),
+        policy: Default::default(),
     };
     eprintln!(
         "load: {n} transfers from {senders} senders, depth {depth}, capacity {capacity} (key generation first)"

@@ -8,6 +8,7 @@ mod demo;
 mod hardware;
 mod keys;
 mod node;
+mod policy;
 mod prove;
 
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ enum Command {
     /// Benchmarks with their references side by side (markdown tables).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Admission policy scripts (gluon).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Hardware detection and backend self-checks.
     #[command(subcommand)]
     Hardware(hardware::HardwareCommand),
@@ -111,6 +115,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Tx(c) => node::run_tx(c),
         Command::Bench(c) => bench::run(c),
         Command::Hardware(c) => hardware::run(c),
+        Command::Policy(c) => policy::run(c),
         Command::Debug(c) => debug::run(c),
     };
     match result {

@@ -62,6 +62,18 @@ pub(crate) struct DevnetArgs {
     /// `[[validators]]` with devnet keys 0..n).
     #[arg(long, default_value_t = 1)]
     validators: u16,
+    /// The transaction scoring model (ONNX; docs/scoring.md).
+    #[arg(long, default_value = "config/models/scoring.onnx")]
+    scoring_model: PathBuf,
+    /// Run without transaction scoring.
+    #[arg(long)]
+    no_scoring: bool,
+    /// The admission policy script (gluon; docs/policy.md).
+    #[arg(long, default_value = "config/policy.glu")]
+    policy: PathBuf,
+    /// Run without an admission policy.
+    #[arg(long)]
+    no_policy: bool,
 }
 
 /// Free UDP ports on loopback (bound, read, released; a small race acceptable for a devnet).
@@ -248,6 +260,15 @@ fn devnet_config(a: &DevnetArgs) -> NodeConfig {
         mempool: Default::default(),
         hardware: None,
         consensus: None,
+        scoring: rustorium::node::admission::ScoringSection {
+            enabled: !a.no_scoring,
+            model: a.scoring_model.clone(),
+            ..Default::default()
+        },
+        policy: rustorium::node::admission::PolicySection {
+            script: (!a.no_policy).then(|| a.policy.clone()),
+            ..Default::default()
+        },
     }
 }
 
@@ -270,6 +291,11 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
     );
     let nodes = start_devnet_nodes(&a)?;
     let node = nodes[0].clone();
+    eprintln!(
+        "devnet: scoring {}, policy {}",
+        node.admission.scoring_status,
+        node.admission.policy_script.as_deref().unwrap_or("off")
+    );
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let (quic_addr, http_addr) = serve(node.clone(), a.quic, a.http).await?;

@@ -80,6 +80,12 @@ pub struct NodeConfig {
     /// Validator mode (BFT consensus with the genesis validators); absent: single producer.
     #[serde(default)]
     pub consensus: Option<ConsensusSection>,
+    /// Transaction scoring (ONNX); absent: off.
+    #[serde(default)]
+    pub scoring: super::admission::ScoringSection,
+    /// Admission policy script (gluon); absent: none.
+    #[serde(default)]
+    pub policy: super::admission::PolicySection,
 }
 
 /// `[consensus]`: run as validator `validator` of the genesis validator set.
@@ -174,6 +180,13 @@ impl NodeConfig {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
+        }
+        super::admission::rebase(base, &mut c.scoring.model);
+        if let Some(r) = c.scoring.runtime.as_mut() {
+            super::admission::rebase(base, r);
+        }
+        if let Some(p) = c.policy.script.as_mut() {
+            super::admission::rebase(base, p);
         }
         if c.keys_dir == base {
             c.keys_dir = c.data_dir.join("keys");

@@ -114,6 +114,8 @@ pub struct Mempool {
     config: MempoolConfig,
     by_sender: HashMap<u64, BTreeMap<u64, SignedTransfer>>,
     len: usize,
+    /// Deprioritized transfers (sender, nonce): selected only after every normal one.
+    low: std::collections::HashSet<(u64, u64)>,
 }
 
 impl Mempool {
@@ -123,6 +125,7 @@ impl Mempool {
             config,
             by_sender: HashMap::new(),
             len: 0,
+            low: Default::default(),
         }
     }
 
@@ -197,7 +200,24 @@ impl Mempool {
         Ok(outcome)
     }
 
+    /// Marks a pending transfer as deprioritized (the admission policy's decision).
+    pub fn mark_low(&mut self, sender: u64, nonce: u64) {
+        if self
+            .by_sender
+            .get(&sender)
+            .is_some_and(|q| q.contains_key(&nonce))
+        {
+            self.low.insert((sender, nonce));
+        }
+    }
+
+    /// Transfers of `sender` pending.
+    pub fn pending_of(&self, sender: u64) -> usize {
+        self.by_sender.get(&sender).map_or(0, |q| q.len())
+    }
+
     fn remove(&mut self, sender: u64, nonce: u64) {
+        self.low.remove(&(sender, nonce));
         if let Some(q) = self.by_sender.get_mut(&sender) {
             if q.remove(&nonce).is_some() {
                 self.len -= 1;
@@ -245,20 +265,35 @@ impl Mempool {
                 }
             }
         }
-        // Interleave by the fee of each run's next transfer.
-        let mut heap: BinaryHeap<(u64, std::cmp::Reverse<u64>, usize)> = runs
+        // Interleave by the fee of each run's next transfer, deprioritized transfers last.
+        let normal = |t: &SignedTransfer| !self.low.contains(&(t.tx.from, t.tx.nonce));
+        let mut heap: BinaryHeap<(bool, u64, std::cmp::Reverse<u64>, usize)> = runs
             .iter()
             .enumerate()
-            .map(|(i, r)| (r[0].tx.fee, std::cmp::Reverse(r[0].tx.from), i))
+            .map(|(i, r)| {
+                (
+                    normal(&r[0]),
+                    r[0].tx.fee,
+                    std::cmp::Reverse(r[0].tx.from),
+                    i,
+                )
+            })
             .collect();
         let mut pos = vec![0usize; runs.len()];
         let mut out = Vec::new();
         while out.len() < max {
-            let Some((_, _, i)) = heap.pop() else { break };
+            let Some((_, _, _, i)) = heap.pop() else {
+                break;
+            };
             out.push(runs[i][pos[i]].clone());
             pos[i] += 1;
             if let Some(next) = runs[i].get(pos[i]) {
-                heap.push((next.tx.fee, std::cmp::Reverse(next.tx.from), i));
+                heap.push((
+                    normal(next),
+                    next.tx.fee,
+                    std::cmp::Reverse(next.tx.from),
+                    i,
+                ));
             }
         }
         out
@@ -331,5 +366,27 @@ mod tests {
         assert_eq!(p.select(2, |_| Some(0)).len(), 2);
         p.remove_committed(&picked);
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn deprioritized_transfers_come_after_every_normal_one() {
+        let mut p = Mempool::new(MempoolConfig::default());
+        p.insert(tx(1, 0, 100), 0).expect("insert");
+        p.insert(tx(2, 0, 1), 0).expect("insert");
+        p.insert(tx(3, 0, 5), 0).expect("insert");
+        p.mark_low(1, 0);
+        assert_eq!(p.pending_of(1), 1);
+        let order: Vec<u64> = p
+            .select(10, |_| Some(0))
+            .iter()
+            .map(|t| t.tx.from)
+            .collect();
+        assert_eq!(
+            order,
+            vec![3, 2, 1],
+            "the richest transfer was deprioritized"
+        );
+        p.remove_committed(&[tx(1, 0, 100)]);
+        assert!(p.low.is_empty());
     }
 }

@@ -40,12 +40,66 @@ pub struct Metrics {
     pub equivocations: AtomicU64,
     /// Validator messages dropped as malformed (validator mode).
     pub peer_malformed: std::sync::Arc<AtomicU64>,
+    /// 1 while transaction scoring runs.
+    pub scoring_enabled: AtomicU64,
+    /// Scoring sessions that asked for CUDA and run on the CPU.
+    pub scoring_fallbacks: AtomicU64,
+    score_hist: Mutex<(Vec<u64>, f64, u64)>,
+    decisions: Mutex<BTreeMap<(String, String), u64>>,
     rejected: Mutex<BTreeMap<String, u64>>,
     backends: Mutex<BTreeMap<String, String>>,
     proof_hist: Mutex<(Vec<u64>, f64, u64)>,
 }
 
+/// Upper bounds of the anomaly-score histogram.
+const SCORE_BUCKETS: [f64; 9] = [-0.3, -0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.3];
+
 impl Metrics {
+    /// Records an anomaly score.
+    pub fn observe_score(&self, score: f32) {
+        let mut h = self.score_hist.lock().unwrap_or_else(|e| e.into_inner());
+        if h.0.is_empty() {
+            h.0 = vec![0; SCORE_BUCKETS.len()];
+        }
+        for (i, b) in SCORE_BUCKETS.iter().enumerate() {
+            if f64::from(score) <= *b {
+                h.0[i] += 1;
+            }
+        }
+        h.1 += f64::from(score);
+        h.2 += 1;
+    }
+
+    /// Counts an admission decision (`accept`, `deprioritize`, `reject`) with its reason (cut
+    /// to 64 characters so labels stay bounded).
+    pub fn decision(&self, decision: &str, reason: &str) {
+        let reason: String = reason
+            .chars()
+            .take(64)
+            .map(|c| {
+                if c == '"' || c == '\\' || c == '\n' {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        *self
+            .decisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((decision.to_string(), reason))
+            .or_default() += 1;
+    }
+
+    /// Backend per operation, as recorded at start-up.
+    pub fn backends(&self) -> BTreeMap<String, String> {
+        self.backends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Counts a rejected transfer by reason.
     pub fn reject(&self, reason: &str) {
         let mut m = self.rejected.lock().unwrap_or_else(|e| e.into_inner());
@@ -184,6 +238,48 @@ impl Metrics {
             "Validator messages dropped because they did not decode.",
             l(&self.peer_malformed),
         );
+        g(
+            &mut out,
+            "rustorium_scoring_enabled",
+            "gauge",
+            "1 while transaction scoring runs.",
+            l(&self.scoring_enabled),
+        );
+        g(
+            &mut out,
+            "rustorium_scoring_fallbacks_total",
+            "counter",
+            "Scoring sessions that asked for CUDA and run on the CPU.",
+            l(&self.scoring_fallbacks),
+        );
+        {
+            let h = self.score_hist.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(
+                out,
+                "# HELP rustorium_tx_score Anomaly scores of incoming transfers.\n# TYPE rustorium_tx_score histogram"
+            );
+            for (i, b) in SCORE_BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "rustorium_tx_score_bucket{{le=\"{b}\"}} {}",
+                    h.0.get(i).copied().unwrap_or(0)
+                );
+            }
+            let _ = writeln!(out, "rustorium_tx_score_bucket{{le=\"+Inf\"}} {}", h.2);
+            let _ = writeln!(out, "rustorium_tx_score_sum {}", h.1);
+            let _ = writeln!(out, "rustorium_tx_score_count {}", h.2);
+            let d = self.decisions.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(
+                out,
+                "# HELP rustorium_admission_decisions_total Admission decisions by reason.\n# TYPE rustorium_admission_decisions_total counter"
+            );
+            for ((decision, reason), n) in d.iter() {
+                let _ = writeln!(
+                    out,
+                    "rustorium_admission_decisions_total{{decision=\"{decision}\",reason=\"{reason}\"}} {n}"
+                );
+            }
+        }
         g(
             &mut out,
             "rustorium_gpu_fallbacks_total",

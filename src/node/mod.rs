@@ -10,6 +10,7 @@
 //! the envelope. On start-up every committed block without a proof is queued again, so a crash at
 //! any moment loses no committed transfer and leaves no block unproven.
 
+pub mod admission;
 pub mod chain;
 mod config;
 pub mod mempool;
@@ -130,6 +131,8 @@ pub struct Node {
     ready: AtomicBool,
     p2p: std::sync::OnceLock<crate::consensus::p2p::P2p>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// Scoring and policy.
+    pub admission: admission::Admission,
 }
 
 impl std::fmt::Debug for Node {
@@ -239,6 +242,12 @@ impl Node {
             metrics.set_backend(op, backend);
             tracing::info!(op, backend, "backend selected");
         }
+        let admission =
+            admission::Admission::load(&config.scoring, &config.policy, &metrics.scoring_fallbacks)
+                .map_err(NodeError::Config)?;
+        metrics
+            .scoring_enabled
+            .store(u64::from(admission.scoring_on()), Ordering::Relaxed);
         let node = Arc::new(Self {
             mempool: Mutex::new(Mempool::new(config.mempool.into())),
             prover,
@@ -253,6 +262,7 @@ impl Node {
             ready: AtomicBool::new(false),
             p2p: std::sync::OnceLock::new(),
             runtime: Mutex::new(None),
+            admission,
         });
         let latest = node.store.reader()?.latest_version()?.unwrap_or(0);
         node.metrics
@@ -374,15 +384,48 @@ impl Node {
             }
             .into());
         }
+        let new_recipient = matches!(t.to, rustorium_circuits::transfer::Recipient::NewKey(_));
         if let rustorium_circuits::transfer::Recipient::NewKey(k) = t.to {
             k.validate().map_err(TxError::InvalidRecipientKey)?;
         }
+        let pending = self
+            .mempool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending_of(t.from) as u64;
+        let raw = crate::scoring::RawFeatures {
+            balance: sender.balance,
+            amount: t.amount,
+            fee: t.fee,
+            nonce_gap: t.nonce.saturating_sub(sender.nonce),
+            sender_nonce: sender.nonce,
+            pending,
+            new_recipient,
+        };
+        let (score, decision) = self.admission.judge(&raw, t.from);
+        if let Some(s) = score {
+            self.metrics.observe_score(s);
+        }
+        let low = match decision {
+            crate::policy::Decision::Reject(reason) => {
+                self.metrics.decision("reject", &reason);
+                return Err(SubmitError::Policy(reason));
+            }
+            crate::policy::Decision::Deprioritize => true,
+            crate::policy::Decision::Accept => false,
+        };
         let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(hook) = hook {
             hook.admit(&tx).map_err(SubmitError::Policy)?;
         }
+        let (from, nonce) = (t.from, t.nonce);
         let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
         pool.insert(tx, sender.nonce)?;
+        if low {
+            pool.mark_low(from, nonce);
+        }
+        self.metrics
+            .decision(if low { "deprioritize" } else { "accept" }, "");
         self.metrics
             .mempool_size
             .store(pool.len() as u64, Ordering::Relaxed);

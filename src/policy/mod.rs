@@ -41,7 +41,7 @@ decide
 
 /// What the policy sees of a transfer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct PolicyInput {
     /// Sender index.
     pub from: u64,

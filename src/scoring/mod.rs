@@ -12,8 +12,8 @@
 pub mod features;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 use thiserror::Error;
 
@@ -39,7 +39,9 @@ pub enum ScoringError {
     Inference(String),
 }
 
-static ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+/// ONNX Runtime is loaded once per process (ort's dynamic loading is process-wide); a failed
+/// attempt is not cached, so a later call with a correct path still works.
+static ENV: Mutex<Option<&'static ort::environment::Environment>> = Mutex::new(None);
 
 /// Finds `libonnxruntime.so*`: `explicit`, then `$ORT_DYLIB_PATH`, then the project venv
 /// (`.venv/lib/python3*/site-packages/onnxruntime/capi/`) under the current directory or the
@@ -73,14 +75,25 @@ pub fn discover_runtime(explicit: Option<&Path>) -> Option<PathBuf> {
 }
 
 fn environment(runtime: &Path) -> Result<&'static ort::environment::Environment, ScoringError> {
-    let env = ENV.get_or_init(|| {
-        let builder = ort::init_from(runtime).map_err(|e| format!("{}: {e}", runtime.display()))?;
-        builder
-            .with_name("rustorium")
-            .build()
-            .map_err(|e| e.to_string())
-    });
-    env.as_ref().map_err(|e| ScoringError::Runtime(e.clone()))
+    if !runtime.is_file() {
+        return Err(ScoringError::Runtime(format!(
+            "{}: not found",
+            runtime.display()
+        )));
+    }
+    let mut env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = *env {
+        return Ok(e);
+    }
+    let builder = ort::init_from(runtime)
+        .map_err(|e| ScoringError::Runtime(format!("{}: {e}", runtime.display())))?;
+    let built = builder
+        .with_name("rustorium")
+        .build()
+        .map_err(|e| ScoringError::Runtime(e.to_string()))?;
+    let leaked: &'static ort::environment::Environment = Box::leak(Box::new(built));
+    *env = Some(leaked);
+    Ok(leaked)
 }
 
 /// A loaded model.
