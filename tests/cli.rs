@@ -335,6 +335,52 @@ fn devnet_with_four_validators_proves_blocks() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `policy check` type-checks (exit 0 / 1 with the compiler's message); `policy test` prints the
+/// decision of the shipped policy for a transfer.
+#[test]
+fn policy_check_and_test() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = format!("{}/config/policy.glu", env!("CARGO_MANIFEST_DIR"));
+    let out = rustorium(&["policy", "check", &shipped]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let bad = dir.path().join("bad.glu");
+    std::fs::write(&bad, "\\tx -> if tx.fee then Accept else Accept\n").expect("write");
+    let out = rustorium(&["policy", "check", bad.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("Expected the following types to be equal"),
+        "{}",
+        stdout(&out)
+    );
+    let tx = dir.path().join("tx.json");
+    for (json, want) in [
+        (
+            r#"{"amount": 5, "score": 0.4}"#,
+            r#"{"decision":"reject","reason":"anomaly score above 0.15"}"#,
+        ),
+        (
+            r#"{"amount": 5, "score": 0.05}"#,
+            r#"{"decision":"deprioritize"}"#,
+        ),
+        (
+            r#"{"amount": 5, "score": -0.1}"#,
+            r#"{"decision":"accept"}"#,
+        ),
+    ] {
+        std::fs::write(&tx, json).expect("write");
+        let out = rustorium(&["policy", "test", &shipped, tx.to_str().expect("utf8")]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(stdout(&out).trim(), want);
+    }
+    std::fs::write(&tx, r#"{"amount": "lots"}"#).expect("write");
+    let out = rustorium(&["policy", "test", &shipped, tx.to_str().expect("utf8")]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a malformed transfer is an error"
+    );
+}
+
 #[test]
 fn hardware_detect_and_check() {
     let out = rustorium(&["hardware", "detect", "--json"]);

@@ -62,6 +62,19 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         capacity: usize,
     },
+    /// Admission cost: ONNX scoring throughput per batch size, the policy script per transfer,
+    /// and score + policy per transfer at batch 256.
+    Admission {
+        /// Scoring batch sizes.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64,256,1024,4096")]
+        batches: Vec<usize>,
+        /// The model.
+        #[arg(long, default_value = "config/models/scoring.onnx")]
+        model: std::path::PathBuf,
+        /// The policy script.
+        #[arg(long, default_value = "config/policy.glu")]
+        policy: std::path::PathBuf,
+    },
     /// Poseidon(2) batches and depth-32 tree batch updates per available backend, beside the CPU,
     /// with every GPU result checked against the CPU's.
     Accel {
@@ -411,6 +424,11 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
             leaves,
             allow_software,
         } => accel(&log_sizes, &leaves, allow_software)?,
+        BenchCommand::Admission {
+            batches,
+            model,
+            policy,
+        } => admission_bench(&batches, &model, &policy)?,
         BenchCommand::Consensus {
             validators,
             txs,
@@ -429,6 +447,93 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Scoring throughput per batch size, policy cost, and both per transfer at batch 256.
+fn admission_bench(
+    batches: &[usize],
+    model: &std::path::Path,
+    policy: &std::path::Path,
+) -> Result<()> {
+    use rustorium::policy::{Policy, PolicyInput, PolicyLimits};
+    use rustorium::scoring::{RawFeatures, Scorer, discover_runtime, features};
+    let runtime =
+        discover_runtime(None).context("ONNX Runtime not found (scripts/setup.sh installs it)")?;
+    let scorer = Scorer::load(
+        &runtime,
+        model,
+        false,
+        &std::sync::atomic::AtomicU64::new(0),
+    )?;
+    let policy = Policy::load(policy, PolicyLimits::default())?;
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    use ark_std::rand::Rng;
+    let raws: Vec<RawFeatures> = (0..4096)
+        .map(|_| RawFeatures {
+            balance: rng.gen_range(1_000..10_000_000),
+            amount: rng.gen_range(1..10_000),
+            fee: rng.gen_range(1..10),
+            nonce_gap: rng.gen_range(0..2),
+            sender_nonce: rng.gen_range(0..100),
+            pending: rng.gen_range(0..3),
+            new_recipient: rng.gen_bool(0.05),
+        })
+        .collect();
+    let rows: Vec<_> = raws.iter().map(features).collect();
+    println!("| measurement | batch | per transfer | transfers/s |\n| --- | --- | --- | --- |");
+    for &b in batches {
+        let b = b.clamp(1, rows.len());
+        let total = 8192usize.max(b);
+        scorer.score_batch(&rows[..b])?; // warm-up
+        let start = Instant::now();
+        let mut done = 0;
+        while done < total {
+            scorer.score_batch(&rows[..b])?;
+            done += b;
+        }
+        let per = start.elapsed().as_secs_f64() / done as f64;
+        println!(
+            "| ONNX scoring (IsolationForest, 100 trees) | {b} | {:.2} µs | {:.0} |",
+            per * 1e6,
+            1.0 / per
+        );
+    }
+    let input = |r: &RawFeatures, score: f32| PolicyInput {
+        from: 1,
+        amount: r.amount,
+        fee: r.fee,
+        nonce_gap: r.nonce_gap,
+        pending: r.pending,
+        new_recipient: r.new_recipient,
+        score,
+    };
+    let n = 20_000;
+    let start = Instant::now();
+    for i in 0..n {
+        let _ = policy.decide(&input(&raws[i % raws.len()], -0.1));
+    }
+    let per_policy = start.elapsed().as_secs_f64() / n as f64;
+    println!(
+        "| policy script (config/policy.glu) | 1 | {:.2} µs | {:.0} |",
+        per_policy * 1e6,
+        1.0 / per_policy
+    );
+    let rounds = 40;
+    let start = Instant::now();
+    for k in 0..rounds {
+        let chunk = &rows[(k * 256) % 3840..(k * 256) % 3840 + 256];
+        let scores = scorer.score_batch(chunk)?;
+        for (j, s) in scores.iter().enumerate() {
+            let _ = policy.decide(&input(&raws[(k * 256) % 3840 + j], *s));
+        }
+    }
+    let per = start.elapsed().as_secs_f64() / (rounds * 256) as f64;
+    println!(
+        "| admission = scoring + policy | 256 | {:.2} µs | {:.0} |",
+        per * 1e6,
+        1.0 / per
+    );
+    Ok(())
 }
 
 /// Submit→final latency and throughput of `n` in-process validators on loopback.

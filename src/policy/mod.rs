@@ -137,6 +137,31 @@ struct Guard {
     max_steps: AtomicU64,
     deadline: Mutex<Instant>,
     running: AtomicBool,
+    /// The VM the watchdog interrupts (replaced when the VM is rebuilt).
+    vm: Mutex<Option<RootedThread>>,
+}
+
+/// One watchdog thread per policy: while a call runs past twice its wall-clock limit (code that
+/// never reaches a hook), it interrupts the VM. It polls at the limit's pace and exits with the
+/// policy.
+fn watchdog(guard: std::sync::Weak<Guard>, limit: Duration) {
+    let _ = std::thread::Builder::new()
+        .name("policy-watchdog".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(limit.max(Duration::from_millis(1)));
+                let Some(g) = guard.upgrade() else { return };
+                if !g.running.load(Ordering::Acquire) {
+                    continue;
+                }
+                let deadline = *g.deadline.lock().unwrap_or_else(|e| e.into_inner());
+                if Instant::now() > deadline + limit
+                    && let Some(vm) = g.vm.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+                {
+                    vm.interrupt();
+                }
+            }
+        });
 }
 
 type DecideFn = fn(i64, i64, i64, i64, i64, bool, f64) -> (i64, String);
@@ -187,8 +212,13 @@ impl Policy {
             max_steps: AtomicU64::new(limits.max_steps),
             deadline: Mutex::new(Instant::now()),
             running: AtomicBool::new(false),
+            vm: Mutex::new(None),
         });
         let inner = Self::build(origin, script, &limits, &guard)?;
+        watchdog(
+            Arc::downgrade(&guard),
+            Duration::from_millis(limits.max_millis),
+        );
         Ok(Self {
             origin: origin.to_string(),
             source: script.to_string(),
@@ -225,7 +255,7 @@ impl Policy {
                         "policy step limit reached".into(),
                     )));
                 }
-                if steps % 64 == 0 {
+                if steps.is_multiple_of(64) {
                     let deadline = *g.deadline.lock().unwrap_or_else(|e| e.into_inner());
                     if Instant::now() > deadline {
                         return Poll::Ready(Err(gluon::vm::Error::Message(
@@ -240,6 +270,7 @@ impl Policy {
         // The limit counts everything the VM holds: what the compiled script uses now, plus
         // the per-call budget.
         vm.set_memory_limit(vm.allocated_memory() + (limits.max_memory_kb as usize) * 1024);
+        *guard.vm.lock().unwrap_or_else(|e| e.into_inner()) = Some(vm.clone());
         Ok(Compiled { vm, decide })
     }
 
@@ -260,18 +291,6 @@ impl Policy {
             .unwrap_or_else(|e| e.into_inner()) =
             Instant::now() + Duration::from_millis(self.limits.max_millis);
         self.guard.running.store(true, Ordering::Release);
-        // Backstop for code that never reaches a hook: interrupt after twice the limit.
-        let watchdog = {
-            let vm = inner.vm.clone();
-            let guard = self.guard.clone();
-            let limit = Duration::from_millis(self.limits.max_millis.saturating_mul(2).max(1));
-            std::thread::spawn(move || {
-                std::thread::park_timeout(limit);
-                if guard.running.load(Ordering::Acquire) {
-                    vm.interrupt();
-                }
-            })
-        };
         let result = inner.decide.call(
             i(tx.from),
             i(tx.amount),
@@ -282,8 +301,6 @@ impl Policy {
             f64::from(tx.score),
         );
         self.guard.running.store(false, Ordering::Release);
-        watchdog.thread().unpark();
-        let _ = watchdog.join();
         if result.is_err() || inner.vm.interrupted() {
             // A call cut short leaves the VM's stack (and an interrupt flag) behind: start a fresh
             // VM from the same script (tens of ms; failures are the exception, and the caller

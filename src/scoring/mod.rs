@@ -129,6 +129,8 @@ impl Scorer {
         let cpu_session = || -> Result<ort::session::Session, ScoringError> {
             ort::session::Session::builder(env)
                 .map_err(|e| model_err(e.to_string()))?
+                .with_intra_threads(1)
+                .map_err(|e| model_err(e.to_string()))?
                 .commit_from_file(model)
                 .map_err(|e| model_err(e.to_string()))
         };
