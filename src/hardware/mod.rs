@@ -10,6 +10,7 @@
 //! poseidon = "cuda"
 //! msm = "cpu"
 //! ntt = "cpu"
+//! scoring = "cpu"              # "cuda": ONNX Runtime CUDA EP (fails loudly, counted CPU stand-in)
 //! [msm]
 //! window_bits = 0               # Pippenger window c (2..=20); 0: by MSM size
 //! [wgpu]
@@ -64,6 +65,14 @@ pub struct Backends {
     pub msm: Backend,
     /// Prover NTTs.
     pub ntt: Backend,
+    /// Transaction scoring (ONNX Runtime): `cuda` registers the CUDA execution provider (failing
+    /// loudly, then an explicit, counted CPU session); anything else runs on the CPU.
+    #[serde(default = "cpu_backend")]
+    pub scoring: Backend,
+}
+
+fn cpu_backend() -> Backend {
+    Backend::Cpu
 }
 
 /// `[cuda]`.

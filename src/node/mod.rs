@@ -242,8 +242,13 @@ impl Node {
             metrics.set_backend(op, backend);
             tracing::info!(op, backend, "backend selected");
         }
+        let mut scoring = config.scoring.clone();
+        if let Some(p) = &config.hardware {
+            let profile = Profile::load(p).map_err(|e| NodeError::Config(e.to_string()))?;
+            scoring.cuda |= profile.backends.scoring == crate::hardware::Backend::Cuda;
+        }
         let admission =
-            admission::Admission::load(&config.scoring, &config.policy, &metrics.scoring_fallbacks)
+            admission::Admission::load(&scoring, &config.policy, &metrics.scoring_fallbacks)
                 .map_err(NodeError::Config)?;
         metrics
             .scoring_enabled

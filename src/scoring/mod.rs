@@ -295,6 +295,33 @@ mod tests {
         assert!(v[1] > 0.0 && v[0] < 0.0, "{v:?}");
     }
 
+    /// The venv's runtime is a CPU build: asking for CUDA fails registration loudly, and the
+    /// scorer says it runs on the CPU and counts the stand-in; its scores are the CPU's.
+    #[test]
+    fn cuda_without_a_cuda_runtime_is_an_explicit_counted_cpu_fallback() {
+        let Some(rt) = discover_runtime(None) else {
+            return;
+        };
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models/scoring.onnx");
+        let fallbacks = AtomicU64::new(0);
+        let s = Scorer::load(&rt, &model, true, &fallbacks).expect("load");
+        // scripts/requirements.txt pins the CPU wheel, which has no CUDA execution provider.
+        assert_eq!(s.backend, "cpu");
+        assert_eq!(fallbacks.load(Ordering::Relaxed), 1);
+        let cpu = Scorer::load(&rt, &model, false, &AtomicU64::new(0)).expect("load");
+        let row = [features(&RawFeatures {
+            balance: 100,
+            amount: 99,
+            fee: 5000,
+            nonce_gap: 40,
+            ..Default::default()
+        })];
+        assert_eq!(
+            s.score_batch(&row).expect("score"),
+            cpu.score_batch(&row).expect("score")
+        );
+    }
+
     #[test]
     fn a_missing_runtime_or_model_is_a_clear_error() {
         let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models/scoring.onnx");
