@@ -74,5 +74,34 @@ fn batch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single, batch);
+/// Per core: one thread, 4,096 Poseidon(2) hashes; the IFMA path (when the CPU has it), the
+/// scalar path and light-poseidon.
+fn per_core(c: &mut Criterion) {
+    let mut rng = ark_std::test_rng();
+    let mut g = c.benchmark_group("poseidon2_per_core");
+    g.sample_size(10);
+    let n = 4096usize;
+    let inputs: Vec<Fr> = (0..2 * n).map(|_| Fr::rand(&mut rng)).collect();
+    let mut out = vec![Fr::from(0u64); n];
+    g.throughput(Throughput::Elements(n as u64));
+    if rustorium::accel::simd::ifma_available() {
+        g.bench_function(BenchmarkId::new("rustorium_avx512_ifma", n), |b| {
+            b.iter(|| rustorium::accel::simd::hash_many_ifma(2, &inputs, &mut out).expect("ifma"))
+        });
+    }
+    g.bench_function(BenchmarkId::new("rustorium_scalar", n), |b| {
+        b.iter(|| poseidon::hash_many(2, &inputs, &mut out).expect("shape"))
+    });
+    g.bench_function(BenchmarkId::new("light_poseidon", n), |b| {
+        let mut h = Poseidon::<Fr>::new_circom(2).expect("width");
+        b.iter(|| {
+            for (o, pair) in out.iter_mut().zip(inputs.chunks_exact(2)) {
+                *o = h.hash(pair).expect("hash");
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, single, batch, per_core);
 criterion_main!(benches);

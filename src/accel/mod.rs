@@ -6,6 +6,7 @@ pub(crate) mod cpu_prover;
 pub mod cuda;
 mod fallback;
 pub mod msm;
+pub mod simd;
 pub mod wgpu;
 pub use cpu_prover::{CpuMsm, CpuNtt};
 pub use fallback::FallbackHasher;
@@ -131,17 +132,86 @@ pub trait NttBackend: Send + Sync {
     fn ntt(&self, data: &mut [rustorium_circuits::Fr], kind: NttKind) -> Result<(), AccelError>;
 }
 
-/// The CPU backend: the native optimized permutation, split across rayon's pool.
+/// The CPU backend: the native optimized permutation, split across rayon's pool, eight lanes at
+/// a time with AVX-512 IFMA when the CPU has it (`simd`), else the scalar code.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuHasher {
     /// Batches smaller than this run on the calling thread (splitting costs more than it saves).
     pub min_parallel: usize,
+    /// Use the scalar path even where IFMA exists (benchmarks compare both).
+    pub scalar_only: bool,
+}
+
+/// The CPU path this machine uses for Poseidon batches: `avx512-ifma` or `scalar`
+/// (`RUSTORIUM_CPU_PATH=scalar` forces the scalar path).
+pub fn cpu_path() -> &'static str {
+    if simd_enabled() {
+        "avx512-ifma"
+    } else {
+        "scalar"
+    }
+}
+
+fn simd_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        simd::ifma_available()
+            && std::env::var("RUSTORIUM_CPU_PATH").map_or(true, |v| v != "scalar")
+    })
+}
+
+/// One chunk on the fastest path.
+#[allow(unsafe_code)] // a slice view from F to Fr once their TypeIds are equal; see SAFETY.
+fn hash_chunk<F: PoseidonField>(
+    arity: usize,
+    inputs: &[F],
+    out: &mut [F],
+    scalar_only: bool,
+) -> Result<(), PoseidonError> {
+    if !scalar_only
+        && simd_enabled()
+        && (arity == 2 || arity == 4)
+        && out.len() >= 4
+        && inputs.len() == out.len() * arity
+        && std::any::TypeId::of::<F>() == std::any::TypeId::of::<rustorium_circuits::Fr>()
+    {
+        // SAFETY: F is exactly rustorium_circuits::Fr (same TypeId), so both slices may be viewed
+        // as slices of Fr with the same length; `out` is borrowed mutably and not used otherwise
+        // while the view lives.
+        let (ins, outs) = unsafe {
+            (
+                std::slice::from_raw_parts(
+                    inputs.as_ptr().cast::<rustorium_circuits::Fr>(),
+                    inputs.len(),
+                ),
+                std::slice::from_raw_parts_mut(
+                    out.as_mut_ptr().cast::<rustorium_circuits::Fr>(),
+                    out.len(),
+                ),
+            )
+        };
+        if simd::hash_many_ifma(arity, ins, outs).is_some() {
+            return Ok(());
+        }
+    }
+    poseidon::hash_many(arity, inputs, out)
 }
 
 impl CpuHasher {
     /// A CPU hasher with the default parallel threshold (64 hashes).
     pub fn new() -> Self {
-        Self { min_parallel: 64 }
+        Self {
+            min_parallel: 64,
+            scalar_only: false,
+        }
+    }
+
+    /// The scalar path only.
+    pub fn scalar() -> Self {
+        Self {
+            min_parallel: 64,
+            scalar_only: true,
+        }
     }
 }
 
@@ -152,16 +222,21 @@ impl<F: PoseidonField> BatchHasher<F> for CpuHasher {
 
     fn hash_batch(&self, arity: usize, inputs: &[F], out: &mut [F]) -> Result<(), AccelError> {
         if out.len() < self.min_parallel.max(2) {
-            return Ok(poseidon::hash_many(arity, inputs, out)?);
+            return Ok(hash_chunk(arity, inputs, out, self.scalar_only)?);
         }
         // Validate the shape once, then split into chunks that each satisfy it.
         if arity == 0 || inputs.len() != out.len() * arity {
             poseidon::hash_many(arity, inputs, out)?;
         }
-        let chunk = out.len().div_ceil(rayon::current_num_threads() * 4).max(16);
+        // Multiples of 8 keep the IFMA path's lanes full.
+        let chunk = out
+            .len()
+            .div_ceil(rayon::current_num_threads() * 4)
+            .max(16)
+            .next_multiple_of(8);
         out.par_chunks_mut(chunk)
             .zip(inputs.par_chunks(chunk * arity))
-            .try_for_each(|(o, i)| poseidon::hash_many(arity, i, o))?;
+            .try_for_each(|(o, i)| hash_chunk(arity, i, o, self.scalar_only))?;
         Ok(())
     }
 }

@@ -1,0 +1,484 @@
+//! Multi-lane Poseidon on x86-64 with AVX-512 IFMA: eight hashes at once, one per 64-bit lane.
+//!
+//! Field elements of BN254's Fr use five 52-bit limbs (radix 2^52) in Montgomery form with
+//! R = 2^260; `vpmadd52luq` / `vpmadd52huq` give the low and high 52 bits of 52×52-bit products,
+//! accumulated in 64-bit lanes (at most ~20 terms below 2^52 per limb, so no overflow before the
+//! final carry pass). The permutation is the same optimized one as the scalar path and the GPU
+//! kernels (constants in `PoseidonSpec::flat_optimized`'s layout), so results are bit-identical:
+//! the tests compare every lane with the scalar code on random inputs.
+//!
+//! Values cross from arkworks' representation (Montgomery, R = 2^256, 4×64 limbs) through their
+//! canonical integers: `x·2^260 mod p` in, and back. The path is chosen at run time
+//! (`is_x86_feature_detected!`), and the scalar path stays for machines without IFMA.
+
+#![allow(unsafe_code)] // SIMD intrinsics under runtime feature detection; see the SAFETY notes.
+#![allow(clippy::needless_range_loop)] // limb loops index several arrays in step
+
+use std::sync::OnceLock;
+
+use ark_ff::{BigInteger, Field, PrimeField};
+use rustorium_circuits::Fr;
+use rustorium_circuits::poseidon::PoseidonField;
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+const MASK: u64 = (1 << 52) - 1;
+/// p in radix 2^52.
+const P: [u64; 5] = [
+    0x1f593f0000001,
+    0x4879b9709143e,
+    0x181585d2833e8,
+    0xa029b85045b68,
+    0x30644e72e131,
+];
+/// −p⁻¹ mod 2^52.
+const PINV: u64 = 0x1f593efffffff;
+
+/// An element in this path's form: `x·2^260 mod p` in five 52-bit limbs.
+type Limbs = [u64; 5];
+
+fn r260() -> &'static (Fr, Fr) {
+    static R: OnceLock<(Fr, Fr)> = OnceLock::new();
+    R.get_or_init(|| {
+        let r = Fr::from(2u64).pow([260u64]);
+        (r, r.inverse().unwrap_or_default())
+    })
+}
+
+/// arkworks → this path's Montgomery form.
+pub fn to_limbs(x: &Fr) -> Limbs {
+    let big = (*x * r260().0).into_bigint();
+    let bits = big.to_bits_le();
+    let mut out = [0u64; 5];
+    for (i, b) in bits.iter().enumerate().take(260) {
+        if *b {
+            out[i / 52] |= 1 << (i % 52);
+        }
+    }
+    out
+}
+
+/// This path's Montgomery form → arkworks (the limbs must be reduced, below p).
+pub fn from_limbs(l: &Limbs) -> Option<Fr> {
+    let mut words = [0u64; 4];
+    for (i, limb) in l.iter().enumerate() {
+        let shift = 52 * i;
+        let (w, b) = (shift / 64, shift % 64);
+        words[w] |= limb << b;
+        if b > 12 && w + 1 < 4 {
+            words[w + 1] |= limb >> (64 - b);
+        }
+    }
+    let y = Fr::from_bigint(ark_ff::BigInt(words))?;
+    Some(y * r260().1)
+}
+
+/// Whether this CPU runs the IFMA path.
+pub fn ifma_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512ifma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Constants of one width in this path's form (flat_optimized layout).
+struct Consts {
+    k: Vec<Limbs>,
+    t: usize,
+    rp: usize,
+}
+
+fn consts(t: usize) -> Option<&'static Consts> {
+    static C3: OnceLock<Option<Consts>> = OnceLock::new();
+    static C5: OnceLock<Option<Consts>> = OnceLock::new();
+    let cell = match t {
+        3 => &C3,
+        5 => &C5,
+        _ => return None,
+    };
+    cell.get_or_init(|| {
+        let spec = Fr::poseidon_spec(t)?;
+        Some(Consts {
+            k: spec.flat_optimized().iter().map(to_limbs).collect(),
+            t,
+            rp: spec.partial_rounds,
+        })
+    })
+    .as_ref()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod lanes {
+    use super::*;
+
+    /// Eight field elements, limb-major.
+    #[derive(Clone, Copy)]
+    pub(super) struct V(pub [__m512i; 5]);
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn splat(l: &Limbs) -> V {
+        V([
+            _mm512_set1_epi64(l[0] as i64),
+            _mm512_set1_epi64(l[1] as i64),
+            _mm512_set1_epi64(l[2] as i64),
+            _mm512_set1_epi64(l[3] as i64),
+            _mm512_set1_epi64(l[4] as i64),
+        ])
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn pack(xs: &[Limbs; 8]) -> V {
+        let limb = |k: usize| {
+            _mm512_set_epi64(
+                xs[7][k] as i64,
+                xs[6][k] as i64,
+                xs[5][k] as i64,
+                xs[4][k] as i64,
+                xs[3][k] as i64,
+                xs[2][k] as i64,
+                xs[1][k] as i64,
+                xs[0][k] as i64,
+            )
+        };
+        V([limb(0), limb(1), limb(2), limb(3), limb(4)])
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn unpack(v: &V) -> [Limbs; 8] {
+        let mut out = [[0u64; 5]; 8];
+        for (k, limb) in v.0.iter().enumerate() {
+            // SAFETY: __m512i and [u64; 8] have the same size and every bit pattern is valid for
+            // both.
+            let words: [u64; 8] = unsafe { core::mem::transmute::<__m512i, [u64; 8]>(*limb) };
+            for (lane, w) in words.iter().enumerate() {
+                out[lane][k] = *w;
+            }
+        }
+        out
+    }
+
+    /// Carries so every limb is below 2^52 (the value must be below 2^260).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn normalize(t: [__m512i; 5]) -> [__m512i; 5] {
+        let mask = _mm512_set1_epi64(MASK as i64);
+        let mut out = t;
+        let mut carry = _mm512_setzero_si512();
+        for limb in out.iter_mut() {
+            let v = _mm512_add_epi64(*limb, carry);
+            *limb = _mm512_and_si512(v, mask);
+            carry = _mm512_srli_epi64::<52>(v);
+        }
+        out
+    }
+
+    /// `x − p` where `x ≥ p`, else `x` (x normalized, below 2p).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn reduce_once(x: [__m512i; 5]) -> V {
+        let mask = _mm512_set1_epi64(MASK as i64);
+        let mut d = [_mm512_setzero_si512(); 5];
+        let mut borrow = _mm512_setzero_si512();
+        for k in 0..5 {
+            let v = _mm512_sub_epi64(
+                _mm512_sub_epi64(x[k], _mm512_set1_epi64(P[k] as i64)),
+                borrow,
+            );
+            borrow = _mm512_srli_epi64::<63>(v);
+            d[k] = _mm512_and_si512(v, mask);
+        }
+        // No final borrow: x ≥ p, take x − p.
+        let keep_d = _mm512_cmpeq_epi64_mask(borrow, _mm512_setzero_si512());
+        let mut out = [_mm512_setzero_si512(); 5];
+        for k in 0..5 {
+            out[k] = _mm512_mask_blend_epi64(keep_d, x[k], d[k]);
+        }
+        V(out)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn add(a: &V, b: &V) -> V {
+        let mut s = [_mm512_setzero_si512(); 5];
+        for (k, limb) in s.iter_mut().enumerate() {
+            *limb = _mm512_add_epi64(a.0[k], b.0[k]);
+        }
+        reduce_once(normalize(s))
+    }
+
+    /// Montgomery product `a·b·2^−260 mod p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn mul(a: &V, b: &V) -> V {
+        let zero = _mm512_setzero_si512();
+        let mask = _mm512_set1_epi64(MASK as i64);
+        let pinv = _mm512_set1_epi64(PINV as i64);
+        let p = [
+            _mm512_set1_epi64(P[0] as i64),
+            _mm512_set1_epi64(P[1] as i64),
+            _mm512_set1_epi64(P[2] as i64),
+            _mm512_set1_epi64(P[3] as i64),
+            _mm512_set1_epi64(P[4] as i64),
+        ];
+        let mut t = [zero; 6];
+        for i in 0..5 {
+            let bi = b.0[i];
+            for j in 0..5 {
+                t[j] = _mm512_madd52lo_epu64(t[j], a.0[j], bi);
+            }
+            for j in 0..5 {
+                t[j + 1] = _mm512_madd52hi_epu64(t[j + 1], a.0[j], bi);
+            }
+            let m = _mm512_and_si512(_mm512_madd52lo_epu64(zero, t[0], pinv), mask);
+            for j in 0..5 {
+                t[j] = _mm512_madd52lo_epu64(t[j], p[j], m);
+            }
+            for j in 0..5 {
+                t[j + 1] = _mm512_madd52hi_epu64(t[j + 1], p[j], m);
+            }
+            // t[0] is now a multiple of 2^52: move its high part up and shift by one limb.
+            let c = _mm512_srli_epi64::<52>(t[0]);
+            t = [_mm512_add_epi64(t[1], c), t[2], t[3], t[4], t[5], zero];
+        }
+        reduce_once(normalize([t[0], t[1], t[2], t[3], t[4]]))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn sbox(x: &V) -> V {
+        let x2 = mul(x, x);
+        let x4 = mul(&x2, &x2);
+        mul(&x4, x)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn full_round<const T: usize>(s: &mut [V; T], c: &[Limbs], m: &[Limbs]) {
+        let mut old = *s;
+        for i in 0..T {
+            old[i] = sbox(&add(&s[i], &splat(&c[i])));
+        }
+        for i in 0..T {
+            let mut acc = mul(&old[0], &splat(&m[i * T]));
+            for j in 1..T {
+                acc = add(&acc, &mul(&old[j], &splat(&m[i * T + j])));
+            }
+            s[i] = acc;
+        }
+    }
+
+    /// The optimized permutation on eight states (same order of operations as the GPU kernels).
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn permute<const T: usize>(s: &mut [V; T], k: &[Limbs], rp: usize) {
+        let rc_first = &k[..4 * T];
+        let pre = &k[4 * T..4 * T + T * T];
+        let mds = &k[4 * T + T * T..4 * T + 2 * T * T];
+        let mut at = 4 * T + 2 * T * T;
+        let pc = &k[at..at + rp];
+        at += rp;
+        let rows = &k[at..at + rp * T];
+        at += rp * T;
+        let cols = &k[at..at + rp * (T - 1)];
+        at += rp * (T - 1);
+        let rc_last = &k[at..at + 4 * T];
+        for r in 0..4 {
+            full_round::<T>(s, &rc_first[r * T..], if r == 3 { pre } else { mds });
+        }
+        for r in 0..rp {
+            let x0 = sbox(&add(&s[0], &splat(&pc[r])));
+            let row = &rows[r * T..(r + 1) * T];
+            let col = &cols[r * (T - 1)..(r + 1) * (T - 1)];
+            let mut acc = mul(&x0, &splat(&row[0]));
+            for j in 1..T {
+                acc = add(&acc, &mul(&s[j], &splat(&row[j])));
+            }
+            for j in 1..T {
+                s[j] = add(&s[j], &mul(&x0, &splat(&col[j - 1])));
+            }
+            s[0] = acc;
+        }
+        for r in 0..4 {
+            full_round::<T>(s, &rc_last[r * T..], mds);
+        }
+    }
+
+    /// Eight hashes of arity T − 1: `inputs` holds 8 × (T − 1) limbs, hash-major.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn hash8<const T: usize>(inputs: &[Limbs], c: &Consts) -> [Limbs; 8] {
+        let zero = [0u64; 5];
+        let mut s = [splat(&zero); T];
+        for (i, slot) in s.iter_mut().enumerate().skip(1) {
+            let mut lanes = [zero; 8];
+            for (lane, l) in lanes.iter_mut().enumerate() {
+                *l = inputs[lane * (T - 1) + (i - 1)];
+            }
+            *slot = pack(&lanes);
+        }
+        permute::<T>(&mut s, &c.k, c.rp);
+        unpack(&s[0])
+    }
+
+    /// Lane-wise products, for tests.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn mul8(a: &[Limbs; 8], b: &[Limbs; 8]) -> [Limbs; 8] {
+        unpack(&mul(&pack(a), &pack(b)))
+    }
+
+    /// Lane-wise sums, for tests.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn add8(a: &[Limbs; 8], b: &[Limbs; 8]) -> [Limbs; 8] {
+        unpack(&add(&pack(a), &pack(b)))
+    }
+}
+
+/// Hashes `out.len()` messages of `arity` (2 or 4) with the IFMA path, eight at a time (a final
+/// partial group is padded). `None` when the CPU lacks IFMA or the arity is not 2 or 4: callers use
+/// the scalar path then.
+pub fn hash_many_ifma(arity: usize, inputs: &[Fr], out: &mut [Fr]) -> Option<()> {
+    if !ifma_available() || inputs.len() != out.len() * arity {
+        return None;
+    }
+    let c = consts(arity + 1)?;
+    #[cfg(target_arch = "x86_64")]
+    {
+        for (ins, outs) in inputs.chunks(8 * arity).zip(out.chunks_mut(8)) {
+            let mut limbs: Vec<Limbs> = ins.iter().map(to_limbs).collect();
+            limbs.resize(8 * arity, [0; 5]);
+            // SAFETY: `ifma_available()` checked that this CPU has AVX-512F and AVX-512 IFMA, the
+            // target features `hash8` is compiled for.
+            let res = unsafe {
+                match c.t {
+                    3 => lanes::hash8::<3>(&limbs, c),
+                    _ => lanes::hash8::<5>(&limbs, c),
+                }
+            };
+            for (o, l) in outs.iter_mut().zip(res.iter()) {
+                *o = from_limbs(l)?;
+            }
+        }
+        Some(())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (c, out);
+        None
+    }
+}
+
+/// Lane-wise field products and sums through the IFMA arithmetic (tests); `None` without IFMA.
+pub fn field_ops_ifma(a: &[Fr; 8], b: &[Fr; 8]) -> Option<([Fr; 8], [Fr; 8])> {
+    if !ifma_available() {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let la: [Limbs; 8] = core::array::from_fn(|i| to_limbs(&a[i]));
+        let lb: [Limbs; 8] = core::array::from_fn(|i| to_limbs(&b[i]));
+        // SAFETY: IFMA and AVX-512F were detected above.
+        let (m, s) = unsafe { (lanes::mul8(&la, &lb), lanes::add8(&la, &lb)) };
+        let conv = |v: [Limbs; 8]| -> Option<[Fr; 8]> {
+            let mut out = [Fr::from(0u64); 8];
+            for (o, l) in out.iter_mut().zip(v.iter()) {
+                *o = from_limbs(l)?;
+            }
+            Some(out)
+        };
+        Some((conv(m)?, conv(s)?))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_std::UniformRand;
+    use rustorium_circuits::poseidon;
+
+    fn skip() -> bool {
+        if ifma_available() {
+            return false;
+        }
+        eprintln!("no AVX-512 IFMA on this CPU: the IFMA path is not exercised here");
+        true
+    }
+
+    #[test]
+    fn limb_conversion_round_trips() {
+        let mut rng = ark_std::test_rng();
+        for x in [Fr::from(0u64), Fr::from(1u64), -Fr::from(1u64)]
+            .into_iter()
+            .chain((0..200).map(|_| Fr::rand(&mut rng)))
+        {
+            let l = to_limbs(&x);
+            assert!(l.iter().all(|w| *w <= MASK));
+            assert_eq!(from_limbs(&l), Some(x));
+        }
+        assert_eq!(from_limbs(&P), None, "p itself is not a reduced value");
+    }
+
+    #[test]
+    fn ifma_field_arithmetic_equals_arkworks() {
+        if skip() {
+            return;
+        }
+        let mut rng = ark_std::test_rng();
+        let edge = [
+            Fr::from(0u64),
+            Fr::from(1u64),
+            -Fr::from(1u64),
+            -Fr::from(2u64),
+        ];
+        for round in 0..200 {
+            let a: [Fr; 8] = core::array::from_fn(|i| {
+                if round == 0 {
+                    edge[i % 4]
+                } else {
+                    Fr::rand(&mut rng)
+                }
+            });
+            let b: [Fr; 8] = core::array::from_fn(|i| {
+                if round == 0 {
+                    edge[(i / 2) % 4]
+                } else {
+                    Fr::rand(&mut rng)
+                }
+            });
+            let (m, s) = field_ops_ifma(&a, &b).expect("ifma");
+            for i in 0..8 {
+                assert_eq!(m[i], a[i] * b[i], "mul lane {i}");
+                assert_eq!(s[i], a[i] + b[i], "add lane {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn ifma_poseidon_is_bit_identical_to_the_scalar_path() {
+        if skip() {
+            return;
+        }
+        let mut rng = ark_std::test_rng();
+        for arity in [2usize, 4] {
+            for n in [1usize, 7, 8, 9, 100] {
+                let inputs: Vec<Fr> = (0..n * arity).map(|_| Fr::rand(&mut rng)).collect();
+                let mut out = vec![Fr::from(0u64); n];
+                hash_many_ifma(arity, &inputs, &mut out).expect("ifma");
+                for (i, o) in out.iter().enumerate() {
+                    let want = poseidon::hash(&inputs[i * arity..(i + 1) * arity]).expect("arity");
+                    assert_eq!(*o, want, "arity {arity}, hash {i} of {n}");
+                }
+            }
+        }
+        assert!(hash_many_ifma(3, &[Fr::from(1u64); 3], &mut [Fr::from(0u64)]).is_none());
+    }
+}
