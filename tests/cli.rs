@@ -381,6 +381,41 @@ fn policy_check_and_test() {
     );
 }
 
+/// `hardware tune` measures, writes a profile that loads and passes its own check, a report and an
+/// SVG plot.
+#[test]
+fn hardware_tune_writes_a_profile_the_node_loads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("tuned.toml");
+    let o = rustorium(&[
+        "hardware",
+        "tune",
+        "--quick",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let profile = rustorium::hardware::Profile::load(&out).expect("the tuned profile loads");
+    assert_eq!(profile.name, "tuned");
+    let report = std::fs::read_to_string(dir.path().join("tuned.md")).expect("report");
+    assert!(
+        report.contains("Poseidon(2) throughput") && report.contains("cpu scalar"),
+        "{report}"
+    );
+    let svg = std::fs::read_to_string(dir.path().join("tuned.svg")).expect("plot");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<polyline"),
+        "{svg}"
+    );
+    let o = rustorium(&[
+        "hardware",
+        "check",
+        "--profile",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
 #[test]
 fn hardware_detect_and_check() {
     let out = rustorium(&["hardware", "detect", "--json"]);

@@ -62,6 +62,13 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         capacity: usize,
     },
+    /// The whole suite in one run, each measurement beside its reference (light-poseidon,
+    /// arkworks MSM and FFT, ark-groth16): a markdown table, printed and written to `--out`.
+    Report {
+        /// Markdown file to write.
+        #[arg(long, default_value = "bench-report.md")]
+        out: std::path::PathBuf,
+    },
     /// Admission cost: ONNX scoring throughput per batch size, the policy script per transfer,
     /// and score + policy per transfer at batch 256.
     Admission {
@@ -424,6 +431,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
             leaves,
             allow_software,
         } => accel(&log_sizes, &leaves, allow_software)?,
+        BenchCommand::Report { out } => report(&out)?,
         BenchCommand::Admission {
             batches,
             model,
@@ -447,6 +455,291 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Mean seconds per call of `f` over at least `min` calls and 0.5 s.
+fn per_call(mut f: impl FnMut() -> Result<()>, min: u32) -> Result<f64> {
+    f()?;
+    let start = Instant::now();
+    let mut n = 0u32;
+    while n < min || start.elapsed() < Duration::from_millis(500) {
+        f()?;
+        n += 1;
+    }
+    Ok(start.elapsed().as_secs_f64() / f64::from(n))
+}
+
+/// The whole suite, references side by side.
+fn report(out: &std::path::Path) -> Result<()> {
+    use ark_ec::{CurveGroup, PrimeGroup, VariableBaseMSM};
+    use ark_ff::PrimeField;
+    use light_poseidon::{Poseidon, PoseidonHasher};
+    use rustorium::accel::{BatchHasher, CpuHasher, CpuNtt, G1Projective, NttBackend, NttKind};
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let mut rows: Vec<(String, String, f64, String, f64)> = Vec::new();
+    let fmt = |s: f64| -> String {
+        if s < 1e-3 {
+            format!("{:.2} µs", s * 1e6)
+        } else if s < 1.0 {
+            format!("{:.2} ms", s * 1e3)
+        } else {
+            format!("{s:.2} s")
+        }
+    };
+    // Poseidon(2), one hash.
+    let x = [Fr::rand(&mut rng), Fr::rand(&mut rng)];
+    let ours = per_call(
+        || {
+            std::hint::black_box(rustorium_circuits::poseidon::hash(&x)?);
+            Ok(())
+        },
+        1000,
+    )?;
+    let mut lp = Poseidon::<Fr>::new_circom(2).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let theirs = per_call(
+        || {
+            std::hint::black_box(lp.hash(&x).map_err(|e| anyhow::anyhow!("{e}"))?);
+            Ok(())
+        },
+        1000,
+    )?;
+    rows.push((
+        "Poseidon(2), one hash (scalar)".into(),
+        "1".into(),
+        ours,
+        "light-poseidon".into(),
+        theirs,
+    ));
+    // Poseidon(2) batch, one core.
+    let n = 4096;
+    let inputs: Vec<Fr> = (0..2 * n).map(|_| Fr::rand(&mut rng)).collect();
+    let mut o = vec![Fr::from(0u64); n];
+    let theirs = per_call(
+        || {
+            for (q, pair) in o.iter_mut().zip(inputs.chunks_exact(2)) {
+                *q = lp.hash(pair).map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            Ok(())
+        },
+        2,
+    )? / n as f64;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let ours = pool
+        .install(|| per_call(|| Ok(CpuHasher::new().hash_batch(2, &inputs, &mut o)?), 2))?
+        / n as f64;
+    rows.push((
+        format!(
+            "Poseidon(2) batch, 1 core ({})",
+            rustorium::accel::cpu_path()
+        ),
+        "4096".into(),
+        ours,
+        "light-poseidon".into(),
+        theirs,
+    ));
+    let scalar = pool.install(|| {
+        per_call(
+            || Ok(CpuHasher::scalar().hash_batch(2, &inputs, &mut o)?),
+            2,
+        )
+    })? / n as f64;
+    rows.push((
+        "Poseidon(2) batch, 1 core (scalar)".into(),
+        "4096".into(),
+        scalar,
+        "light-poseidon".into(),
+        theirs,
+    ));
+    // Tree update, depth 32.
+    {
+        use rustorium::state::{StateStore, StoreOptions, workload_batch, workload_keys};
+        let dir = std::env::temp_dir().join(format!("rustorium-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let keys = workload_keys(1024);
+        let mk = |name: &str, h: CpuHasher| {
+            StateStore::create(
+                &dir.join(name),
+                32,
+                1,
+                std::sync::Arc::new(h),
+                StoreOptions::default(),
+            )
+        };
+        let (fast, slow) = (
+            mk("f.redb", CpuHasher::new())?,
+            mk("s.redb", CpuHasher::scalar())?,
+        );
+        let mut v = 0u64;
+        let ours = per_call(
+            || {
+                fast.commit(v, &workload_batch(3, v, 10_000, &keys))?;
+                v += 1;
+                Ok(())
+            },
+            2,
+        )?;
+        let mut w = 0u64;
+        let theirs = per_call(
+            || {
+                slow.commit(w, &workload_batch(3, w, 10_000, &keys))?;
+                w += 1;
+                Ok(())
+            },
+            2,
+        )?;
+        rows.push((
+            format!(
+                "tree batch update, depth 32 ({})",
+                rustorium::accel::cpu_path()
+            ),
+            "10,000 leaves".into(),
+            ours,
+            "our scalar path".into(),
+            theirs,
+        ));
+        drop((fast, slow));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // MSM and NTT, 2^16.
+    let k = 1usize << 16;
+    let g = G1Projective::generator();
+    let mut p = G1Projective::rand(&mut rng);
+    let bases = G1Projective::normalize_batch(
+        &(0..k)
+            .map(|_| {
+                p += g;
+                p
+            })
+            .collect::<Vec<_>>(),
+    );
+    let scalars: Vec<_> = (0..k).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+    let theirs = per_call(
+        || {
+            let _ = std::hint::black_box(G1Projective::msm_bigint(&bases, &scalars));
+            Ok(())
+        },
+        2,
+    )?;
+    let (msm, msm_name) = match rustorium::hardware::Profile::parse(
+        "name = \"x\"\n[backends]\nposeidon = \"cpu\"\nmsm = \"auto\"\nntt = \"auto\"\n",
+        "auto",
+    )?
+    .msm_backend()
+    {
+        Ok(m) => m,
+        Err(_) => (
+            std::sync::Arc::new(rustorium::accel::CpuMsm)
+                as std::sync::Arc<dyn rustorium::accel::MsmBackend>,
+            "cpu".into(),
+        ),
+    };
+    let ours = per_call(
+        || {
+            let _ = std::hint::black_box(msm.msm_g1(&bases, &scalars, None)?);
+            Ok(())
+        },
+        2,
+    )?;
+    rows.push((
+        format!("G1 MSM ({msm_name})"),
+        "2^16".into(),
+        ours,
+        "arkworks".into(),
+        theirs,
+    ));
+    let data: Vec<Fr> = (0..k).map(|_| Fr::rand(&mut rng)).collect();
+    let theirs = per_call(
+        || {
+            let mut v = data.clone();
+            CpuNtt.ntt(&mut v, NttKind::Forward)?;
+            Ok(())
+        },
+        3,
+    )?;
+    rows.push((
+        "NTT forward (arkworks-backed CPU)".into(),
+        "2^16".into(),
+        theirs,
+        "arkworks".into(),
+        theirs,
+    ));
+    // Prove and verify (depth 16, capacity 1).
+    let shape = CircuitShape {
+        depth: 16,
+        capacity: 1,
+    };
+    let keys = dev_setup(shape, 9)?;
+    let circuit = demo_witness(shape).context("demo block")?;
+    keys.matrices()?;
+    let prover = Prover::cpu();
+    let mut proof = None;
+    let ours = per_call(
+        || {
+            proof = Some(keys.prove(&prover, circuit.clone(), &mut rng.clone())?.0);
+            Ok(())
+        },
+        2,
+    )?;
+    let theirs = per_call(
+        || {
+            Groth16::<Bn254>::create_random_proof_with_reduction(
+                circuit.clone(),
+                &keys.pk,
+                &mut rng.clone(),
+            )?;
+            Ok(())
+        },
+        2,
+    )?;
+    rows.push((
+        "Groth16 prove, block depth 16 × 1 transfer".into(),
+        "one proof".into(),
+        ours,
+        "ark-groth16".into(),
+        theirs,
+    ));
+    let proof = proof.context("proof")?;
+    let inputs = circuit.public_inputs();
+    let ours = per_call(
+        || {
+            anyhow::ensure!(verify(&keys.pk.vk, &proof, &inputs));
+            Ok(())
+        },
+        20,
+    )?;
+    let pvk = ark_groth16::prepare_verifying_key(&keys.pk.vk);
+    let theirs = per_call(
+        || {
+            anyhow::ensure!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &inputs)?);
+            Ok(())
+        },
+        20,
+    )?;
+    rows.push((
+        "Groth16 verify (incl. key preparation)".into(),
+        "one proof".into(),
+        ours,
+        "ark-groth16 (prepared key)".into(),
+        theirs,
+    ));
+    let mut md = format!(
+        "Machine: {} threads, {}; CPU path {}; `rustorium bench report` (release).\n\n| operation | size | ours | reference | reference time | ours / reference |\n| --- | --- | --- | --- | --- | --- |\n",
+        rayon::current_num_threads(),
+        std::env::consts::ARCH,
+        rustorium::accel::cpu_path()
+    );
+    for (op, size, ours, refname, theirs) in &rows {
+        md += &format!(
+            "| {op} | {size} | {} | {refname} | {} | {:.2} |\n",
+            fmt(*ours),
+            fmt(*theirs),
+            ours / theirs
+        );
+    }
+    md += "\nAdmission (scoring + policy per transfer at batch 256): `rustorium bench admission`; consensus latency: `rustorium bench consensus`.\n";
+    std::fs::write(out, &md)?;
+    println!("{md}");
+    Ok(())
 }
 
 /// Scoring throughput per batch size, policy cost, and both per transfer at batch 256.

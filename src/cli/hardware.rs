@@ -18,6 +18,19 @@ pub(crate) enum HardwareCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Measures this machine (batch sizes, threads, GPU MSM windows, backend per operation) and
+    /// writes a profile the node loads, plus a markdown report and an SVG plot beside it.
+    Tune {
+        /// Profile to write (report: same name `.md`, plot: `.svg`).
+        #[arg(long, default_value_os_t = super::tune::default_out())]
+        out: PathBuf,
+        /// Also measure software wgpu adapters (lavapipe).
+        #[arg(long)]
+        allow_software: bool,
+        /// Fewer sizes and shorter runs (tests).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Self-test every backend a profile configures against the CPU: pass or fail per operation.
     Check {
         /// Profile file.
@@ -69,6 +82,14 @@ pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
                 }
                 println!("suggested profile: {}", d.suggested_profile);
             }
+            Ok(Outcome::Ok)
+        }
+        HardwareCommand::Tune {
+            out,
+            allow_software,
+            quick,
+        } => {
+            super::tune::tune(&out, allow_software, quick)?;
             Ok(Outcome::Ok)
         }
         HardwareCommand::Check { profile } => {

@@ -10,6 +10,7 @@ mod keys;
 mod node;
 mod policy;
 mod prove;
+mod tune;
 
 use std::process::ExitCode;
 

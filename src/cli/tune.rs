@@ -1,0 +1,334 @@
+//! `rustorium hardware tune`: measures this machine and writes a hardware profile the node loads,
+//! with a markdown report and an SVG plot of Poseidon throughput against batch size per backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use ark_std::UniformRand;
+use ark_std::rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rustorium::accel::{BatchHasher, CpuHasher, CpuNtt, MsmBackend, NttBackend, NttKind};
+use rustorium::hardware::Profile;
+use rustorium_circuits::Fr;
+
+/// Opens an MSM backend with a given window size.
+type MakeMsm = Box<dyn Fn(u32) -> Result<Arc<dyn MsmBackend>>>;
+
+/// A measured series: backend → (log2 batch, hashes/s).
+type Series = Vec<(String, Vec<(u32, f64)>)>;
+
+struct Progress {
+    done: usize,
+    total: usize,
+}
+
+impl Progress {
+    fn step(&mut self, what: &str) {
+        self.done += 1;
+        let width = 30;
+        let filled = width * self.done / self.total.max(1);
+        eprint!(
+            "\r[{}{}] {:>3}/{} {what:<48}",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            self.done,
+            self.total
+        );
+        if self.done == self.total {
+            eprintln!();
+        }
+    }
+}
+
+fn rate(mut f: impl FnMut() -> Result<()>, items: usize, budget: Duration) -> Result<f64> {
+    f()?; // warm-up (compilation, uploads)
+    let start = Instant::now();
+    let mut runs = 0u32;
+    while runs < 2 || start.elapsed() < budget {
+        f()?;
+        runs += 1;
+    }
+    Ok(items as f64 * f64::from(runs) / start.elapsed().as_secs_f64())
+}
+
+/// Runs the tuning and writes `out`, `out.md` and `out.svg`.
+pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> {
+    let logs: Vec<u32> = if quick {
+        vec![8, 10, 12]
+    } else {
+        vec![8, 10, 12, 14, 16]
+    };
+    let budget = Duration::from_millis(if quick { 150 } else { 600 });
+    let mut hashers: Vec<(String, &'static str, Arc<dyn BatchHasher<Fr>>)> =
+        vec![("cpu scalar".into(), "cpu", Arc::new(CpuHasher::scalar()))];
+    if rustorium::accel::simd::ifma_available() {
+        hashers.push(("cpu avx512-ifma".into(), "cpu", Arc::new(CpuHasher::new())));
+    }
+    if let Ok(h) = rustorium::accel::cuda::CudaHasher::new(0, 1 << 22) {
+        hashers.push((format!("cuda {}", h.device_name()), "cuda", Arc::new(h)));
+    }
+    if let Ok(h) = rustorium::accel::wgpu::WgpuHasher::new(allow_software, 1 << 22) {
+        hashers.push((format!("wgpu {}", h.adapter.name), "wgpu", Arc::new(h)));
+    }
+    let mut msms: Vec<(&'static str, MakeMsm)> = Vec::new();
+    if rustorium::accel::cuda::driver_available() {
+        msms.push((
+            "cuda",
+            Box::new(|c| {
+                Ok(
+                    Arc::new(rustorium::accel::cuda::CudaMsm::new(0, c, u64::MAX)?)
+                        as Arc<dyn MsmBackend>,
+                )
+            }),
+        ));
+    }
+    if rustorium::accel::wgpu::WgpuMsm::new(allow_software, 4, 0).is_ok() {
+        msms.push((
+            "wgpu",
+            Box::new(move |c| {
+                Ok(Arc::new(rustorium::accel::wgpu::WgpuMsm::new(
+                    allow_software,
+                    c,
+                    u64::MAX,
+                )?) as Arc<dyn MsmBackend>)
+            }),
+        ));
+    }
+    let windows: Vec<u32> = if quick {
+        vec![6, 8]
+    } else {
+        vec![6, 8, 10, 12]
+    };
+    let threads = rayon::current_num_threads();
+    let mut p = Progress {
+        done: 0,
+        total: hashers.len() * logs.len() + 2 + msms.len() * windows.len() + 2,
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+
+    // Poseidon(2) throughput per backend and batch size.
+    let mut series: Series = Vec::new();
+    for (name, _, h) in &hashers {
+        let mut pts = Vec::new();
+        for &k in &logs {
+            let n = 1usize << k;
+            let inputs: Vec<Fr> = (0..2 * n).map(|_| Fr::rand(&mut rng)).collect();
+            let mut outv = vec![Fr::from(0u64); n];
+            let r = rate(|| Ok(h.hash_batch(2, &inputs, &mut outv)?), n, budget)?;
+            pts.push((k, r));
+            p.step(&format!("poseidon {name} 2^{k}"));
+        }
+        series.push((name.clone(), pts));
+    }
+    // CPU threads: one against all, at the largest batch.
+    let n = 1usize << logs[logs.len() - 1];
+    let inputs: Vec<Fr> = (0..2 * n).map(|_| Fr::rand(&mut rng)).collect();
+    let mut outv = vec![Fr::from(0u64); n];
+    let mut thread_rates = Vec::new();
+    for t in [1usize, threads] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
+        let r = pool.install(|| {
+            rate(
+                || Ok(CpuHasher::new().hash_batch(2, &inputs, &mut outv)?),
+                n,
+                budget,
+            )
+        })?;
+        thread_rates.push((t, r));
+        p.step(&format!("cpu threads {t}"));
+    }
+    // GPU MSM window sizes (2^12 points).
+    let (_, bases, scalars) = rustorium::accel::msm::edge_case_inputs(1 << 12, 5).remove(0);
+    let mut msm_rows = Vec::new();
+    for (name, make) in &msms {
+        for &c in &windows {
+            let b = make(c)?;
+            let r = rate(
+                || Ok(b.msm_g1(&bases, &scalars, None).map(|_| ())?),
+                1,
+                budget,
+            )?;
+            msm_rows.push((*name, c, 1e3 / r));
+            p.step(&format!("msm {name} c={c}"));
+        }
+    }
+    // NTT: CPU against the first GPU backend that opens (2^12).
+    let ntt_in: Vec<Fr> = (0..1 << 12).map(|_| Fr::rand(&mut rng)).collect();
+    let mut ntt_rows = Vec::new();
+    let mut ntts: Vec<(&'static str, Arc<dyn NttBackend>)> = vec![("cpu", Arc::new(CpuNtt))];
+    if let Ok(n) = rustorium::accel::cuda::CudaNtt::new(0) {
+        ntts.push(("cuda", Arc::new(n)));
+    } else if let Ok(n) = rustorium::accel::wgpu::WgpuNtt::new(allow_software) {
+        ntts.push(("wgpu", Arc::new(n)));
+    }
+    for (name, b) in ntts.iter().take(2) {
+        let r = rate(
+            || {
+                let mut v = ntt_in.clone();
+                Ok(b.ntt(&mut v, NttKind::Forward)?)
+            },
+            1,
+            budget,
+        )?;
+        ntt_rows.push((*name, 1e3 / r));
+        p.step(&format!("ntt {name}"));
+    }
+    while p.done < p.total {
+        p.step("done");
+    }
+
+    // Choices.
+    let top = |pts: &Vec<(u32, f64)>| pts.iter().map(|x| x.1).fold(0.0, f64::max);
+    let best = hashers
+        .iter()
+        .zip(&series)
+        .max_by(|a, b| top(&a.1.1).total_cmp(&top(&b.1.1)))
+        .context("no backend")?;
+    let poseidon_backend = best.0.1;
+    let best_pts = &best.1.1;
+    let peak = top(best_pts);
+    let batch_log = best_pts
+        .iter()
+        .find(|(_, r)| *r >= 0.95 * peak)
+        .map_or(logs[0], |x| x.0);
+    let best_threads = thread_rates
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |x| x.0);
+    let msm_choice = msm_rows
+        .iter()
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .map(|(n, c, _)| (*n, *c));
+    let ntt_choice = ntt_rows
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or("cpu", |x| x.0);
+    let name = out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("tuned")
+        .to_string();
+    let software = hashers.iter().any(|(n, _, _)| n.contains("llvmpipe"));
+    let profile = format!(
+        "# Written by `rustorium hardware tune` on {} ({} threads); report: {name}.md, plot: {name}.svg.\nname = \"{name}\"\nrequire_gpu = false\n\n[backends]\nposeidon = \"{poseidon_backend}\"\nmsm = \"{}\"\nntt = \"{ntt_choice}\"\n\n[msm]\nwindow_bits = {}\n\n[wgpu]\nallow_software = {software}\n\n[cuda]\nbatch = {}\n\n[cpu]\nthreads = {}\n",
+        std::env::consts::ARCH,
+        threads,
+        msm_choice.map_or("cpu", |m| m.0),
+        msm_choice.map_or(0, |m| m.1),
+        1usize << batch_log.max(10),
+        if best_threads == threads {
+            0
+        } else {
+            best_threads
+        },
+    );
+    Profile::parse(&profile, &out.display().to_string())
+        .context("the tuned profile does not parse")?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, &profile)?;
+    let svg_path = out.with_extension("svg");
+    std::fs::write(&svg_path, svg(&series))?;
+    let mut md = format!(
+        "# Hardware tune: {name}\n\nProfile: `{}`. Plot: `{}`.\n\n## Poseidon(2) throughput (hashes/s)\n\n| backend |",
+        out.display(),
+        svg_path.display()
+    );
+    for k in &logs {
+        md += &format!(" 2^{k} |");
+    }
+    md += "\n| --- |";
+    for _ in &logs {
+        md += " --- |";
+    }
+    md += "\n";
+    for (n, pts) in &series {
+        md += &format!("| {n} |");
+        for (_, r) in pts {
+            md += &format!(" {r:.0} |");
+        }
+        md += "\n";
+    }
+    md +=
+        "\n## CPU threads (Poseidon(2), largest batch)\n\n| threads | hashes/s |\n| --- | --- |\n";
+    for (t, r) in &thread_rates {
+        md += &format!("| {t} | {r:.0} |\n");
+    }
+    md += "\n## GPU MSM window (2^12 points)\n\n| backend | window | ms |\n| --- | --- | --- |\n";
+    for (n, c, ms) in &msm_rows {
+        md += &format!("| {n} | {c} | {ms:.1} |\n");
+    }
+    if msm_rows.is_empty() {
+        md += "| (no GPU MSM backend here) | | |\n";
+    }
+    md += "\n## NTT 2^12 (forward)\n\n| backend | ms |\n| --- | --- |\n";
+    for (n, ms) in &ntt_rows {
+        md += &format!("| {n} | {ms:.2} |\n");
+    }
+    md += &format!("\n## Chosen\n\n```toml\n{profile}```\n");
+    std::fs::write(out.with_extension("md"), &md)?;
+    println!("{md}");
+    Ok(())
+}
+
+/// A line chart: x = log2 batch, y = throughput, one polyline per backend.
+fn svg(series: &Series) -> String {
+    let (w, h, m) = (640.0, 400.0, 50.0);
+    let xs: Vec<u32> = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|x| x.0))
+        .collect();
+    let (x0, x1) = (
+        f64::from(*xs.iter().min().unwrap_or(&0)),
+        f64::from(*xs.iter().max().unwrap_or(&1)),
+    );
+    let ymax = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|x| x.1))
+        .fold(1.0, f64::max);
+    let px = |x: u32| m + (f64::from(x) - x0) / (x1 - x0).max(1.0) * (w - 2.0 * m);
+    let py = |y: f64| h - m - y / ymax * (h - 2.0 * m);
+    let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{m}\" y=\"20\">Poseidon(2) throughput (hashes/s) against batch size</text>\n<line x1=\"{m}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n<line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{}\" stroke=\"black\"/>\n<text x=\"{m}\" y=\"{}\">0</text><text x=\"4\" y=\"{}\">{ymax:.0}</text>\n",
+        h - m,
+        w - m,
+        h - m,
+        h - m,
+        h - m + 14.0,
+        m + 4.0
+    );
+    for x in x0 as u32..=x1 as u32 {
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\">2^{x}</text>\n",
+            px(x) - 10.0,
+            h - m + 28.0
+        );
+    }
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let c = colors[i % colors.len()];
+        let points: Vec<String> = pts
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+            .collect();
+        s += &format!(
+            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>\n",
+            points.join(" ")
+        );
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\" fill=\"{c}\">{name}</text>\n",
+            w - m - 150.0,
+            m + 16.0 * i as f64
+        );
+    }
+    s += "</svg>\n";
+    s
+}
+
+/// Default output path.
+pub(crate) fn default_out() -> PathBuf {
+    PathBuf::from("hardware/tuned.toml")
+}
