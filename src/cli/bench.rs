@@ -592,7 +592,7 @@ fn report(out: &std::path::Path) -> Result<()> {
                 "tree batch update, depth 32 ({})",
                 rustorium::accel::cpu_path()
             ),
-            "10,000 leaves".into(),
+            "10,000 updates, 1,024 accounts".into(),
             ours,
             "our scalar path".into(),
             theirs,
