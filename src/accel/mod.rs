@@ -142,21 +142,36 @@ pub struct CpuHasher {
     pub scalar_only: bool,
 }
 
-/// The CPU path this machine uses for Poseidon batches: `avx512-ifma` or `scalar`
-/// (`RUSTORIUM_CPU_PATH=scalar` forces the scalar path).
+/// The CPU path this machine uses for Poseidon batches: `avx512-ifma`, `avx2` or `scalar`,
+/// detected at run time; `RUSTORIUM_CPU_PATH=scalar|avx2` forces a slower path (benchmarks, tests).
 pub fn cpu_path() -> &'static str {
-    if simd_enabled() {
-        "avx512-ifma"
-    } else {
-        "scalar"
+    match simd_path() {
+        SimdPath::Ifma => "avx512-ifma",
+        SimdPath::Avx2 => "avx2",
+        SimdPath::Scalar => "scalar",
     }
 }
 
-fn simd_enabled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| {
-        simd::ifma_available()
-            && std::env::var("RUSTORIUM_CPU_PATH").map_or(true, |v| v != "scalar")
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SimdPath {
+    Ifma,
+    Avx2,
+    Scalar,
+}
+
+fn simd_path() -> SimdPath {
+    static PATH: std::sync::OnceLock<SimdPath> = std::sync::OnceLock::new();
+    *PATH.get_or_init(|| {
+        let forced = std::env::var("RUSTORIUM_CPU_PATH").unwrap_or_default();
+        if forced == "scalar" {
+            SimdPath::Scalar
+        } else if simd::ifma_available() && forced != "avx2" {
+            SimdPath::Ifma
+        } else if simd::avx2::available() {
+            SimdPath::Avx2
+        } else {
+            SimdPath::Scalar
+        }
     })
 }
 
@@ -168,8 +183,9 @@ fn hash_chunk<F: PoseidonField>(
     out: &mut [F],
     scalar_only: bool,
 ) -> Result<(), PoseidonError> {
+    let path = simd_path();
     if !scalar_only
-        && simd_enabled()
+        && path != SimdPath::Scalar
         && (arity == 2 || arity == 4)
         && out.len() >= 4
         && inputs.len() == out.len() * arity
@@ -190,7 +206,11 @@ fn hash_chunk<F: PoseidonField>(
                 ),
             )
         };
-        if simd::hash_many_ifma(arity, ins, outs).is_some() {
+        let done = match path {
+            SimdPath::Ifma => simd::hash_many_ifma(arity, ins, outs),
+            _ => simd::avx2::hash_many(arity, ins, outs),
+        };
+        if done.is_some() {
             return Ok(());
         }
     }

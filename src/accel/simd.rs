@@ -482,3 +482,415 @@ mod tests {
         assert!(hash_many_ifma(3, &[Fr::from(1u64); 3], &mut [Fr::from(0u64)]).is_none());
     }
 }
+
+/// The AVX2 path (CPUs without IFMA): four lanes, nine 29-bit limbs, Montgomery R = 2^261;
+/// `vpmuludq` gives full 58-bit products, so each limb accumulates at most 18 of them (< 2^63)
+/// before the carry pass. Same permutation and constants as every other path.
+pub mod avx2 {
+    use super::*;
+
+    const MASK29: u64 = (1 << 29) - 1;
+    const P29: [u64; 9] = [
+        0x10000001, 0x1f0fac9f, 0xe5c2450, 0x7d090f3, 0x1585d283, 0x2db40c0, 0xa6e141, 0xe5c2634,
+        0x30644e,
+    ];
+    const PINV29: u64 = 0xfffffff;
+
+    /// An element in this path's form: `x·2^261 mod p` in nine 29-bit limbs.
+    pub type Limbs29 = [u64; 9];
+
+    fn r261() -> &'static (Fr, Fr) {
+        static R: OnceLock<(Fr, Fr)> = OnceLock::new();
+        R.get_or_init(|| {
+            let r = Fr::from(2u64).pow([261u64]);
+            (r, r.inverse().unwrap_or_default())
+        })
+    }
+
+    /// arkworks → this path's form.
+    pub fn to_limbs29(x: &Fr) -> Limbs29 {
+        let bits = (*x * r261().0).into_bigint().to_bits_le();
+        let mut out = [0u64; 9];
+        for (i, b) in bits.iter().enumerate().take(261) {
+            if *b {
+                out[i / 29] |= 1 << (i % 29);
+            }
+        }
+        out
+    }
+
+    /// This path's form → arkworks (reduced limbs only).
+    pub fn from_limbs29(l: &Limbs29) -> Option<Fr> {
+        let mut words = [0u64; 4];
+        for (i, limb) in l.iter().enumerate() {
+            let shift = 29 * i;
+            let (w, b) = (shift / 64, shift % 64);
+            if w < 4 {
+                words[w] |= limb << b;
+            }
+            if b > 35 && w + 1 < 4 {
+                words[w + 1] |= limb >> (64 - b);
+            }
+        }
+        let y = Fr::from_bigint(ark_ff::BigInt(words))?;
+        Some(y * r261().1)
+    }
+
+    /// Whether this CPU runs the AVX2 path.
+    pub fn available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    struct Consts29 {
+        k: Vec<Limbs29>,
+        t: usize,
+        rp: usize,
+    }
+
+    fn consts29(t: usize) -> Option<&'static Consts29> {
+        static C3: OnceLock<Option<Consts29>> = OnceLock::new();
+        static C5: OnceLock<Option<Consts29>> = OnceLock::new();
+        let cell = match t {
+            3 => &C3,
+            5 => &C5,
+            _ => return None,
+        };
+        cell.get_or_init(|| {
+            let spec = Fr::poseidon_spec(t)?;
+            Some(Consts29 {
+                k: spec.flat_optimized().iter().map(to_limbs29).collect(),
+                t,
+                rp: spec.partial_rounds,
+            })
+        })
+        .as_ref()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod lanes4 {
+        use super::*;
+
+        #[derive(Clone, Copy)]
+        pub(super) struct W(pub [__m256i; 9]);
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub(super) fn splat(l: &Limbs29) -> W {
+            W(core::array::from_fn(|k| _mm256_set1_epi64x(l[k] as i64)))
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub(super) fn pack(xs: &[Limbs29; 4]) -> W {
+            W(core::array::from_fn(|k| {
+                _mm256_set_epi64x(
+                    xs[3][k] as i64,
+                    xs[2][k] as i64,
+                    xs[1][k] as i64,
+                    xs[0][k] as i64,
+                )
+            }))
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub(super) fn unpack(v: &W) -> [Limbs29; 4] {
+            let mut out = [[0u64; 9]; 4];
+            for (k, limb) in v.0.iter().enumerate() {
+                // SAFETY: __m256i and [u64; 4] have the same size; every bit pattern is valid.
+                let words: [u64; 4] = unsafe { core::mem::transmute::<__m256i, [u64; 4]>(*limb) };
+                for (lane, w) in words.iter().enumerate() {
+                    out[lane][k] = *w;
+                }
+            }
+            out
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn normalize(t: [__m256i; 9]) -> [__m256i; 9] {
+            let mask = _mm256_set1_epi64x(MASK29 as i64);
+            let mut out = t;
+            let mut carry = _mm256_setzero_si256();
+            for limb in out.iter_mut() {
+                let v = _mm256_add_epi64(*limb, carry);
+                *limb = _mm256_and_si256(v, mask);
+                carry = _mm256_srli_epi64::<29>(v);
+            }
+            out
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn reduce_once(x: [__m256i; 9]) -> W {
+            let mask = _mm256_set1_epi64x(MASK29 as i64);
+            let mut d = [_mm256_setzero_si256(); 9];
+            let mut borrow = _mm256_setzero_si256();
+            for k in 0..9 {
+                let v = _mm256_sub_epi64(
+                    _mm256_sub_epi64(x[k], _mm256_set1_epi64x(P29[k] as i64)),
+                    borrow,
+                );
+                borrow = _mm256_srli_epi64::<63>(v);
+                d[k] = _mm256_and_si256(v, mask);
+            }
+            // All-ones lanes where x < p (a final borrow): keep x there.
+            let keep_x = _mm256_sub_epi64(_mm256_setzero_si256(), borrow);
+            W(core::array::from_fn(|k| {
+                _mm256_blendv_epi8(d[k], x[k], keep_x)
+            }))
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub(super) fn add(a: &W, b: &W) -> W {
+            reduce_once(normalize(core::array::from_fn(|k| {
+                _mm256_add_epi64(a.0[k], b.0[k])
+            })))
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub(super) fn mul(a: &W, b: &W) -> W {
+            let zero = _mm256_setzero_si256();
+            let mask = _mm256_set1_epi64x(MASK29 as i64);
+            let pinv = _mm256_set1_epi64x(PINV29 as i64);
+            let p: [__m256i; 9] = core::array::from_fn(|k| _mm256_set1_epi64x(P29[k] as i64));
+            let mut t = [zero; 9];
+            for i in 0..9 {
+                let bi = b.0[i];
+                for j in 0..9 {
+                    t[j] = _mm256_add_epi64(t[j], _mm256_mul_epu32(a.0[j], bi));
+                }
+                let m = _mm256_and_si256(_mm256_mul_epu32(t[0], pinv), mask);
+                for j in 0..9 {
+                    t[j] = _mm256_add_epi64(t[j], _mm256_mul_epu32(p[j], m));
+                }
+                let c = _mm256_srli_epi64::<29>(t[0]);
+                t = [
+                    _mm256_add_epi64(t[1], c),
+                    t[2],
+                    t[3],
+                    t[4],
+                    t[5],
+                    t[6],
+                    t[7],
+                    t[8],
+                    zero,
+                ];
+            }
+            reduce_once(normalize(t))
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn sbox(x: &W) -> W {
+            let x2 = mul(x, x);
+            let x4 = mul(&x2, &x2);
+            mul(&x4, x)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn full_round<const T: usize>(s: &mut [W; T], c: &[Limbs29], m: &[Limbs29]) {
+            let mut old = *s;
+            for i in 0..T {
+                old[i] = sbox(&add(&s[i], &splat(&c[i])));
+            }
+            for i in 0..T {
+                let mut acc = mul(&old[0], &splat(&m[i * T]));
+                for j in 1..T {
+                    acc = add(&acc, &mul(&old[j], &splat(&m[i * T + j])));
+                }
+                s[i] = acc;
+            }
+        }
+
+        #[target_feature(enable = "avx2")]
+        fn permute<const T: usize>(s: &mut [W; T], k: &[Limbs29], rp: usize) {
+            let rc_first = &k[..4 * T];
+            let pre = &k[4 * T..4 * T + T * T];
+            let mds = &k[4 * T + T * T..4 * T + 2 * T * T];
+            let mut at = 4 * T + 2 * T * T;
+            let pc = &k[at..at + rp];
+            at += rp;
+            let rows = &k[at..at + rp * T];
+            at += rp * T;
+            let cols = &k[at..at + rp * (T - 1)];
+            at += rp * (T - 1);
+            let rc_last = &k[at..at + 4 * T];
+            for r in 0..4 {
+                full_round::<T>(s, &rc_first[r * T..], if r == 3 { pre } else { mds });
+            }
+            for r in 0..rp {
+                let x0 = sbox(&add(&s[0], &splat(&pc[r])));
+                let row = &rows[r * T..(r + 1) * T];
+                let col = &cols[r * (T - 1)..(r + 1) * (T - 1)];
+                let mut acc = mul(&x0, &splat(&row[0]));
+                for j in 1..T {
+                    acc = add(&acc, &mul(&s[j], &splat(&row[j])));
+                }
+                for j in 1..T {
+                    s[j] = add(&s[j], &mul(&x0, &splat(&col[j - 1])));
+                }
+                s[0] = acc;
+            }
+            for r in 0..4 {
+                full_round::<T>(s, &rc_last[r * T..], mds);
+            }
+        }
+
+        #[target_feature(enable = "avx2")]
+        pub(super) fn hash4<const T: usize>(inputs: &[Limbs29], c: &Consts29) -> [Limbs29; 4] {
+            let zero = [0u64; 9];
+            let mut s = [splat(&zero); T];
+            for (i, slot) in s.iter_mut().enumerate().skip(1) {
+                let lanes: [Limbs29; 4] =
+                    core::array::from_fn(|lane| inputs[lane * (T - 1) + (i - 1)]);
+                *slot = pack(&lanes);
+            }
+            permute::<T>(&mut s, &c.k, c.rp);
+            unpack(&s[0])
+        }
+
+        #[target_feature(enable = "avx2")]
+        pub(super) fn ops4(a: &[Limbs29; 4], b: &[Limbs29; 4]) -> ([Limbs29; 4], [Limbs29; 4]) {
+            let (x, y) = (pack(a), pack(b));
+            (unpack(&mul(&x, &y)), unpack(&add(&x, &y)))
+        }
+    }
+
+    /// Poseidon of arity 2 or 4 on the AVX2 path, four at a time; `None` without AVX2.
+    pub fn hash_many(arity: usize, inputs: &[Fr], out: &mut [Fr]) -> Option<()> {
+        if !available() || inputs.len() != out.len() * arity {
+            return None;
+        }
+        let c = consts29(arity + 1)?;
+        #[cfg(target_arch = "x86_64")]
+        {
+            for (ins, outs) in inputs.chunks(4 * arity).zip(out.chunks_mut(4)) {
+                let mut limbs: Vec<Limbs29> = ins.iter().map(to_limbs29).collect();
+                limbs.resize(4 * arity, [0; 9]);
+                // SAFETY: `available()` checked that this CPU has AVX2, the target feature
+                // `hash4` is compiled for.
+                let res = unsafe {
+                    match c.t {
+                        3 => lanes4::hash4::<3>(&limbs, c),
+                        _ => lanes4::hash4::<5>(&limbs, c),
+                    }
+                };
+                for (o, l) in outs.iter_mut().zip(res.iter()) {
+                    *o = from_limbs29(l)?;
+                }
+            }
+            Some(())
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (c, out);
+            None
+        }
+    }
+
+    /// Lane-wise products and sums (tests); `None` without AVX2.
+    pub fn field_ops(a: &[Fr; 4], b: &[Fr; 4]) -> Option<([Fr; 4], [Fr; 4])> {
+        if !available() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let la: [Limbs29; 4] = core::array::from_fn(|i| to_limbs29(&a[i]));
+            let lb: [Limbs29; 4] = core::array::from_fn(|i| to_limbs29(&b[i]));
+            // SAFETY: AVX2 was detected above.
+            let (m, s) = unsafe { lanes4::ops4(&la, &lb) };
+            let conv = |v: [Limbs29; 4]| -> Option<[Fr; 4]> {
+                let mut out = [Fr::from(0u64); 4];
+                for (o, l) in out.iter_mut().zip(v.iter()) {
+                    *o = from_limbs29(l)?;
+                }
+                Some(out)
+            };
+            Some((conv(m)?, conv(s)?))
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use ark_std::UniformRand;
+        use rustorium_circuits::poseidon;
+
+        #[test]
+        fn avx2_limbs_round_trip_and_arithmetic_equals_arkworks() {
+            let mut rng = ark_std::test_rng();
+            for _ in 0..100 {
+                let x = Fr::rand(&mut rng);
+                let l = to_limbs29(&x);
+                assert!(l.iter().all(|w| *w <= MASK29));
+                assert_eq!(from_limbs29(&l), Some(x));
+            }
+            if !available() {
+                eprintln!("no AVX2: the AVX2 path is not exercised here");
+                return;
+            }
+            let edge = [
+                Fr::from(0u64),
+                Fr::from(1u64),
+                -Fr::from(1u64),
+                -Fr::from(2u64),
+            ];
+            for round in 0..300 {
+                let a: [Fr; 4] = core::array::from_fn(|i| {
+                    if round == 0 {
+                        edge[i]
+                    } else {
+                        Fr::rand(&mut rng)
+                    }
+                });
+                let b: [Fr; 4] = core::array::from_fn(|i| {
+                    if round == 0 {
+                        edge[3 - i]
+                    } else {
+                        Fr::rand(&mut rng)
+                    }
+                });
+                let (m, s) = field_ops(&a, &b).expect("avx2");
+                for i in 0..4 {
+                    assert_eq!(m[i], a[i] * b[i], "mul lane {i}");
+                    assert_eq!(s[i], a[i] + b[i], "add lane {i}");
+                }
+            }
+        }
+
+        #[test]
+        fn avx2_poseidon_is_bit_identical_to_the_scalar_path() {
+            if !available() {
+                return;
+            }
+            let mut rng = ark_std::test_rng();
+            for arity in [2usize, 4] {
+                for n in [1usize, 3, 4, 5, 37] {
+                    let inputs: Vec<Fr> = (0..n * arity).map(|_| Fr::rand(&mut rng)).collect();
+                    let mut out = vec![Fr::from(0u64); n];
+                    hash_many(arity, &inputs, &mut out).expect("avx2");
+                    for (i, o) in out.iter().enumerate() {
+                        let want =
+                            poseidon::hash(&inputs[i * arity..(i + 1) * arity]).expect("arity");
+                        assert_eq!(*o, want, "arity {arity}, hash {i} of {n}");
+                    }
+                }
+            }
+        }
+    }
+}

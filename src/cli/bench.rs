@@ -537,6 +537,24 @@ fn report(out: &std::path::Path) -> Result<()> {
         "light-poseidon".into(),
         theirs,
     ));
+    if rustorium::accel::simd::avx2::available() {
+        let avx2 = pool.install(|| {
+            per_call(
+                || {
+                    rustorium::accel::simd::avx2::hash_many(2, &inputs, &mut o).context("avx2")?;
+                    Ok(())
+                },
+                2,
+            )
+        })? / n as f64;
+        rows.push((
+            "Poseidon(2) batch, 1 core (avx2)".into(),
+            "4096".into(),
+            avx2,
+            "light-poseidon".into(),
+            theirs,
+        ));
+    }
     let scalar = pool.install(|| {
         per_call(
             || Ok(CpuHasher::scalar().hash_batch(2, &inputs, &mut o)?),
