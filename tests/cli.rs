@@ -249,22 +249,22 @@ fn setup_prove_and_light_verify() {
     assert_eq!(public.as_array().map(|a| a.len()), Some(3));
 }
 
-/// The README's main job: the devnet proves and light-verifies blocks, then stops by itself.
-#[test]
-fn devnet_proves_blocks_and_stops() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = |p: &str| dir.path().join(p).to_str().expect("utf8").to_string();
-    common::small_genesis(dir.path(), 6);
-    let out = rustorium(&[
+/// Runs `devnet --blocks 2` on a small genesis in `dir` (ephemeral ports, capacity 2) with `extra`
+/// arguments.
+fn devnet_two_blocks(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let d = |p: &str| dir.join(p).to_str().expect("utf8").to_string();
+    common::small_genesis(dir, 6);
+    let (genesis, data, keys) = (d("genesis.toml"), d("devnet"), d("keys"));
+    let mut args = vec![
         "devnet",
         "--blocks",
         "2",
         "--genesis",
-        &d("genesis.toml"),
+        &genesis,
         "--data",
-        &d("devnet"),
+        &data,
         "--keys",
-        &d("keys"),
+        &keys,
         "--quic",
         "127.0.0.1:0",
         "--http",
@@ -273,7 +273,16 @@ fn devnet_proves_blocks_and_stops() {
         "2",
         "--rate",
         "20",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    rustorium(&args)
+}
+
+/// The README's main job: the devnet proves and light-verifies blocks, then stops by itself.
+#[test]
+fn devnet_proves_blocks_and_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = devnet_two_blocks(dir.path(), &[]);
     let text = stdout(&out);
     assert!(
         out.status.success(),
@@ -292,28 +301,7 @@ fn devnet_proves_blocks_and_stops() {
 fn devnet_with_four_validators_proves_blocks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |p: &str| dir.path().join(p).to_str().expect("utf8").to_string();
-    common::small_genesis(dir.path(), 6);
-    let out = rustorium(&[
-        "devnet",
-        "--validators",
-        "4",
-        "--blocks",
-        "2",
-        "--genesis",
-        &d("genesis.toml"),
-        "--data",
-        &d("devnet"),
-        "--keys",
-        &d("keys"),
-        "--quic",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--capacity",
-        "2",
-        "--rate",
-        "20",
-    ]);
+    let out = devnet_two_blocks(dir.path(), &["--validators", "4"]);
     let text = stdout(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}\n{err}");

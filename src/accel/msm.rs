@@ -246,6 +246,30 @@ impl MsmPlan {
     }
 }
 
+/// The common start of a device MSM: lengths checked, then `None` for an empty MSM (the
+/// identity), else the plan with `window_bits` (0: by size).
+pub fn plan_for_device(
+    bases: &[G1Affine],
+    scalars: &[ScalarBigInt],
+    window_bits: u32,
+) -> Result<Option<MsmPlan>, AccelError> {
+    if bases.len() != scalars.len() {
+        return Err(AccelError::Length(format!(
+            "{} bases, {} scalars",
+            bases.len(),
+            scalars.len()
+        )));
+    }
+    if bases.is_empty() {
+        return Ok(None);
+    }
+    let c = match window_bits {
+        0 => default_window_bits(bases.len()),
+        c => c,
+    };
+    MsmPlan::new(scalars, c).map(Some)
+}
+
 /// Entries per task for a bucket of `m` entries.
 fn task_len(m: u32) -> u32 {
     m.isqrt().max(32)

@@ -164,9 +164,14 @@ impl Node {
         let mut ntt_backend = "cpu".to_string();
         let mut msm_backend = "cpu".to_string();
         let mut prover = Prover::cpu();
-        let (hasher, poseidon_backend) = match &config.hardware {
-            Some(p) => {
-                let profile = Profile::load(p).map_err(|e| NodeError::Config(e.to_string()))?;
+        let profile = config
+            .hardware
+            .as_deref()
+            .map(Profile::load)
+            .transpose()
+            .map_err(|e| NodeError::Config(e.to_string()))?;
+        let (hasher, poseidon_backend) = match &profile {
+            Some(profile) => {
                 let (ntt, name) = profile
                     .ntt_backend()
                     .map_err(|e| NodeError::Config(e.to_string()))?;
@@ -243,8 +248,7 @@ impl Node {
             tracing::info!(op, backend, "backend selected");
         }
         let mut scoring = config.scoring.clone();
-        if let Some(p) = &config.hardware {
-            let profile = Profile::load(p).map_err(|e| NodeError::Config(e.to_string()))?;
+        if let Some(profile) = &profile {
             scoring.cuda |= profile.backends.scoring == crate::hardware::Backend::Cuda;
         }
         let admission =

@@ -15,8 +15,7 @@ use cudarc::nvrtc::Ptx;
 use super::hasher::{arch_of, dev, driver_available};
 use super::nvrtc::compile_ptx;
 use crate::accel::msm::{
-    BasesId, MsmPlan, ResidentCache, bases_limbs, checked_result, default_window_bits,
-    jacobian_from_device,
+    BasesId, ResidentCache, bases_limbs, checked_result, jacobian_from_device, plan_for_device,
 };
 use crate::accel::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
 
@@ -69,21 +68,9 @@ impl MsmBackend for CudaMsm {
         scalars: &[ScalarBigInt],
         id: Option<BasesId>,
     ) -> Result<G1Projective, AccelError> {
-        if bases.len() != scalars.len() {
-            return Err(AccelError::Length(format!(
-                "{} bases, {} scalars",
-                bases.len(),
-                scalars.len()
-            )));
-        }
-        if bases.is_empty() {
+        let Some(plan) = plan_for_device(bases, scalars, self.window_bits)? else {
             return Ok(G1Projective::default());
-        }
-        let c = match self.window_bits {
-            0 => default_window_bits(bases.len()),
-            c => c,
         };
-        let plan = MsmPlan::new(scalars, c)?;
         let s = &self.stream;
         let d_bases = self
             .resident

@@ -6,8 +6,8 @@ use wgpu::util::DeviceExt;
 
 use super::{build_pipelines, dev, fq_field, open_device, read_back, scoped};
 use crate::accel::msm::{
-    BasesId, MsmPlan, ResidentCache, bases_limbs, checked_result, default_window_bits,
-    jacobian_from_device,
+    BasesId, MsmPlan, ResidentCache, bases_limbs, checked_result, jacobian_from_device,
+    plan_for_device,
 };
 use crate::accel::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
 
@@ -207,21 +207,9 @@ impl MsmBackend for WgpuMsm {
         scalars: &[ScalarBigInt],
         id: Option<BasesId>,
     ) -> Result<G1Projective, AccelError> {
-        if bases.len() != scalars.len() {
-            return Err(AccelError::Length(format!(
-                "{} bases, {} scalars",
-                bases.len(),
-                scalars.len()
-            )));
-        }
-        if bases.is_empty() {
+        let Some(plan) = plan_for_device(bases, scalars, self.window_bits)? else {
             return Ok(G1Projective::default());
-        }
-        let c = match self.window_bits {
-            0 => default_window_bits(bases.len()),
-            c => c,
         };
-        let plan = MsmPlan::new(scalars, c)?;
         let largest = [
             bases.len() as u64 * 64,
             plan.entries.len() as u64 * 4,
