@@ -5,6 +5,7 @@
 //! matrices, scalar partial-round constants) is the one in use; [`permute_plain`] is the textbook
 //! reference it is tested against.
 
+mod bn254;
 mod grain;
 mod spec;
 
@@ -38,6 +39,14 @@ pub enum PoseidonError {
 pub trait PoseidonField: PrimeField {
     /// The instance of width `t`, or `None` outside 2..=17.
     fn poseidon_spec(t: usize) -> Option<&'static PoseidonSpec<Self>>;
+
+    /// The optimized permutation on a state of width `T` (`spec.t == T`). The default is the
+    /// field-generic [`permute_generic`]; BN254's scalar field overrides it with arithmetic written
+    /// for that field (inlined, lazily reduced rows), with identical results.
+    #[inline]
+    fn permute_width<const T: usize>(spec: &PoseidonSpec<Self>, state: &mut [Self; T]) {
+        permute_generic(spec, state)
+    }
 }
 
 impl PoseidonField for ark_bn254::Fr {
@@ -48,6 +57,11 @@ impl PoseidonField for ark_bn254::Fr {
         Some(slot.get_or_init(|| {
             PoseidonSpec::circom(t).expect("every width in 2..=17 has a circomlib instance")
         }))
+    }
+
+    #[inline]
+    fn permute_width<const T: usize>(spec: &PoseidonSpec<Self>, state: &mut [Self; T]) {
+        bn254::permute(spec, state)
     }
 }
 
@@ -62,12 +76,12 @@ pub fn hash<F: PoseidonField>(inputs: &[F]) -> Result<F, PoseidonError> {
 pub fn hash2<F: PoseidonField>(a: F, b: F) -> F {
     let spec = F::poseidon_spec(3).expect("width 3 exists");
     let mut s = [F::zero(), a, b];
-    permute_opt_fixed(spec, &mut s);
+    F::permute_width(spec, &mut s);
     s[0]
 }
 
 /// Poseidon of `inputs` with a given instance (`inputs.len()` must be `spec.t - 1`).
-pub fn hash_with<F: PrimeField>(spec: &PoseidonSpec<F>, inputs: &[F]) -> F {
+pub fn hash_with<F: PoseidonField>(spec: &PoseidonSpec<F>, inputs: &[F]) -> F {
     assert_eq!(
         inputs.len() + 1,
         spec.t,
@@ -101,11 +115,11 @@ pub fn hash_many<F: PoseidonField>(
 }
 
 /// The optimized permutation on a state of width `spec.t`.
-pub fn permute<F: PrimeField>(spec: &PoseidonSpec<F>, state: &mut [F]) {
+pub fn permute<F: PoseidonField>(spec: &PoseidonSpec<F>, state: &mut [F]) {
     macro_rules! dispatch {
         ($($t:literal),*) => {
             match state.len() {
-                $($t => permute_opt_fixed::<F, $t>(spec, state.try_into().expect("length checked")),)*
+                $($t => F::permute_width::<$t>(spec, state.try_into().expect("length checked")),)*
                 n => panic!("state width {n} does not match a Poseidon instance"),
             }
         };
@@ -141,7 +155,9 @@ fn full_round<F: PrimeField, const T: usize>(s: &mut [F; T], c: &[F], m: &[Vec<F
     }
 }
 
-fn permute_opt_fixed<F: PrimeField, const T: usize>(spec: &PoseidonSpec<F>, s: &mut [F; T]) {
+/// The optimized permutation with arkworks' field arithmetic, for any prime field: the reference
+/// the specialized BN254 path is tested against.
+pub fn permute_generic<F: PrimeField, const T: usize>(spec: &PoseidonSpec<F>, s: &mut [F; T]) {
     let half = FULL_ROUNDS / 2;
     let rc = &spec.round_constants;
     let opt = &spec.opt;
