@@ -7,6 +7,18 @@
 //! kernels (constants in `PoseidonSpec::flat_optimized`'s layout), so results are bit-identical:
 //! the tests compare every lane with the scalar code on random inputs.
 //!
+//! **Bounds (lazy reduction).** With R = 2^260 and p < 2^254, ρ = p/R < 0.0119: a Montgomery
+//! product of a and b is below a·b/R + p, so values need no final subtraction; they are only
+//! carried (limbs below 2^52) and must stay below 2^260 (84.6p). Matrix rows take one Montgomery
+//! reduction for all t products (`dot_raw`). In units of p, for t ≤ 5: the first full rounds
+//! leave the state below 1.07; in a partial round x0 stays below 1.06 and each of state[1..]
+//! grows by less than x0·ρ + 1 < 1.013, so after at most 60 partial rounds they are below 62 and
+//! state[0] below (1.06 + 4·62)·ρ + 1 < 4. The next full round's S-box of a value below 63 stays
+//! below 84 (x² < 63²ρ + 1 = 47.9, x⁴ < 28.1, x⁵ < 22); its rows, below 5·22·ρ + 1 = 2.3, and
+//! the rounds after bring the state back below 1.07. Only the output is brought below p (one
+//! conditional subtraction: it is below 2p). The tests compare every lane with the scalar path on
+//! random and extreme (−1, −2, 0, 1) inputs.
+//!
 //! Values cross from arkworks' representation (Montgomery, R = 2^256, 4×64 limbs) through their
 //! canonical integers: `x·2^260 mod p` in, and back. The path is chosen at run time
 //! (`is_x86_feature_detected!`), and the scalar path stays for machines without IFMA.
@@ -16,7 +28,7 @@
 
 use std::sync::OnceLock;
 
-use ark_ff::{BigInteger, Field, PrimeField};
+use ark_ff::{Field, PrimeField};
 use rustorium_circuits::Fr;
 use rustorium_circuits::poseidon::PoseidonField;
 
@@ -48,15 +60,14 @@ fn r260() -> &'static (Fr, Fr) {
 
 /// arkworks → this path's Montgomery form.
 pub fn to_limbs(x: &Fr) -> Limbs {
-    let big = (*x * r260().0).into_bigint();
-    let bits = big.to_bits_le();
-    let mut out = [0u64; 5];
-    for (i, b) in bits.iter().enumerate().take(260) {
-        if *b {
-            out[i / 52] |= 1 << (i % 52);
-        }
-    }
-    out
+    let w = (*x * r260().0).into_bigint().0;
+    [
+        w[0] & MASK,
+        ((w[0] >> 52) | (w[1] << 12)) & MASK,
+        ((w[1] >> 40) | (w[2] << 24)) & MASK,
+        ((w[2] >> 28) | (w[3] << 36)) & MASK,
+        w[3] >> 16,
+    ]
 }
 
 /// This path's Montgomery form → arkworks (the limbs must be reduced, below p).
@@ -204,51 +215,83 @@ mod lanes {
         V(out)
     }
 
+    /// `a + b` (no reduction: see "Bounds" in the module documentation).
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn add(a: &V, b: &V) -> V {
-        let mut s = [_mm512_setzero_si512(); 5];
-        for (k, limb) in s.iter_mut().enumerate() {
-            *limb = _mm512_add_epi64(a.0[k], b.0[k]);
-        }
-        reduce_once(normalize(s))
+        V(add_raw(a, b.0))
     }
 
-    /// Montgomery product `a·b·2^−260 mod p`.
+    /// `a + t` for a normalized `a` and unnormalized limbs `t`, normalized.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn add_raw(a: &V, t: [__m512i; 5]) -> [__m512i; 5] {
+        let mut s = t;
+        for (k, limb) in s.iter_mut().enumerate() {
+            *limb = _mm512_add_epi64(a.0[k], *limb);
+        }
+        normalize(s)
+    }
+
+    /// Montgomery product `a·b·2^−260`, below a·b/R + p (no final subtraction).
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn mul(a: &V, b: &V) -> V {
-        let zero = _mm512_setzero_si512();
-        let mask = _mm512_set1_epi64(MASK as i64);
-        let pinv = _mm512_set1_epi64(PINV as i64);
-        let p = [
-            _mm512_set1_epi64(P[0] as i64),
-            _mm512_set1_epi64(P[1] as i64),
-            _mm512_set1_epi64(P[2] as i64),
-            _mm512_set1_epi64(P[3] as i64),
-            _mm512_set1_epi64(P[4] as i64),
-        ];
-        let mut t = [zero; 6];
-        for i in 0..5 {
-            let bi = b.0[i];
-            for j in 0..5 {
-                t[j] = _mm512_madd52lo_epu64(t[j], a.0[j], bi);
+        V(normalize(mul_raw(a, b)))
+    }
+
+    /// [`mul`] before the carry pass: limbs above 52 bits.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn mul_raw(a: &V, b: &V) -> [__m512i; 5] {
+        dot_raw::<1>(core::slice::from_ref(a), |_, i| b.0[i])
+    }
+
+    /// `Σ_j a[j]·b[j]·2^−260` with one Montgomery reduction for the whole row, before the carry
+    /// pass. `b(j, i)` is limb i of the j-th factor. Operand scanning over b's limbs: add every
+    /// a[j]·b[j][i] (low and high 52-bit halves), then the multiple of p that clears the lowest
+    /// limb, and shift by one limb. A limb receives at most 5·(2·T + 2) + 1 terms below 2^52
+    /// (T ≤ 5: below 2^58), so nothing overflows 64 bits.
+    #[inline(always)]
+    fn dot_raw<const T: usize>(a: &[V], b: impl Fn(usize, usize) -> __m512i) -> [__m512i; 5] {
+        // SAFETY: only called from functions compiled with AVX-512F and IFMA enabled (this
+        // function is always inlined into them), which run only after feature detection.
+        unsafe {
+            let zero = _mm512_setzero_si512();
+            let mask = _mm512_set1_epi64(MASK as i64);
+            let pinv = _mm512_set1_epi64(PINV as i64);
+            let mut t = [zero; 6];
+            for i in 0..5 {
+                for (j, aj) in a.iter().enumerate().take(T) {
+                    let bi = b(j, i);
+                    for k in 0..5 {
+                        t[k] = _mm512_madd52lo_epu64(t[k], aj.0[k], bi);
+                    }
+                    for k in 0..5 {
+                        t[k + 1] = _mm512_madd52hi_epu64(t[k + 1], aj.0[k], bi);
+                    }
+                }
+                let m = _mm512_and_si512(_mm512_madd52lo_epu64(zero, t[0], pinv), mask);
+                for k in 0..5 {
+                    let pk = _mm512_set1_epi64(P[k] as i64);
+                    t[k] = _mm512_madd52lo_epu64(t[k], pk, m);
+                    t[k + 1] = _mm512_madd52hi_epu64(t[k + 1], pk, m);
+                }
+                // t[0] is now a multiple of 2^52: move its high part up and shift by one limb.
+                let c = _mm512_srli_epi64::<52>(t[0]);
+                t = [_mm512_add_epi64(t[1], c), t[2], t[3], t[4], t[5], zero];
             }
-            for j in 0..5 {
-                t[j + 1] = _mm512_madd52hi_epu64(t[j + 1], a.0[j], bi);
-            }
-            let m = _mm512_and_si512(_mm512_madd52lo_epu64(zero, t[0], pinv), mask);
-            for j in 0..5 {
-                t[j] = _mm512_madd52lo_epu64(t[j], p[j], m);
-            }
-            for j in 0..5 {
-                t[j + 1] = _mm512_madd52hi_epu64(t[j + 1], p[j], m);
-            }
-            // t[0] is now a multiple of 2^52: move its high part up and shift by one limb.
-            let c = _mm512_srli_epi64::<52>(t[0]);
-            t = [_mm512_add_epi64(t[1], c), t[2], t[3], t[4], t[5], zero];
+            [t[0], t[1], t[2], t[3], t[4]]
         }
-        reduce_once(normalize([t[0], t[1], t[2], t[3], t[4]]))
+    }
+
+    /// `Σ_j a[j]·c[j]` for constants `c` (a matrix row), one reduction.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn dot<const T: usize>(a: &[V; T], c: &[Limbs]) -> V {
+        V(normalize(dot_raw::<T>(a, |j, i| {
+            _mm512_set1_epi64(c[j][i] as i64)
+        })))
     }
 
     #[inline]
@@ -267,11 +310,7 @@ mod lanes {
             old[i] = sbox(&add(&s[i], &splat(&c[i])));
         }
         for i in 0..T {
-            let mut acc = mul(&old[0], &splat(&m[i * T]));
-            for j in 1..T {
-                acc = add(&acc, &mul(&old[j], &splat(&m[i * T + j])));
-            }
-            s[i] = acc;
+            s[i] = dot(&old, &m[i * T..(i + 1) * T]);
         }
     }
 
@@ -296,12 +335,10 @@ mod lanes {
             let x0 = sbox(&add(&s[0], &splat(&pc[r])));
             let row = &rows[r * T..(r + 1) * T];
             let col = &cols[r * (T - 1)..(r + 1) * (T - 1)];
-            let mut acc = mul(&x0, &splat(&row[0]));
+            s[0] = x0;
+            let acc = dot(s, row);
             for j in 1..T {
-                acc = add(&acc, &mul(&s[j], &splat(&row[j])));
-            }
-            for j in 1..T {
-                s[j] = add(&s[j], &mul(&x0, &splat(&col[j - 1])));
+                s[j] = V(add_raw(&s[j], mul_raw(&x0, &splat(&col[j - 1]))));
             }
             s[0] = acc;
         }
@@ -323,19 +360,19 @@ mod lanes {
             *slot = pack(&lanes);
         }
         permute::<T>(&mut s, &c.k, c.rp);
-        unpack(&s[0])
+        unpack(&reduce_once(s[0].0))
     }
 
     /// Lane-wise products, for tests.
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn mul8(a: &[Limbs; 8], b: &[Limbs; 8]) -> [Limbs; 8] {
-        unpack(&mul(&pack(a), &pack(b)))
+        unpack(&reduce_once(mul(&pack(a), &pack(b)).0))
     }
 
     /// Lane-wise sums, for tests.
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn add8(a: &[Limbs; 8], b: &[Limbs; 8]) -> [Limbs; 8] {
-        unpack(&add(&pack(a), &pack(b)))
+        unpack(&reduce_once(add(&pack(a), &pack(b)).0))
     }
 }
 
@@ -470,7 +507,21 @@ mod tests {
         let mut rng = ark_std::test_rng();
         for arity in [2usize, 4] {
             for n in [1usize, 7, 8, 9, 100] {
-                let inputs: Vec<Fr> = (0..n * arity).map(|_| Fr::rand(&mut rng)).collect();
+                // Random messages, and (n = 8) the edges: all −1, all 0, −1/−2/0/1 mixtures.
+                let edge = [
+                    -Fr::from(1u64),
+                    -Fr::from(2u64),
+                    Fr::from(0u64),
+                    Fr::from(1u64),
+                ];
+                let inputs: Vec<Fr> = (0..n * arity)
+                    .map(|i| match (n, i / arity) {
+                        (8, 0) => edge[0],
+                        (8, 1) => edge[2],
+                        (8, h) if h < 6 => edge[(i * h) % 4],
+                        _ => Fr::rand(&mut rng),
+                    })
+                    .collect();
                 let mut out = vec![Fr::from(0u64); n];
                 hash_many_ifma(arity, &inputs, &mut out).expect("ifma");
                 for (i, o) in out.iter().enumerate() {
@@ -509,14 +560,17 @@ pub mod avx2 {
 
     /// arkworks → this path's form.
     pub fn to_limbs29(x: &Fr) -> Limbs29 {
-        let bits = (*x * r261().0).into_bigint().to_bits_le();
-        let mut out = [0u64; 9];
-        for (i, b) in bits.iter().enumerate().take(261) {
-            if *b {
-                out[i / 29] |= 1 << (i % 29);
-            }
-        }
-        out
+        let w = (*x * r261().0).into_bigint().0;
+        core::array::from_fn(|i| {
+            let (word, bit) = (29 * i / 64, 29 * i % 64);
+            let low = w[word] >> bit;
+            let high = if bit > 35 && word + 1 < 4 {
+                w[word + 1] << (64 - bit)
+            } else {
+                0
+            };
+            (low | high) & MASK29
+        })
     }
 
     /// This path's form → arkworks (reduced limbs only).
