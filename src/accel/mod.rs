@@ -142,6 +142,42 @@ pub struct CpuHasher {
     pub scalar_only: bool,
 }
 
+/// How this build multiplies field elements outside our own Poseidon paths (MSM, FFT, the
+/// prover's other arithmetic): `arkworks-asm` when built with the `asm` feature and the BMI2 + ADX
+/// target features it needs, else `portable` (the `asm` feature alone changes nothing; that build
+/// says so).
+pub fn field_arithmetic() -> &'static str {
+    if cfg!(all(
+        feature = "asm",
+        target_arch = "x86_64",
+        target_feature = "bmi2",
+        target_feature = "adx"
+    )) {
+        "arkworks-asm"
+    } else if cfg!(feature = "asm") {
+        "portable (asm feature without -C target-feature=+bmi2,+adx: no effect)"
+    } else {
+        "portable"
+    }
+}
+
+/// Whether this CPU can run this build: a build made with `-C target-feature=+bmi2,+adx` uses
+/// those instructions anywhere, so the binary checks for them before doing any work. `Err` names
+/// the missing instructions.
+pub fn check_build_target() -> Result<(), &'static str> {
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "bmi2",
+        target_feature = "adx"
+    ))]
+    {
+        if !(std::is_x86_feature_detected!("bmi2") && std::is_x86_feature_detected!("adx")) {
+            return Err("BMI2 and ADX");
+        }
+    }
+    Ok(())
+}
+
 /// The CPU path this machine uses for Poseidon batches: `avx512-ifma`, `avx2` or `scalar`,
 /// detected at run time; `RUSTORIUM_CPU_PATH=scalar|avx2` forces a slower path (benchmarks, tests).
 pub fn cpu_path() -> &'static str {
@@ -266,6 +302,25 @@ mod tests {
     use super::*;
     use ark_std::UniformRand;
     use rustorium_circuits::Fr;
+
+    #[test]
+    fn build_flavour_is_reported_and_runs_here() {
+        // The test build has neither the `asm` feature nor BMI2/ADX target features.
+        let asm_build = cfg!(all(
+            feature = "asm",
+            target_feature = "bmi2",
+            target_feature = "adx"
+        ));
+        assert_eq!(field_arithmetic() == "arkworks-asm", asm_build);
+        if !cfg!(feature = "asm") {
+            assert_eq!(field_arithmetic(), "portable");
+        }
+        assert_eq!(
+            check_build_target(),
+            Ok(()),
+            "this machine runs the test build"
+        );
+    }
 
     #[test]
     fn cpu_batch_equals_sequential_hashes() {

@@ -741,10 +741,11 @@ fn report(out: &std::path::Path) -> Result<()> {
         theirs,
     ));
     let mut md = format!(
-        "Machine: {} threads, {}; CPU path {}; `rustorium bench report` (release).\n\n| operation | size | ours | reference | reference time | ours / reference |\n| --- | --- | --- | --- | --- | --- |\n",
+        "Machine: {} threads, {}; CPU path {}; field arithmetic {}; `rustorium bench report` (release).\n\n| operation | size | ours | reference | reference time | ours / reference |\n| --- | --- | --- | --- | --- | --- |\n",
         rayon::current_num_threads(),
         std::env::consts::ARCH,
-        rustorium::accel::cpu_path()
+        rustorium::accel::cpu_path(),
+        rustorium::accel::field_arithmetic()
     );
     for (op, size, ours, refname, theirs) in &rows {
         md += &format!(

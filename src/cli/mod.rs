@@ -100,6 +100,13 @@ pub(crate) fn run() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Err(missing) = rustorium::accel::check_build_target() {
+        eprintln!(
+            "error: this rustorium was built for CPUs with {missing} instructions \
+             (-C target-feature); this CPU lacks them: use a build without those flags"
+        );
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Crypto(c) => crypto::run(c),
         Command::Keys(c) => keys::run(c),

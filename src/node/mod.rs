@@ -247,6 +247,11 @@ impl Node {
             metrics.set_backend(op, backend);
             tracing::info!(op, backend, "backend selected");
         }
+        tracing::info!(
+            cpu_path = crate::accel::cpu_path(),
+            field_arithmetic = crate::accel::field_arithmetic(),
+            "CPU arithmetic"
+        );
         let mut scoring = config.scoring.clone();
         if let Some(profile) = &profile {
             scoring.cuda |= profile.backends.scoring == crate::hardware::Backend::Cuda;
