@@ -211,11 +211,12 @@ pub(super) fn permute<const T: usize>(spec: &PoseidonSpec<Fr>, state: &mut [Fr; 
         };
         full_round(&mut s, &rc[r * T..(r + 1) * T], m);
     }
-    for (c, sp) in opt.partial_constants.iter().zip(&opt.sparse) {
+    for k in opt.partial_flat.chunks_exact(2 * T) {
+        let (c, row, col) = (&k[0], &k[1..=T], &k[T + 1..]);
         let x0 = sbox(&add(&s[0], &c.0.0));
         s[0] = x0;
-        let acc = dot(&s, &sp.row);
-        for (x, c) in s[1..].iter_mut().zip(&sp.col) {
+        let acc = dot(&s, row);
+        for (x, c) in s[1..].iter_mut().zip(col) {
             *x = add(x, &mul(&x0, &c.0.0));
         }
         s[0] = acc;

@@ -63,6 +63,10 @@ pub(crate) struct Optimized<F> {
     /// Constants of the full rounds after the partial rounds (4 * t); the first round's constants
     /// absorb what the partial rounds pushed forward.
     pub post_constants: Vec<F>,
+    /// The partial rounds' constants contiguous, 2t per round: the scalar constant, the sparse
+    /// matrix's first row (t), its first column (t − 1). The same values as `partial_constants`
+    /// and `sparse`, laid out for the scalar path's loop.
+    pub partial_flat: Vec<F>,
 }
 
 impl<F: PrimeField> PoseidonSpec<F> {
@@ -197,11 +201,17 @@ fn derive_optimized<F: PrimeField>(
         a = next;
     }
     sparse.reverse();
+    let partial_flat = partial_constants
+        .iter()
+        .zip(&sparse)
+        .flat_map(|(c, m)| std::iter::once(c).chain(&m.row).chain(&m.col).copied())
+        .collect();
     Some(Optimized {
         pre_partial: a,
         partial_constants,
         sparse,
         post_constants,
+        partial_flat,
     })
 }
 
