@@ -535,8 +535,10 @@ mod tests {
 }
 
 /// The AVX2 path (CPUs without IFMA): four lanes, nine 29-bit limbs, Montgomery R = 2^261;
-/// `vpmuludq` gives full 58-bit products, so each limb accumulates at most 18 of them (< 2^63)
-/// before the carry pass. Same permutation and constants as every other path.
+/// `vpmuludq` gives full 58-bit products, accumulated in 64-bit lanes before one carry pass. Same
+/// permutation and constants as every other path, and the same lazy reduction as the IFMA path
+/// (no final subtractions, one reduction per matrix row) with more headroom: p/R < 0.006 and
+/// values may reach 2^261 = 169p, while the IFMA path's bounds (state below 84p) hold here too.
 pub mod avx2 {
     use super::*;
 
@@ -702,45 +704,82 @@ pub mod avx2 {
             }))
         }
 
+        /// `a + b`, carried, not reduced (bounds: the AVX2 module documentation).
         #[inline]
         #[target_feature(enable = "avx2")]
         pub(super) fn add(a: &W, b: &W) -> W {
-            reduce_once(normalize(core::array::from_fn(|k| {
-                _mm256_add_epi64(a.0[k], b.0[k])
-            })))
+            W(add_raw(a, b.0))
         }
 
+        /// `a + t` for unnormalized limbs `t`, carried.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn add_raw(a: &W, t: [__m256i; 9]) -> [__m256i; 9] {
+            normalize(core::array::from_fn(|k| _mm256_add_epi64(a.0[k], t[k])))
+        }
+
+        /// Montgomery product `a·b·2^−261`, carried, below a·b/R + p (no final subtraction).
         #[inline]
         #[target_feature(enable = "avx2")]
         pub(super) fn mul(a: &W, b: &W) -> W {
-            let zero = _mm256_setzero_si256();
-            let mask = _mm256_set1_epi64x(MASK29 as i64);
-            let pinv = _mm256_set1_epi64x(PINV29 as i64);
-            let p: [__m256i; 9] = core::array::from_fn(|k| _mm256_set1_epi64x(P29[k] as i64));
-            let mut t = [zero; 9];
-            for i in 0..9 {
-                let bi = b.0[i];
-                for j in 0..9 {
-                    t[j] = _mm256_add_epi64(t[j], _mm256_mul_epu32(a.0[j], bi));
+            W(normalize(mul_raw(a, b)))
+        }
+
+        /// [`mul`] before the carry pass.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn mul_raw(a: &W, b: &W) -> [__m256i; 9] {
+            dot_raw::<1>(core::slice::from_ref(a), |_, i| b.0[i])
+        }
+
+        /// `Σ_j a[j]·b[j]·2^−261` with one Montgomery reduction, before the carry pass; `b(j, i)`
+        /// is limb i of factor j. A limb gathers at most 9·(T + 1) full products below 2^58 plus
+        /// carries below 2^35: below 2^64 for T ≤ 6.
+        #[inline(always)]
+        fn dot_raw<const T: usize>(a: &[W], b: impl Fn(usize, usize) -> __m256i) -> [__m256i; 9] {
+            // SAFETY: only inlined into functions compiled with AVX2 enabled, which run only after
+            // feature detection.
+            unsafe {
+                let zero = _mm256_setzero_si256();
+                let mask = _mm256_set1_epi64x(MASK29 as i64);
+                let pinv = _mm256_set1_epi64x(PINV29 as i64);
+                let mut t = [zero; 9];
+                for i in 0..9 {
+                    for (j, aj) in a.iter().enumerate().take(T) {
+                        let bi = b(j, i);
+                        for k in 0..9 {
+                            t[k] = _mm256_add_epi64(t[k], _mm256_mul_epu32(aj.0[k], bi));
+                        }
+                    }
+                    let m = _mm256_and_si256(_mm256_mul_epu32(t[0], pinv), mask);
+                    for k in 0..9 {
+                        let pk = _mm256_set1_epi64x(P29[k] as i64);
+                        t[k] = _mm256_add_epi64(t[k], _mm256_mul_epu32(pk, m));
+                    }
+                    let c = _mm256_srli_epi64::<29>(t[0]);
+                    t = [
+                        _mm256_add_epi64(t[1], c),
+                        t[2],
+                        t[3],
+                        t[4],
+                        t[5],
+                        t[6],
+                        t[7],
+                        t[8],
+                        zero,
+                    ];
                 }
-                let m = _mm256_and_si256(_mm256_mul_epu32(t[0], pinv), mask);
-                for j in 0..9 {
-                    t[j] = _mm256_add_epi64(t[j], _mm256_mul_epu32(p[j], m));
-                }
-                let c = _mm256_srli_epi64::<29>(t[0]);
-                t = [
-                    _mm256_add_epi64(t[1], c),
-                    t[2],
-                    t[3],
-                    t[4],
-                    t[5],
-                    t[6],
-                    t[7],
-                    t[8],
-                    zero,
-                ];
+                t
             }
-            reduce_once(normalize(t))
+        }
+
+        /// `Σ_j a[j]·c[j]` for constants `c`, one reduction, carried.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn dot<const T: usize>(a: &[W; T], c: &[Limbs29]) -> W {
+            W(normalize(dot_raw::<T>(a, |j, i| {
+                _mm256_set1_epi64x(c[j][i] as i64)
+            })))
         }
 
         #[inline]
@@ -759,11 +798,7 @@ pub mod avx2 {
                 old[i] = sbox(&add(&s[i], &splat(&c[i])));
             }
             for i in 0..T {
-                let mut acc = mul(&old[0], &splat(&m[i * T]));
-                for j in 1..T {
-                    acc = add(&acc, &mul(&old[j], &splat(&m[i * T + j])));
-                }
-                s[i] = acc;
+                s[i] = dot(&old, &m[i * T..(i + 1) * T]);
             }
         }
 
@@ -787,12 +822,10 @@ pub mod avx2 {
                 let x0 = sbox(&add(&s[0], &splat(&pc[r])));
                 let row = &rows[r * T..(r + 1) * T];
                 let col = &cols[r * (T - 1)..(r + 1) * (T - 1)];
-                let mut acc = mul(&x0, &splat(&row[0]));
+                s[0] = x0;
+                let acc = dot(s, row);
                 for j in 1..T {
-                    acc = add(&acc, &mul(&s[j], &splat(&row[j])));
-                }
-                for j in 1..T {
-                    s[j] = add(&s[j], &mul(&x0, &splat(&col[j - 1])));
+                    s[j] = W(add_raw(&s[j], mul_raw(&x0, &splat(&col[j - 1]))));
                 }
                 s[0] = acc;
             }
@@ -811,13 +844,16 @@ pub mod avx2 {
                 *slot = pack(&lanes);
             }
             permute::<T>(&mut s, &c.k, c.rp);
-            unpack(&s[0])
+            unpack(&reduce_once(s[0].0))
         }
 
         #[target_feature(enable = "avx2")]
         pub(super) fn ops4(a: &[Limbs29; 4], b: &[Limbs29; 4]) -> ([Limbs29; 4], [Limbs29; 4]) {
             let (x, y) = (pack(a), pack(b));
-            (unpack(&mul(&x, &y)), unpack(&add(&x, &y)))
+            (
+                unpack(&reduce_once(mul(&x, &y).0)),
+                unpack(&reduce_once(add(&x, &y).0)),
+            )
         }
     }
 
@@ -935,7 +971,21 @@ pub mod avx2 {
             let mut rng = ark_std::test_rng();
             for arity in [2usize, 4] {
                 for n in [1usize, 3, 4, 5, 37] {
-                    let inputs: Vec<Fr> = (0..n * arity).map(|_| Fr::rand(&mut rng)).collect();
+                    // Random messages, and (n = 4) the edges: all −1, all 0, −1/−2/0/1 mixtures.
+                    let edge = [
+                        -Fr::from(1u64),
+                        -Fr::from(2u64),
+                        Fr::from(0u64),
+                        Fr::from(1u64),
+                    ];
+                    let inputs: Vec<Fr> = (0..n * arity)
+                        .map(|i| match (n, i / arity) {
+                            (4, 0) => edge[0],
+                            (4, 1) => edge[2],
+                            (4, h) => edge[(i * h) % 4],
+                            _ => Fr::rand(&mut rng),
+                        })
+                        .collect();
                     let mut out = vec![Fr::from(0u64); n];
                     hash_many(arity, &inputs, &mut out).expect("avx2");
                     for (i, o) in out.iter().enumerate() {
