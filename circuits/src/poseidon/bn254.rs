@@ -6,9 +6,10 @@
 //! reduces every product. Here, on the same Montgomery representation (R = 2^256, so an `Fr`'s
 //! limbs are used as they are, no conversion):
 //!
-//! - multiplication and squaring are inlined into the permutation, so the out-of-order core
-//!   overlaps the independent products of a round (the three S-boxes of a full round, the state
-//!   updates of a partial round beside the next S-box);
+//! - multiplication and squaring (CIOS: reduction interleaved with the products, few live words)
+//!   are inlined into the permutation, so the out-of-order core overlaps the independent products
+//!   of a round (the three S-boxes of a full round, the state updates of a partial round beside
+//!   the next S-box);
 //! - matrix rows are **lazily reduced**: a row's t products share one Montgomery reduction
 //!   instead of t (operand scanning over the constants' words, bounds at [`dot`]);
 //! - values between operations are **representatives below 2p**, not below p: with p < R/4 a
@@ -17,7 +18,7 @@
 //!   brought below p once at the end.
 //!
 //! Measured (`cargo bench --bench poseidon -- poseidon_single`, BENCHMARKS.md): Poseidon(2)
-//! 13.9 µs on the generic path, 10.8 µs here; each step above paid for itself in that benchmark.
+//! 14.8 µs on the generic path, 10.8 µs here in the same run; each step above paid for itself.
 //!
 //! Results are the same bits as arkworks' and as the generic path (tests in this module and the
 //! published vectors in `tests/poseidon_vectors.rs`).
@@ -34,8 +35,9 @@ type Limbs = [u64; 4];
 const P: Limbs = <FrConfig as MontConfig<4>>::MODULUS.0;
 /// −p⁻¹ mod 2^64.
 const INV: u64 = <FrConfig as MontConfig<4>>::INV;
-/// 2p and 4p (both below 2^256: p < 2^254).
+/// 2p (below 2^256: p < 2^254).
 const P2: Limbs = shl(P, 1);
+/// 4p (below 2^256).
 const P4: Limbs = shl(P, 2);
 
 /// `a << s` for s < 64, assuming no bit leaves the top limb.
