@@ -16,6 +16,19 @@ fn root(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
+/// A plain transfer from dev account 1 (10 units, fee 3, first nonce) on the test chain.
+fn normal_transfer() -> rustorium_circuits::transfer::SignedTransfer {
+    Transfer {
+        chain_id: 1337,
+        from: 1,
+        to: Recipient::Index(2),
+        amount: 10,
+        fee: 3,
+        nonce: 0,
+    }
+    .sign(&dev_secret(1))
+}
+
 fn config(dir: &Path, runtime: Option<PathBuf>, required: bool) -> NodeConfig {
     NodeConfig {
         data_dir: dir.join("data"),
@@ -59,15 +72,7 @@ fn anomalous_transfers_are_rejected_by_the_policy_and_normal_ones_admitted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(config(dir.path(), None, true)).expect("node starts");
     assert_eq!(node.admission.scoring_status, "on (cpu)");
-    let normal = Transfer {
-        chain_id: 1337,
-        from: 1,
-        to: Recipient::Index(2),
-        amount: 10,
-        fee: 3,
-        nonce: 0,
-    }
-    .sign(&dev_secret(1));
+    let normal = normal_transfer();
     node.submit(normal).expect("a normal transfer is admitted");
     // A fresh account draining itself into a new key with an absurd fee, far ahead of its nonce.
     let balance = node
@@ -135,15 +140,7 @@ fn a_missing_runtime_fails_start_up_unless_scoring_is_optional() {
             .contains("rustorium_scoring_enabled 0")
     );
     // Unscored, the policy still runs (score 0 is below its thresholds): admitted.
-    let tx = Transfer {
-        chain_id: 1337,
-        from: 1,
-        to: Recipient::Index(2),
-        amount: 10,
-        fee: 3,
-        nonce: 0,
-    }
-    .sign(&dev_secret(1));
+    let tx = normal_transfer();
     node.submit(tx).expect("admitted");
     node.shutdown();
 }

@@ -894,11 +894,30 @@ fn admission_bench(
     Ok(())
 }
 
+/// `n` signed transfers of 1 (fee 1, chain 7) from dev accounts `0..senders` in turn, each to the
+/// next account, with consecutive nonces per sender: the load of `bench load` and `bench consensus`.
+fn ring_transfers(n: u64, senders: u64) -> Vec<rustorium_circuits::transfer::SignedTransfer> {
+    use rustorium::state::dev_secret;
+    use rustorium_circuits::transfer::{Recipient, Transfer};
+    (0..n)
+        .map(|i| {
+            let from = i % senders;
+            Transfer {
+                chain_id: 7,
+                from,
+                to: Recipient::Index((from + 1) % senders),
+                amount: 1,
+                fee: 1,
+                nonce: i / senders,
+            }
+            .sign(&dev_secret(from))
+        })
+        .collect()
+}
+
 /// Submit→final latency and throughput of `n` in-process validators on loopback.
 fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result<()> {
     use rustorium::node::{NodeConfig, chain};
-    use rustorium::state::dev_secret;
-    use rustorium_circuits::transfer::{Recipient, Transfer};
     use std::sync::atomic::Ordering;
 
     let senders = 32u64;
@@ -931,20 +950,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
     };
     let nodes = super::node::start_validators(&dir.join("genesis.src.toml"), &dir, n, base, false)?;
     let node = nodes[0].clone();
-    let txs: Vec<_> = (0..count as u64)
-        .map(|i| {
-            let from = i % senders;
-            Transfer {
-                chain_id: 7,
-                from,
-                to: Recipient::Index((from + 1) % senders),
-                amount: 1,
-                fee: 1,
-                nonce: i / senders,
-            }
-            .sign(&dev_secret(from))
-        })
-        .collect();
+    let txs = ring_transfers(count as u64, senders);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -1012,8 +1018,6 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
 /// A bounded load run against an in-process node on loopback (fresh temporary data directory).
 fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()> {
     use rustorium::node::{Node, NodeConfig, chain};
-    use rustorium::state::dev_secret;
-    use rustorium_circuits::transfer::{Recipient, Transfer};
     use std::sync::atomic::Ordering;
 
     let senders = 32u64;
@@ -1048,20 +1052,7 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         "load: {n} transfers from {senders} senders, depth {depth}, capacity {capacity} (key generation first)"
     );
     let node = Node::start(config)?;
-    let txs: Vec<_> = (0..n as u64)
-        .map(|i| {
-            let from = i % senders;
-            Transfer {
-                chain_id: 7,
-                from,
-                to: Recipient::Index((from + 1) % senders),
-                amount: 1,
-                fee: 1,
-                nonce: i / senders,
-            }
-            .sign(&dev_secret(from))
-        })
-        .collect();
+    let txs = ring_transfers(n as u64, senders);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

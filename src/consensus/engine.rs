@@ -545,13 +545,7 @@ impl Handler<'_> {
                 r.resume_with(ok)
             }
             Effect::VerifyCommitCertificate(c, _, _, r) => {
-                let res = verify_commit(self.chain_id, self.vs, &c).map_err(|_| {
-                    mt::CertificateError::NotEnoughVotingPower {
-                        signed: 0,
-                        total: self.vs.total_voting_power(),
-                        expected: 0,
-                    }
-                });
+                let res = verify_commit(self.chain_id, self.vs, &c).map_err(|_| self.rejected());
                 r.resume_with(res)
             }
             Effect::VerifyExtendedCommitCertificate(_, _, _, _, r) => {
@@ -574,11 +568,7 @@ impl Handler<'_> {
                     c.height,
                     c.round,
                 );
-                r.resume_with(ok.map_err(|_| mt::CertificateError::NotEnoughVotingPower {
-                    signed: 0,
-                    total: self.vs.total_voting_power(),
-                    expected: 0,
-                }))
+                r.resume_with(ok.map_err(|_| self.rejected()))
             }
             Effect::VerifyRoundCertificate(c, _, _, r) => {
                 let ok = self.check_sigs(
@@ -588,16 +578,22 @@ impl Handler<'_> {
                     c.height,
                     c.round,
                 );
-                r.resume_with(ok.map_err(|_| mt::CertificateError::NotEnoughVotingPower {
-                    signed: 0,
-                    total: self.vs.total_voting_power(),
-                    expected: 0,
-                }))
+                r.resume_with(ok.map_err(|_| self.rejected()))
             }
             Effect::WalAppend(_, _, r) => r.resume_with(()),
             Effect::ExtendVote(_, _, _, _, r) => r.resume_with(None),
             Effect::VerifyVoteExtension(_, _, _, _, _, _, r) => r.resume_with(Ok(())),
         })
+    }
+
+    /// How a certificate that fails our checks is reported to the driver (malachite has no
+    /// "bad signature" variant; the certificate counts as carrying no voting power).
+    fn rejected(&self) -> mt::CertificateError<Ctx> {
+        mt::CertificateError::NotEnoughVotingPower {
+            signed: 0,
+            total: self.vs.total_voting_power(),
+            expected: 0,
+        }
     }
 
     /// Every signature in a certificate is a valid vote of a distinct known validator.
