@@ -45,7 +45,7 @@ fn block(shape: CircuitShape) -> BlockCircuit {
         })
         .collect();
     let b = execute_block(&store, &txs, 0, true).expect("execute");
-    BlockCircuit::from_witness(&b.witness.expect("witness"), 0, shape).expect("layout")
+    BlockCircuit::from_witness(&b.witness.expect("witness"), 0, 1, shape).expect("layout")
 }
 
 fn prove(c: &mut Criterion) {

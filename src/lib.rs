@@ -7,6 +7,7 @@ pub mod api;
 pub mod consensus;
 pub mod hardware;
 pub mod light;
+pub mod logging;
 pub mod net;
 pub mod node;
 pub mod policy;

@@ -8,9 +8,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use rustorium::node::admission::{PolicySection, ScoringSection};
+use rustorium::node::mempool::MempoolError;
 use rustorium::node::{Node, NodeConfig, SubmitError};
-use rustorium::state::dev_secret;
-use rustorium_circuits::transfer::{Recipient, Transfer};
+use rustorium::state::{TxError, dev_secret};
+use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer};
 
 fn root(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -42,6 +43,7 @@ fn config(dir: &Path, runtime: Option<PathBuf>, required: bool) -> NodeConfig {
         key_seed: 5,
         prover_workers: 1,
         keep_versions: 64,
+        max_proving_backlog: 64,
         prove: false,
         mempool: Default::default(),
         hardware: None,
@@ -142,5 +144,111 @@ fn a_missing_runtime_fails_start_up_unless_scoring_is_optional() {
     // Unscored, the policy still runs (score 0 is below its thresholds): admitted.
     let tx = normal_transfer();
     node.submit(tx).expect("admitted");
+    node.shutdown();
+}
+
+fn plain_config(dir: &Path, depth: usize) -> NodeConfig {
+    let base = config(dir, None, false);
+    NodeConfig {
+        // After `config`, which writes its own genesis to the same path.
+        genesis: common::small_genesis(dir, depth),
+        capacity: 4, // above what the tests queue: no block unless asked for
+        scoring: ScoringSection::default(),
+        policy: PolicySection::default(),
+        ..base
+    }
+}
+
+fn transfer(from: u64, to: Recipient, amount: u64, fee: u64, nonce: u64) -> SignedTransfer {
+    Transfer {
+        chain_id: 1337,
+        from,
+        to,
+        amount,
+        fee,
+        nonce,
+    }
+    .sign(&dev_secret(from))
+}
+
+fn refusal(node: &Node, tx: SignedTransfer) -> SubmitError {
+    node.submit(tx).expect_err("must be refused")
+}
+
+/// Admission refuses what could never execute (the red team's free blocks and free accounts):
+/// unknown recipients, keys already in the tree or already being created, transfers below the
+/// account-creation minimums, and a sender's pending transfers that together spend more than its
+/// balance. Nothing refused reaches the mempool or a block.
+#[test]
+fn admission_refuses_transfers_that_could_never_execute() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(plain_config(dir.path(), 5)).expect("node starts");
+    assert!(matches!(
+        refusal(&node, transfer(0, Recipient::Index(200), 5, 1, 0)),
+        SubmitError::Invalid(TxError::UnknownRecipient(200))
+    ));
+    assert!(matches!(
+        refusal(
+            &node,
+            transfer(0, Recipient::NewKey(dev_secret(1).public_key()), 5, 1, 0)
+        ),
+        SubmitError::Invalid(TxError::RecipientKeyExists(1))
+    ));
+    let fresh = dev_secret(50).public_key();
+    assert!(matches!(
+        refusal(&node, transfer(0, Recipient::NewKey(fresh), 0, 0, 0)),
+        SubmitError::Invalid(TxError::NewAccountMinimum { .. })
+    ));
+    // Account 4 holds 1,000,000: one transfer may spend it all, a second one nothing more.
+    node.submit(transfer(4, Recipient::Index(1), 999_990, 10, 0))
+        .expect("spends the whole balance");
+    for nonce in [1, 2] {
+        match refusal(&node, transfer(4, Recipient::Index(1), 1, 1, nonce)) {
+            SubmitError::Invalid(TxError::InsufficientBalance { balance, needed }) => {
+                assert_eq!((balance, needed), (1_000_000, 1_000_002));
+            }
+            other => panic!("overspend admitted or refused for another reason: {other:?}"),
+        }
+    }
+    // A replacement is measured without the transfer it replaces.
+    node.submit(transfer(4, Recipient::Index(1), 999_980, 20, 0))
+        .expect("replacement with a higher fee");
+    // One pending creation per key.
+    node.submit(transfer(0, Recipient::NewKey(fresh), 5, 1, 0))
+        .expect("creates an account");
+    assert!(matches!(
+        refusal(&node, transfer(1, Recipient::NewKey(fresh), 5, 1, 0)),
+        SubmitError::Mempool(MempoolError::KeyPending)
+    ));
+    assert_eq!(node.mempool_len(), 2, "a refused transfer reached the pool");
+    // Both pending transfers execute: the block has no rejection.
+    let block = node.produce_block().expect("produce").expect("a block");
+    assert_eq!(block.applied.len(), 2);
+    assert!(block.rejected.is_empty(), "{:?}", block.rejected);
+    node.shutdown();
+}
+
+/// A tree with room for three more accounts admits three creations and refuses the fourth.
+#[test]
+fn admission_counts_pending_accounts_against_the_tree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(plain_config(dir.path(), 3)).expect("node starts"); // 8 leaves, 5 used
+    for n in 0..3 {
+        node.submit(transfer(
+            0,
+            Recipient::NewKey(dev_secret(60 + n).public_key()),
+            1,
+            1,
+            n,
+        ))
+        .expect("fits");
+    }
+    assert!(matches!(
+        refusal(
+            &node,
+            transfer(1, Recipient::NewKey(dev_secret(70).public_key()), 1, 1, 0)
+        ),
+        SubmitError::Invalid(TxError::TreeFull)
+    ));
     node.shutdown();
 }

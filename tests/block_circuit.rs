@@ -1,21 +1,27 @@
 //! The block circuit against native execution: a block executed by the state machine satisfies it,
 //! its public inputs are the native roots and commitment, and changing any witness value makes it
-//! unsatisfied. Also the constraint budget at depth 32.
+//! unsatisfied. The witness is field-level (`Fr` everywhere), so the mutations are what a
+//! malicious prover could assign, including coordinated changes of several values (the audited
+//! aliasing attack on the chain id is a named regression). Also the constraint budget at depth 32.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ark_ff::{AdditiveGroup, Field, PrimeField};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, SynthesisMode};
 use rustorium::accel::CpuHasher;
 use rustorium::state::{StateStore, StoreOptions, dev_secret, execute_block};
 use rustorium_circuits::Fr;
 use rustorium_circuits::account::Account;
 use rustorium_circuits::block::{BlockCircuit, CircuitShape, tx_commitment};
-use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer};
+use rustorium_circuits::transfer::{
+    NEW_ACCOUNT_MIN_AMOUNT, NEW_ACCOUNT_MIN_FEE, Recipient, SignedTransfer, Transfer,
+};
 
 const CHAIN: u64 = 11;
 const DEPTH: usize = 6;
 const PRODUCER: u64 = 3;
+const HEIGHT: u64 = 1;
 
 fn t(from: u64, to: Recipient, amount: u64, fee: u64, nonce: u64) -> SignedTransfer {
     Transfer {
@@ -29,8 +35,8 @@ fn t(from: u64, to: Recipient, amount: u64, fee: u64, nonce: u64) -> SignedTrans
     .sign(&dev_secret(from))
 }
 
-/// A block of `txs` executed natively on a fresh store, laid out for `capacity` slots.
-fn executed(txs: &[SignedTransfer], capacity: usize) -> BlockCircuit {
+/// A fresh store with accounts 0..5 (devnet keys, balance 1000·(i+1)) at version 0.
+fn store() -> (tempfile::TempDir, StateStore) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = StateStore::create(
         &dir.path().join("s.redb"),
@@ -44,12 +50,19 @@ fn executed(txs: &[SignedTransfer], capacity: usize) -> BlockCircuit {
         .map(|i| (i, Account::new(dev_secret(i).public_key(), 1_000 * (i + 1))))
         .collect();
     store.commit(0, &genesis).expect("genesis");
+    (dir, store)
+}
+
+/// A block of `txs` executed natively on a fresh store, laid out for `capacity` slots.
+fn executed(txs: &[SignedTransfer], capacity: usize) -> BlockCircuit {
+    let (_dir, store) = store();
     let block = execute_block(&store, txs, PRODUCER, true).expect("execute");
     assert!(block.rejected.is_empty(), "{:?}", block.rejected);
     let w = block.witness.expect("witness");
     let circuit = BlockCircuit::from_witness(
         &w,
         PRODUCER,
+        HEIGHT,
         CircuitShape {
             depth: DEPTH,
             capacity,
@@ -66,7 +79,13 @@ fn executed(txs: &[SignedTransfer], capacity: usize) -> BlockCircuit {
     );
     assert_eq!(
         circuit.public_inputs(),
-        [block.old_root, block.new_root, expected_commitment]
+        [
+            block.old_root,
+            block.new_root,
+            expected_commitment,
+            Fr::from(CHAIN),
+            Fr::from(HEIGHT)
+        ]
     );
     circuit
 }
@@ -91,19 +110,101 @@ fn sample_block() -> Vec<SignedTransfer> {
 fn executed_blocks_satisfy_the_circuit() {
     assert!(satisfied(&executed(&sample_block(), 4)));
     assert!(satisfied(&executed(&sample_block(), 3)));
-    // An empty block (fee credit of 0 only) and a block paying the producer.
-    assert!(satisfied(&executed(&[], 1)));
+    // A block paying the producer, and a new account at exactly the protocol minimums.
     assert!(satisfied(&executed(
         &[t(4, Recipient::Index(PRODUCER), 7, 9, 0)],
         2
     )));
+    assert!(satisfied(&executed(
+        &[t(
+            4,
+            Recipient::NewKey(dev_secret(41).public_key()),
+            NEW_ACCOUNT_MIN_AMOUNT,
+            NEW_ACCOUNT_MIN_FEE,
+            0
+        )],
+        1
+    )));
+}
+
+#[test]
+fn blocks_without_transfers_have_no_witness_and_no_satisfying_assignment() {
+    let (_dir, store) = store();
+    // Native layout refuses an empty block...
+    let block = execute_block(&store, &[], PRODUCER, true).expect("execute");
+    let shape = CircuitShape {
+        depth: DEPTH,
+        capacity: 2,
+    };
+    assert!(
+        BlockCircuit::from_witness(&block.witness.expect("w"), PRODUCER, 1, shape).is_err(),
+        "an empty block was laid out"
+    );
+    // ...and a malicious prover's all-padding assignment (old root = new root, an honest fee
+    // credit of 0 to the producer) does not satisfy the circuit: it would let a server pad a chain
+    // with no-op proofs at later heights.
+    let (_dir, store) = self::store();
+    let r = store.reader().expect("r");
+    let root = r.root(0).expect("root");
+    let producer = r.account(PRODUCER, 0).expect("read").expect("producer");
+    let mut noop = BlockCircuit::blank(shape).expect("shape");
+    noop.chain_id = Fr::from(CHAIN);
+    noop.height = Fr::from(2u64);
+    noop.producer = Fr::from(PRODUCER);
+    noop.producer_leaf = rustorium_circuits::block::LeafFields {
+        x: producer.pubkey.0.x,
+        y: producer.pubkey.0.y,
+        balance: Fr::from(producer.balance),
+        nonce: Fr::from(producer.nonce),
+    };
+    noop.producer_siblings = r.siblings(PRODUCER, 0).expect("siblings");
+    noop.old_root = root;
+    noop.new_root = root;
+    assert!(!satisfied(&noop), "a no-op block satisfies the circuit");
+    // Everything else of that assignment is consistent: the producer's path gives the root, so
+    // the first-slot rule is what refuses it.
+    assert_eq!(
+        rustorium_circuits::merkle::root_from_path(
+            producer.leaf(),
+            PRODUCER,
+            &noop.producer_siblings
+        ),
+        root
+    );
+}
+
+/// `2^k` in the field.
+fn pow2(k: u32) -> Fr {
+    Fr::from(2u64).pow([u64::from(k)])
+}
+
+/// The signed message a slot encodes, computed natively from its field-level values (what the
+/// circuit packs).
+fn slot_message(c: &BlockCircuit, i: usize) -> Fr {
+    let s = &c.slots[i];
+    let zero = Fr::ZERO;
+    rustorium_circuits::transfer::MessageFields {
+        amount: s.amount,
+        fee: s.fee,
+        nonce: s.sender.nonce,
+        from: s.from,
+        to_index: if s.new_key { zero } else { s.to_index },
+        chain_id: c.chain_id,
+        kind: Fr::from(if s.new_key { 2u64 } else { 1 }),
+        to: if s.new_key {
+            (s.receiver.x, s.receiver.y)
+        } else {
+            (zero, zero)
+        },
+    }
+    .message()
 }
 
 #[test]
 fn every_mutated_witness_value_is_unsatisfiable() {
     let good = executed(&sample_block(), 4);
     assert!(satisfied(&good));
-    let one = Fr::from(1u64);
+    let one = Fr::ONE;
     let mut cases: Vec<(String, BlockCircuit)> = Vec::new();
     let mut m = |name: &str, f: &dyn Fn(&mut BlockCircuit)| {
         let mut c = good.clone();
@@ -112,10 +213,16 @@ fn every_mutated_witness_value_is_unsatisfiable() {
     };
     m("old root", &|c| c.old_root += one);
     m("new root", &|c| c.new_root += one);
-    m("chain id", &|c| c.chain_id += 1);
-    m("producer index", &|c| c.producer = 2);
-    m("producer balance", &|c| c.producer_leaf.balance += 1);
-    m("producer nonce", &|c| c.producer_leaf.nonce += 1);
+    m("chain id", &|c| c.chain_id += one);
+    m("chain id 2^64", &|c| c.chain_id = pow2(64));
+    m("height 2^64", &|c| c.height = pow2(64));
+    m("height -1", &|c| c.height = -one);
+    m("producer index", &|c| c.producer = Fr::from(2u64));
+    m("producer index + 2^depth", &|c| {
+        c.producer += pow2(DEPTH as u32)
+    });
+    m("producer balance", &|c| c.producer_leaf.balance += one);
+    m("producer nonce", &|c| c.producer_leaf.nonce += one);
     m("producer key", &|c| c.producer_leaf.x += one);
     for l in 0..DEPTH {
         m(&format!("producer sibling {l}"), &|c| {
@@ -129,10 +236,14 @@ fn every_mutated_witness_value_is_unsatisfiable() {
         m(&format!("slot {i} new_key"), &|c| {
             c.slots[i].new_key ^= true
         });
-        m(&format!("slot {i} from"), &|c| c.slots[i].from ^= 1);
-        m(&format!("slot {i} to"), &|c| c.slots[i].to_index ^= 1);
-        m(&format!("slot {i} amount"), &|c| c.slots[i].amount += 1);
-        m(&format!("slot {i} fee"), &|c| c.slots[i].fee += 1);
+        m(&format!("slot {i} from"), &|c| c.slots[i].from += one);
+        m(&format!("slot {i} to"), &|c| c.slots[i].to_index += one);
+        m(&format!("slot {i} amount"), &|c| c.slots[i].amount += one);
+        m(&format!("slot {i} amount -1"), &|c| {
+            c.slots[i].amount = -one
+        });
+        m(&format!("slot {i} fee"), &|c| c.slots[i].fee += one);
+        m(&format!("slot {i} fee -1"), &|c| c.slots[i].fee = -one);
         m(&format!("slot {i} R8.x"), &|c| c.slots[i].r8.x += one);
         m(&format!("slot {i} R8.y"), &|c| c.slots[i].r8.y += one);
         m(&format!("slot {i} S"), &|c| c.slots[i].s += 1u32);
@@ -143,10 +254,10 @@ fn every_mutated_witness_value_is_unsatisfiable() {
             c.slots[i].sender.y += one
         });
         m(&format!("slot {i} sender balance"), &|c| {
-            c.slots[i].sender.balance += 1
+            c.slots[i].sender.balance += one
         });
         m(&format!("slot {i} sender nonce"), &|c| {
-            c.slots[i].sender.nonce += 1
+            c.slots[i].sender.nonce += one
         });
         m(&format!("slot {i} receiver x"), &|c| {
             c.slots[i].receiver.x += one
@@ -155,10 +266,10 @@ fn every_mutated_witness_value_is_unsatisfiable() {
             c.slots[i].receiver.y += one
         });
         m(&format!("slot {i} receiver balance"), &|c| {
-            c.slots[i].receiver.balance += 1
+            c.slots[i].receiver.balance += one
         });
         m(&format!("slot {i} receiver nonce"), &|c| {
-            c.slots[i].receiver.nonce += 1
+            c.slots[i].receiver.nonce += one
         });
         for l in 0..DEPTH {
             m(&format!("slot {i} sender sibling {l}"), &|c| {
@@ -168,16 +279,90 @@ fn every_mutated_witness_value_is_unsatisfiable() {
                 c.slots[i].receiver_siblings[l] += one
             });
         }
+        // Coordinated changes that keep the packed message words (and so the signature) intact:
+        // only the 64-bit range checks stand between them and a valid proof.
+        let coordinated: [(&str, &dyn Fn(&mut BlockCircuit)); 3] = [
+            ("amount + 2^64, fee - 1", &|c| {
+                c.slots[i].amount += pow2(64);
+                c.slots[i].fee -= one;
+            }),
+            ("fee + 2^64, nonce - 1", &|c| {
+                c.slots[i].fee += pow2(64);
+                c.slots[i].sender.nonce -= one;
+            }),
+            ("amount - 1, fee + 2^-64", &|c| {
+                c.slots[i].amount -= one;
+                c.slots[i].fee += pow2(64).inverse().expect("invertible");
+            }),
+        ];
+        for (name, f) in coordinated {
+            let mut c = good.clone();
+            f(&mut c);
+            assert_eq!(
+                slot_message(&c, i),
+                slot_message(&good, i),
+                "{name}: not an aliasing change"
+            );
+            m(&format!("slot {i} {name}"), f);
+        }
     }
-    // Padding: switching a padding slot on, or giving it a fee.
+    // Padding: switching a padding slot on, giving it a fee, a gap before a transfer.
     m("padding enabled", &|c| c.slots[3].enabled = true);
-    m("padding fee", &|c| c.slots[3].fee = 1);
+    m("padding fee", &|c| c.slots[3].fee = one);
+    m("gap before a transfer", &|c| c.slots.swap(2, 3));
     // Reordering transfers changes the roots chain and the commitment.
     m("swap slots", &|c| c.slots.swap(0, 1));
+    // A new account below the protocol minimums (slot 1 creates one): amount 0 with the sender's
+    // balance compensated, so only the minimum rule is broken.
+    m("new account amount 0", &|c| {
+        let s = &mut c.slots[1];
+        s.sender.balance -= s.amount;
+        s.amount = Fr::ZERO;
+    });
     for (name, c) in &cases {
         assert!(!satisfied(c), "mutating {name} left the circuit satisfied");
     }
     assert!(cases.len() > 100);
+}
+
+/// The audit's attack: a prover takes Alice's transfer to Bob and credits Mallory instead, by
+/// choosing `chain' = chain + (bob - mallory)·2^-64` so that the message packed for Mallory equals
+/// the one Alice signed for Bob. Every other value of the witness is honest (the paths of a real
+/// transfer to Mallory). With the chain id a 64-bit public input this is unsatisfiable.
+#[test]
+fn a_prover_cannot_redirect_a_signed_transfer_by_aliasing_the_chain_id() {
+    let (alice, bob, mallory) = (0u64, 2u64, 4u64);
+    let to_bob = t(alice, Recipient::Index(bob), 500, 3, 0);
+    // The honest witness of the transfer Alice never signed (paths, balances, roots).
+    let to_mallory = Transfer {
+        to: Recipient::Index(mallory),
+        ..to_bob.tx
+    }
+    .sign(&dev_secret(alice));
+    let honest_to_mallory = executed(std::slice::from_ref(&to_mallory), 1);
+    assert!(satisfied(&honest_to_mallory));
+    // Alice's real signature, and the aliasing chain id.
+    let mut forged = honest_to_mallory.clone();
+    forged.slots[0].r8 = to_bob.sig.r8;
+    forged.slots[0].s = to_bob.sig.s.clone();
+    let shift = (Fr::from(bob) - Fr::from(mallory)) * pow2(64).inverse().expect("invertible");
+    forged.chain_id += shift;
+    assert_eq!(
+        slot_message(&forged, 0),
+        to_bob.tx.message(),
+        "the forged slot must pack to the message Alice signed"
+    );
+    to_bob
+        .verify(&dev_secret(alice).public_key())
+        .expect("Alice's signature");
+    assert!(
+        forged.chain_id.into_bigint() > Fr::from(u64::MAX).into_bigint(),
+        "the aliasing chain id is not a u64"
+    );
+    assert!(
+        !satisfied(&forged),
+        "a prover redirected Alice's transfer to Mallory"
+    );
 }
 
 #[test]

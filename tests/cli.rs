@@ -236,7 +236,7 @@ fn setup_prove_and_light_verify() {
     assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
     // Flip a bit of the new root: still well-formed, no longer valid.
     let mut bytes = std::fs::read(&proof).expect("read");
-    bytes[46] ^= 1;
+    bytes[62] ^= 1; // the new root is at bytes 54..86 of an envelope
     std::fs::write(d("tampered.proof"), &bytes).expect("write");
     assert_eq!(verify(&d("tampered.proof")).status.code(), Some(1));
     std::fs::write(d("short.proof"), &bytes[..100]).expect("write");
@@ -246,7 +246,10 @@ fn setup_prove_and_light_verify() {
         &std::fs::read_to_string(d("data/proofs/public-1.json")).expect("read"),
     )
     .expect("json");
-    assert_eq!(public.as_array().map(|a| a.len()), Some(3));
+    // old root, new root, commitment, chain id, height
+    assert_eq!(public.as_array().map(|a| a.len()), Some(5));
+    assert_eq!(public[3], "1337");
+    assert_eq!(public[4], "1");
 }
 
 /// Runs `devnet --blocks 2` on a small genesis in `dir` (ephemeral ports, capacity 2) with `extra`

@@ -221,8 +221,20 @@ fn every_invalid_transfer_is_rejected_with_its_reason_and_changes_nothing() {
     let taken = dev_secret(2).public_key();
     rejected(
         &store,
-        t(0, Recipient::NewKey(taken), 1, 0, 0),
+        t(0, Recipient::NewKey(taken), 1, 1, 0),
         TxError::RecipientKeyExists(2),
+    );
+    // Creating an account is never free: the protocol minimums of amount and fee.
+    let fresh = dev_secret(33).public_key();
+    rejected(
+        &store,
+        t(0, Recipient::NewKey(fresh), 0, 1, 0),
+        TxError::NewAccountMinimum { amount: 0, fee: 1 },
+    );
+    rejected(
+        &store,
+        t(0, Recipient::NewKey(fresh), 1, 0, 0),
+        TxError::NewAccountMinimum { amount: 1, fee: 0 },
     );
     let low_order = Point::new_unchecked(Fr::from(0u64), -Fr::from(1u64));
     let mixed = PublicKey((dev_secret(9).public_key().0 + low_order).into_affine());
@@ -255,7 +267,7 @@ fn a_full_tree_refuses_new_keys() {
                 0,
                 Recipient::NewKey(dev_secret(60 + n).public_key()),
                 1,
-                0,
+                1,
                 n,
             )
         })
@@ -265,7 +277,7 @@ fn a_full_tree_refuses_new_keys() {
     assert_eq!(block.witness.expect("witness").check(), Ok(()));
     rejected(
         &store,
-        t(0, Recipient::NewKey(dev_secret(70).public_key()), 1, 0, 3),
+        t(0, Recipient::NewKey(dev_secret(70).public_key()), 1, 1, 3),
         TxError::TreeFull,
     );
 }

@@ -31,6 +31,7 @@ fn config(dir: &Path) -> NodeConfig {
         key_seed: 5,
         prover_workers: 1,
         keep_versions: 64,
+        max_proving_backlog: 64,
         prove: true,
         mempool: Default::default(),
         hardware: None,
@@ -188,9 +189,14 @@ async fn ingest_block_prove_and_verify_as_a_light_client() {
     assert_eq!(http_get(http, "/healthz"), (200, "ok".to_string()));
     assert_eq!(json(&http_get(http, "/readyz").1)["ready"], true);
 
-    // The light client, as a separate process, verifies the chain and an account.
+    // The light client, as a separate process, verifies the chain and an account, with the key
+    // pinned by its hash (the test genesis pins none; an operator learns it out of band).
     let genesis = dir.path().join("genesis.toml");
     let url = format!("http://{http}");
+    let vk_hash = json(&status)["vk_hash"]
+        .as_str()
+        .expect("vk hash")
+        .to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
         .args([
             "light",
@@ -199,6 +205,8 @@ async fn ingest_block_prove_and_verify_as_a_light_client() {
             &url,
             "--genesis",
             genesis.to_str().expect("utf8"),
+            "--vk-hash",
+            &vk_hash,
         ])
         .output()
         .expect("light sync");
@@ -218,6 +226,8 @@ async fn ingest_block_prove_and_verify_as_a_light_client() {
             &url,
             "--genesis",
             genesis.to_str().expect("utf8"),
+            "--vk-hash",
+            &vk_hash,
         ])
         .output()
         .expect("light account");

@@ -14,7 +14,9 @@ use ark_relations::gr1cs::{
 use ark_std::rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rustorium::accel::CpuHasher;
-use rustorium::light::{LightError, verify_account, verify_chain, verify_envelope};
+use rustorium::light::{
+    BlockData, ChainSpec, LightClient, LightError, verify_account, verify_chain, verify_envelope,
+};
 use rustorium::prover::{
     KeyPair, ProofEnvelope, Prover, ProverError, dev_setup, load_proving_key, load_verifying_key,
     proof_json, public_json, save_keys, verify, verifying_key_json, vk_hash,
@@ -51,6 +53,16 @@ fn t(from: u64, to: Recipient, amount: u64, fee: u64, nonce: u64) -> SignedTrans
 
 /// Three consecutive blocks executed on one store: their circuits, and the store.
 fn chain() -> (tempfile::TempDir, StateStore, Vec<BlockCircuit>) {
+    let (d, s, blocks) = chain_with_data();
+    (d, s, blocks.into_iter().map(|(c, _)| c).collect())
+}
+
+/// [`chain`], with each block's light-client data.
+fn chain_with_data() -> (
+    tempfile::TempDir,
+    StateStore,
+    Vec<(BlockCircuit, BlockData)>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = StateStore::create(
         &dir.path().join("s.redb"),
@@ -70,15 +82,28 @@ fn chain() -> (tempfile::TempDir, StateStore, Vec<BlockCircuit>) {
             t(1, Recipient::NewKey(dev_secret(9).public_key()), 5, 2, 0),
         ],
         vec![t(0, Recipient::Index(3), 1, 0, 1)],
-        vec![],
+        vec![t(2, Recipient::Index(0), 4, 1, 0)],
     ];
     let circuits = blocks
         .iter()
-        .map(|txs| {
+        .enumerate()
+        .map(|(i, txs)| {
+            let height = i as u64 + 1;
             let b = execute_block(&store, txs, PRODUCER, true).expect("execute");
             assert!(b.rejected.is_empty());
-            BlockCircuit::from_witness(&b.witness.expect("witness"), PRODUCER, SHAPE)
-                .expect("layout")
+            let data = BlockData {
+                height,
+                producer: PRODUCER,
+                transfers: b
+                    .applied
+                    .iter()
+                    .map(|a| (a.tx.clone(), a.to_index))
+                    .collect(),
+            };
+            let c =
+                BlockCircuit::from_witness(&b.witness.expect("witness"), PRODUCER, height, SHAPE)
+                    .expect("layout");
+            (c, data)
         })
         .collect();
     (dir, store, circuits)
@@ -89,13 +114,14 @@ fn envelope(height: u64, c: &BlockCircuit) -> ProofEnvelope {
     let (proof, _) = keys()
         .prove(&Prover::cpu(), c.clone(), &mut rng)
         .expect("prove");
-    ProofEnvelope {
+    ProofEnvelope::new(
         height,
-        shape: SHAPE,
-        public_inputs: c.public_inputs(),
+        CHAIN,
+        SHAPE,
+        c.public_inputs(),
         proof,
-        vk_hash: vk_hash(&keys().pk.vk),
-    }
+        vk_hash(&keys().pk.vk),
+    )
 }
 
 #[test]
@@ -153,7 +179,7 @@ fn our_proofs_equal_ark_groth16_and_bind_their_inputs() {
     assert!(!verify(&pk.vk, &ours, &inputs));
     // A witness that does not satisfy the circuit is refused before any MSM.
     let mut bad = c.clone();
-    bad.slots[0].amount += 1;
+    bad.slots[0].amount += Fr::from(1u64);
     assert!(matches!(
         Prover::cpu().prove_with_randomness(pk, &m, bad, r, s),
         Err(ProverError::Unsatisfied)
@@ -207,44 +233,57 @@ fn keys_round_trip_and_refuse_corruption() {
 
 #[test]
 fn light_client_verifies_a_chain_and_accounts() {
-    let (_d, store, circuits) = chain();
-    let envs: Vec<ProofEnvelope> = circuits
+    let (_d, store, blocks) = chain_with_data();
+    let chain: Vec<(ProofEnvelope, BlockData)> = blocks
         .iter()
         .enumerate()
-        .map(|(i, c)| envelope(i as u64 + 1, c))
+        .map(|(i, (c, data))| (envelope(i as u64 + 1, c), data.clone()))
         .collect();
     let vk = &keys().pk.vk;
-    let genesis_root = store.reader().expect("r").root(0).expect("root");
-    let (head, root) = verify_chain(|_| Some(vk), genesis_root, 1, &envs).expect("chain verifies");
+    let spec = ChainSpec {
+        chain_id: CHAIN,
+        genesis_root: store.reader().expect("r").root(0).expect("root"),
+        vk_hash: vk_hash(vk),
+    };
+    let (head, root) = verify_chain(spec.clone(), vk, &chain).expect("chain verifies");
     assert_eq!(head, 3);
     assert_eq!(root, store.reader().expect("r").root(3).expect("root"));
     // Envelopes round-trip through bytes.
-    for e in &envs {
+    for (e, _) in &chain {
         let decoded = ProofEnvelope::decode(&e.encode()).expect("decode");
         assert_eq!(&decoded, e);
         verify_envelope(vk, &decoded).expect("verifies");
     }
-    // Gaps, reordering, a wrong start and a foreign key are refused.
+    // Gaps and reordering are refused.
     assert!(matches!(
-        verify_chain(|_| Some(vk), genesis_root, 1, &envs[1..]),
+        verify_chain(spec.clone(), vk, &chain[1..]),
         Err(LightError::Height { .. })
     ));
-    assert!(matches!(
-        verify_chain(|_| Some(vk), genesis_root, 2, &envs[1..]),
-        Err(LightError::Root { .. })
-    ));
-    let mut swapped = envs.clone();
+    let mut swapped = chain.clone();
     swapped.swap(0, 1);
-    assert!(verify_chain(|_| Some(vk), genesis_root, 1, &swapped).is_err());
-    let mut forged = envs[0].clone();
-    forged.public_inputs[1] = envs[1].new_root();
+    assert!(verify_chain(spec.clone(), vk, &swapped).is_err());
+    // A proof is bound to its roots, its height and its chain.
+    let mut forged = chain[0].0.clone();
+    forged.roots[1] = chain[1].0.new_root();
     assert_eq!(
         verify_envelope(vk, &forged),
         Err(LightError::InvalidProof(1))
     );
+    let mut relabelled = chain[0].0.clone();
+    relabelled.height = 7;
+    assert_eq!(
+        verify_envelope(vk, &relabelled),
+        Err(LightError::InvalidProof(7))
+    );
+    let mut other_chain = chain[0].0.clone();
+    other_chain.chain_id = CHAIN + 1;
+    assert_eq!(
+        verify_envelope(vk, &other_chain),
+        Err(LightError::InvalidProof(1))
+    );
     let other = dev_setup(SHAPE, 8).expect("setup");
     assert_eq!(
-        verify_envelope(&other.pk.vk, &envs[0]),
+        verify_envelope(&other.pk.vk, &chain[0].0),
         Err(LightError::WrongKey(1))
     );
     // Account proofs against the verified head.
@@ -255,18 +294,140 @@ fn light_client_verifies_a_chain_and_accounts() {
         verify_account(&r.proof(3, 1).expect("proof"), root).is_err(),
         "old state against the new root"
     );
-    // Malformed envelope bytes.
-    let bytes = envs[0].encode();
+    // Malformed envelope bytes, and the unbound version 1.
+    let bytes = chain[0].0.encode();
     assert!(ProofEnvelope::decode(&bytes[..bytes.len() - 1]).is_err());
     let mut bad = bytes.clone();
-    bad[0] = 2;
+    bad[0] = 1;
     assert!(ProofEnvelope::decode(&bad).is_err());
     let mut bad = bytes.clone();
-    bad[120] ^= 0xff;
+    bad[130] ^= 0xff;
     assert!(
         ProofEnvelope::decode(&bad).is_err()
             || verify_envelope(vk, &ProofEnvelope::decode(&bad).expect("d")).is_err()
     );
+}
+
+/// A lying data source (a dishonest node, or one in between) against the light client: every lie
+/// is refused with its reason, and the client's head does not move.
+#[test]
+fn light_client_refuses_every_lie_about_a_chain() {
+    let (_d, store, blocks) = chain_with_data();
+    let chain: Vec<(ProofEnvelope, BlockData)> = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, (c, data))| (envelope(i as u64 + 1, c), data.clone()))
+        .collect();
+    let vk = &keys().pk.vk;
+    let spec = ChainSpec {
+        chain_id: CHAIN,
+        genesis_root: store.reader().expect("r").root(0).expect("root"),
+        vk_hash: vk_hash(vk),
+    };
+    // A key other than the pinned one (the server's own trapdoor).
+    let other = dev_setup(SHAPE, 8).expect("setup");
+    assert!(matches!(
+        LightClient::new(spec.clone(), &other.pk.vk),
+        Err(LightError::UnpinnedKey { .. })
+    ));
+    // A genesis of another chain with the same shape and key: the proofs are bound to chain 3.
+    let foreign = ChainSpec {
+        chain_id: CHAIN + 1,
+        ..spec.clone()
+    };
+    assert!(matches!(
+        verify_chain(foreign, vk, &chain),
+        Err(LightError::WrongChain { .. })
+    ));
+    let mut client = LightClient::new(spec.clone(), vk).expect("client");
+    client.apply(&chain[0].0, &chain[0].1).expect("block 1");
+    let head = client.head();
+    let (env2, data2) = &chain[1];
+    let (env3, data3) = &chain[2];
+    let lies: Vec<(&str, ProofEnvelope, BlockData)> = vec![
+        (
+            "a transfer dropped",
+            env3.clone(),
+            BlockData {
+                transfers: vec![],
+                ..data3.clone()
+            },
+        ),
+        (
+            "another recipient index",
+            env2.clone(),
+            BlockData {
+                transfers: data2
+                    .transfers
+                    .iter()
+                    .map(|(t, to)| (t.clone(), to + 1))
+                    .collect(),
+                ..data2.clone()
+            },
+        ),
+        (
+            "another producer",
+            env2.clone(),
+            BlockData {
+                producer: 1,
+                ..data2.clone()
+            },
+        ),
+        (
+            "a foreign block's transfers",
+            env2.clone(),
+            BlockData {
+                height: 2,
+                ..data3.clone()
+            },
+        ),
+        ("a skipped block", env3.clone(), data3.clone()),
+        (
+            "the envelope relabelled as the next height",
+            ProofEnvelope {
+                height: 2,
+                ..chain[0].0.clone()
+            },
+            BlockData {
+                height: 2,
+                ..chain[0].1.clone()
+            },
+        ),
+        (
+            "a transfer of another chain",
+            env2.clone(),
+            BlockData {
+                transfers: data2
+                    .transfers
+                    .iter()
+                    .map(|(t, to)| {
+                        let mut t = t.clone();
+                        t.tx.chain_id = CHAIN + 1;
+                        (t, *to)
+                    })
+                    .collect(),
+                ..data2.clone()
+            },
+        ),
+    ];
+    for (what, env, data) in &lies {
+        assert!(client.apply(env, data).is_err(), "accepted {what}");
+        assert_eq!(client.head(), head, "{what} moved the head");
+    }
+    // The no-op block a server would pad a chain with: no transfers, old root = new root. Its
+    // proof cannot exist (see tests/block_circuit.rs); its data alone is already refused.
+    let noop = BlockData {
+        height: 2,
+        producer: PRODUCER,
+        transfers: vec![],
+    };
+    let mut noop_env = env2.clone();
+    noop_env.roots = [head.1, head.1, noop.commitment(CHAIN)];
+    assert_eq!(client.apply(&noop_env, &noop), Err(LightError::NoOp(2)));
+    // The honest chain continues.
+    client.apply(env2, data2).expect("block 2");
+    client.apply(env3, data3).expect("block 3");
+    assert_eq!(client.head().0, 3);
 }
 
 /// snarkjs (npm, installed by the test set-up) verifies our exported proof and refuses a tampered
@@ -292,7 +453,7 @@ fn snarkjs_verifies_exported_proofs() {
     };
     let vk = write("verification_key.json", verifying_key_json(&keys().pk.vk));
     let proof = write("proof.json", proof_json(&env.proof));
-    let public = write("public.json", public_json(&env.public_inputs));
+    let public = write("public.json", public_json(&env.public_inputs()));
     let run = |public: &std::path::Path| {
         let out = Command::new("node")
             .arg(&snarkjs)
@@ -310,7 +471,7 @@ fn snarkjs_verifies_exported_proofs() {
         ok && text.contains("OK"),
         "snarkjs refused our proof: {text}"
     );
-    let mut tampered = env.public_inputs;
+    let mut tampered = env.public_inputs();
     tampered[1] += Fr::from(1u64);
     let bad = write("bad_public.json", public_json(&tampered));
     let (ok, text) = run(&bad);
@@ -465,7 +626,7 @@ fn a_failed_gpu_proof_job_is_retried_on_the_cpu_and_counted() {
     assert!(verify(&keys().pk.vk, &proof, &circuits[0].public_inputs()));
     assert_eq!(counter.load(Ordering::Relaxed), 1);
     let mut bad = circuits[0].clone();
-    bad.slots[0].fee += 1;
+    bad.slots[0].fee += Fr::from(1u64);
     assert!(matches!(
         rustorium::prover::prove_with_fallback(keys(), &broken, bad, &mut rng, &counter),
         Err(ProverError::Unsatisfied)

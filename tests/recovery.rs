@@ -123,6 +123,8 @@ fn sigkill_then_restart_loses_no_committed_transfer_and_proves_the_rest() {
             "sync",
             "--node",
             &format!("http://{http}"),
+            "--vk-hash",
+            get(http, "/status")["vk_hash"].as_str().expect("vk hash"),
             "--genesis",
         ])
         .arg(dir.path().join("genesis.toml"))
@@ -140,6 +142,238 @@ fn sigkill_then_restart_loses_no_committed_transfer_and_proves_the_rest() {
         .expect("root")
         .to_string();
     assert!(text.contains(&root), "{text} vs {root}");
+    node.kill().expect("kill");
+    node.wait().expect("reaped");
+}
+
+fn submit_all(
+    quic: SocketAddr,
+    cert: &CertificateDer<'static>,
+    txs: &[rustorium_circuits::transfer::SignedTransfer],
+) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let results = rt.block_on(async {
+        let c = Client::connect(quic, cert.clone()).await.expect("connect");
+        let r = c.submit(txs).await.expect("submit");
+        c.close().await;
+        r
+    });
+    assert!(results.iter().all(|r| r.accepted), "{results:?}");
+}
+
+fn metric(http: SocketAddr, name: &str) -> Option<u64> {
+    let mut r = ureq::get(&format!("http://{http}/metrics"))
+        .call()
+        .expect("GET /metrics");
+    let text = r.body_mut().read_to_string().expect("body");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The red team's stuck prover: with `keep_versions = 3` and blocks made faster than they are
+/// proven, the state an unproven block needs used to be pruned ("version 1 was pruned") and the
+/// proven height never moved again, not even after a restart. Now the node holds every version an
+/// unproven block needs and pauses production at `max_proving_backlog`.
+#[test]
+fn a_slow_prover_never_loses_the_state_it_needs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::small_genesis(dir.path(), 5);
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nblock_interval_ms = 1\ncapacity = 1\nkeys_dir = \"keys\"\nkeep_versions = 3\nmax_proving_backlog = 2\n",
+    )
+    .expect("write");
+    let transfers = |nonce: u64, senders: u64| -> Vec<_> {
+        (0..senders)
+            .map(|from| {
+                Transfer {
+                    chain_id: 1337,
+                    from,
+                    to: Recipient::Index((from + 1) % 5),
+                    amount: 2,
+                    fee: 1,
+                    nonce,
+                }
+                .sign(&dev_secret(from))
+            })
+            .collect()
+    };
+    let (mut node, quic, http) = start_node(&config);
+    let cert =
+        CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
+    let mut txs = transfers(0, 5);
+    txs.extend(transfers(1, 5));
+    submit_all(quic, &cert, &txs);
+    let mut paused_seen = false;
+    wait("ten blocks proven", 180, || {
+        let s = get(http, "/status");
+        let (committed, proven) = (
+            s["committed_height"].as_u64().expect("committed"),
+            s["proven_height"].as_u64().expect("proven"),
+        );
+        assert!(
+            committed - proven <= 2,
+            "backlog {committed} - {proven} beyond max_proving_backlog"
+        );
+        paused_seen |= metric(http, "rustorium_production_paused") == Some(1);
+        proven >= 10
+    });
+    assert!(
+        paused_seen,
+        "production never had to wait: the test proves nothing"
+    );
+    assert_eq!(metric(http, "rustorium_proof_failures_total"), Some(0));
+    node.kill().expect("SIGKILL");
+    node.wait().expect("reaped");
+    // After a restart the chain keeps being proven.
+    let (mut node, quic, http) = start_node(&config);
+    submit_all(quic, &cert, &transfers(2, 3));
+    wait("thirteen blocks proven", 120, || {
+        get(http, "/status")["proven_height"].as_u64() >= Some(13)
+    });
+    assert_eq!(metric(http, "rustorium_proof_failures_total"), Some(0));
+    node.kill().expect("kill");
+    node.wait().expect("reaped");
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name}");
+}
+
+fn exit_within(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "the node did not exit within {secs} s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM and SIGINT shut the node down gracefully: it exits 0, and the next start finds the
+/// database closed (no redb repair). A SIGKILL, the control, leaves it to be repaired.
+#[test]
+fn sigterm_and_sigint_close_the_database_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::small_genesis(dir.path(), 5);
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nblock_interval_ms = 20\ncapacity = 2\nkeys_dir = \"keys\"\n",
+    )
+    .expect("write");
+    let (mut node, quic, http) = start_node(&config);
+    assert_eq!(
+        get(http, "/status")["store_recovered"],
+        false,
+        "fresh store"
+    );
+    let cert =
+        CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
+    let tx = |from: u64, nonce: u64| {
+        Transfer {
+            chain_id: 1337,
+            from,
+            to: Recipient::Index((from + 1) % 5),
+            amount: 2,
+            fee: 1,
+            nonce,
+        }
+        .sign(&dev_secret(from))
+    };
+    submit_all(quic, &cert, &[tx(0, 0), tx(1, 0)]);
+    wait("a committed block", 60, || {
+        get(http, "/status")["committed_height"].as_u64() >= Some(1)
+    });
+    // SIGTERM while the block may still be proving: it is finished or left for the restart.
+    signal(&node, "TERM");
+    assert!(exit_within(&mut node, 120).success(), "SIGTERM exit status");
+    let (mut node, quic, http) = start_node(&config);
+    let s = get(http, "/status");
+    assert_eq!(
+        s["store_recovered"], false,
+        "SIGTERM left the store unclosed: {s}"
+    );
+    assert!(s["committed_height"].as_u64() >= Some(1), "{s}");
+    submit_all(quic, &cert, &[tx(2, 0)]);
+    wait("the next block proven", 120, || {
+        let s = get(http, "/status");
+        s["proven_height"] == s["committed_height"] && s["committed_height"].as_u64() >= Some(2)
+    });
+    signal(&node, "INT");
+    assert!(exit_within(&mut node, 120).success(), "SIGINT exit status");
+    let (mut node, quic, http) = start_node(&config);
+    assert_eq!(
+        get(http, "/status")["store_recovered"],
+        false,
+        "after SIGINT"
+    );
+    // The control: a hard kill after a commit leaves the database to be repaired, and nothing is
+    // lost.
+    submit_all(quic, &cert, &[tx(3, 0)]);
+    wait("a third block", 60, || {
+        get(http, "/status")["committed_height"].as_u64() >= Some(3)
+    });
+    node.kill().expect("SIGKILL");
+    node.wait().expect("reaped");
+    let (mut node, _, http) = start_node(&config);
+    let s = get(http, "/status");
+    assert_eq!(s["store_recovered"], true, "after SIGKILL: {s}");
+    assert!(s["committed_height"].as_u64() >= Some(3), "{s}");
+    node.kill().expect("kill");
+    node.wait().expect("reaped");
+}
+
+/// The README devnet's load generator died with `stream: timed out` when proofs were slow and it
+/// paused for longer than the node's QUIC idle timeout (30 s). A client idle for longer than that
+/// still submits.
+#[test]
+fn an_idle_client_keeps_its_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::small_genesis(dir.path(), 5);
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nprove = false\nkeys_dir = \"keys\"\n",
+    )
+    .expect("write");
+    let (mut node, quic, _) = start_node(&config);
+    let cert =
+        CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
+    let tx = |nonce: u64| {
+        Transfer {
+            chain_id: 1337,
+            from: 0,
+            to: Recipient::Index(1),
+            amount: 2,
+            fee: 1,
+            nonce,
+        }
+        .sign(&dev_secret(0))
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = Client::connect(quic, cert).await.expect("connect");
+        let r = c.submit(&[tx(0)]).await.expect("first submission");
+        assert!(r[0].accepted, "{r:?}");
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        let r = c
+            .submit(&[tx(1)])
+            .await
+            .expect("a submission after 35 s idle");
+        assert!(r[0].accepted, "{r:?}");
+        c.close().await;
+    });
     node.kill().expect("kill");
     node.wait().expect("reaped");
 }

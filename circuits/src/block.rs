@@ -1,26 +1,35 @@
 //! The block circuit: applying a block's transfers in order to `old_root` yields `new_root`.
 //!
-//! Public inputs (in order): `old_root`, `new_root`, `commitment`, where
-//! `commitment = c_N` with `c_0 = Poseidon(chain_id, producer)` and, for each applied transfer in
-//! order, `c_{i+1} = Poseidon(c_i, msg_i, to_index_i)` (`msg_i` the signed message, `to_index_i`
-//! the recipient's leaf index, assigned for new keys). Padding slots leave `c` unchanged.
+//! Public inputs (in order, [`NUM_PUBLIC_INPUTS`]): `old_root`, `new_root`, `commitment`,
+//! `chain_id`, `height`, where `commitment = c_N` with `c_0 = Poseidon(chain_id, producer)` and,
+//! for each applied transfer in order, `c_{i+1} = Poseidon(c_i, msg_i, to_index_i)` (`msg_i` the
+//! signed message, `to_index_i` the recipient's leaf index, assigned for new keys). `chain_id` and
+//! `height` are range-checked to 64 bits: the chain id is packed into every signed message, and
+//! only a 64-bit chain id keeps that packing injective (otherwise a prover could pick a chain id
+//! that makes a message for one recipient equal to the message signed for another).
 //!
-//! Each of the `capacity` slots is either a transfer or padding (`enabled = 0`). A transfer slot
-//! proves: the sender's leaf is in the current root; its key signed `msg`; the transfer nonce is
-//! the leaf's; `balance − amount − fee` and `nonce + 1` fit in 64 bits (so nothing goes below zero);
-//! the new sender leaf gives the next root with the same siblings; the recipient's leaf (an account,
-//! or an empty leaf for a new key, whose key must be on the curve and not of small order) is in that
+//! Each of the `capacity` slots is either a transfer or padding (`enabled = 0`); transfers fill a
+//! prefix of the slots and the first slot is always a transfer, so a proof never shows a block
+//! without transfers. A transfer slot proves: the sender's leaf is in the current root; its key
+//! signed `msg`; the transfer nonce is the leaf's; `balance − amount − fee` and `nonce + 1` fit in
+//! 64 bits (so nothing goes below zero); the new sender leaf gives the next root with the same
+//! siblings; the recipient's leaf (an account, or an empty leaf for a new key, whose key must be on
+//! the curve and not of small order, with amount and fee at least the protocol minimums) is in that
 //! root and `balance + amount` fits in 64 bits; the new recipient leaf gives the next root. Amounts
 //! and fees are 64-bit. A padding slot's fee is 0 and it changes neither root nor commitment. After
 //! the slots, the producer's leaf receives the fee total (64-bit checked) and the final root must be
 //! `new_root`.
 //!
+//! Every value of the witness is a field element ([`BlockCircuit`] holds `Fr`, not `u64`), so that
+//! soundness tests can assign whatever a malicious prover could; the range checks are what make
+//! them integers.
+//!
 //! What the circuit does not restate from native execution (documented in docs/circuit.md): that a
-//! new key takes the *next* free index (the index is bound by the commitment instead), the
-//! prime-order subgroup check of a new key beyond `8·key ≠ O`, and the per-transfer producer
-//! fee-overflow rule (the final credit is range-checked).
+//! new key takes the *next* free index and is not already in the tree, the prime-order subgroup
+//! check of a new key beyond `8·key ≠ O`, and the per-transfer producer fee-overflow rule (the final
+//! credit is range-checked).
 
-use ark_ff::Field;
+use ark_ff::{BigInteger, Field, PrimeField};
 use ark_r1cs_std::prelude::*;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use num_bigint::BigUint;
@@ -36,8 +45,14 @@ use crate::gadgets::merkle::root_from_path;
 use crate::gadgets::poseidon::poseidon;
 use crate::merkle::MAX_DEPTH;
 use crate::poseidon;
-use crate::transfer::Recipient;
+use crate::transfer::{
+    KIND_TO_INDEX, KIND_TO_NEW_KEY, MessageFields, NEW_ACCOUNT_MIN_AMOUNT, NEW_ACCOUNT_MIN_FEE,
+    Recipient,
+};
 use crate::witness::{BlockWitness, LeafUpdate};
+
+/// Number of public inputs: old root, new root, commitment, chain id, height.
+pub const NUM_PUBLIC_INPUTS: usize = 5;
 
 /// The shape a proving key is made for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,6 +86,9 @@ pub enum CircuitError {
     /// The shape is out of range.
     #[error("unsupported circuit shape: depth {0}, capacity {1}")]
     Shape(usize, usize),
+    /// A block without transfers has no proof (the circuit refuses no-op blocks).
+    #[error("a block without transfers cannot be proven")]
+    Empty,
 }
 
 /// Leaf fields as field elements.
@@ -81,9 +99,9 @@ pub struct LeafFields {
     /// Key y.
     pub y: Fr,
     /// Balance.
-    pub balance: u64,
+    pub balance: Fr,
     /// Nonce.
-    pub nonce: u64,
+    pub nonce: Fr,
 }
 
 impl LeafFields {
@@ -91,8 +109,8 @@ impl LeafFields {
         Self {
             x: a.pubkey.0.x,
             y: a.pubkey.0.y,
-            balance: a.balance,
-            nonce: a.nonce,
+            balance: Fr::from(a.balance),
+            nonce: Fr::from(a.nonce),
         }
     }
 
@@ -101,8 +119,8 @@ impl LeafFields {
         Self {
             x: Fr::from(0u64),
             y: Fr::ONE,
-            balance: 0,
-            nonce: 0,
+            balance: Fr::from(0u64),
+            nonce: Fr::from(0u64),
         }
     }
 }
@@ -113,15 +131,15 @@ pub struct Slot {
     /// A transfer (`true`) or padding.
     pub enabled: bool,
     /// Sender index.
-    pub from: u64,
+    pub from: Fr,
     /// Recipient leaf index.
-    pub to_index: u64,
+    pub to_index: Fr,
     /// The recipient is a new key.
     pub new_key: bool,
     /// Amount.
-    pub amount: u64,
+    pub amount: Fr,
     /// Fee.
-    pub fee: u64,
+    pub fee: Fr,
     /// Signature R8.
     pub r8: Point,
     /// Signature S.
@@ -140,11 +158,11 @@ impl Slot {
     fn padding(depth: usize) -> Self {
         Self {
             enabled: false,
-            from: 0,
-            to_index: 0,
+            from: Fr::from(0u64),
+            to_index: Fr::from(0u64),
             new_key: false,
-            amount: 0,
-            fee: 0,
+            amount: Fr::from(0u64),
+            fee: Fr::from(0u64),
             r8: Point::new_unchecked(Fr::from(0u64), Fr::ONE),
             s: BigUint::from(0u32),
             sender: LeafFields::padding(),
@@ -160,10 +178,12 @@ impl Slot {
 pub struct BlockCircuit {
     /// Shape.
     pub shape: CircuitShape,
-    /// Chain id.
-    pub chain_id: u64,
+    /// Chain id (public input).
+    pub chain_id: Fr,
+    /// Block height (public input).
+    pub height: Fr,
     /// Producer index.
-    pub producer: u64,
+    pub producer: Fr,
     /// Producer leaf before the fee credit.
     pub producer_leaf: LeafFields,
     /// Producer siblings.
@@ -176,16 +196,26 @@ pub struct BlockCircuit {
     pub slots: Vec<Slot>,
 }
 
-/// `Poseidon(chain_id, producer)` then `Poseidon(c, msg, to_index)` per applied transfer.
+/// `Poseidon(chain_id, producer)` then `Poseidon(c, msg, to_index)` per applied transfer: what a
+/// light client recomputes from a block's data.
 pub fn tx_commitment(
     chain_id: u64,
     producer: u64,
     transfers: impl IntoIterator<Item = (Fr, u64)>,
 ) -> Fr {
-    transfers.into_iter().fold(
-        poseidon::hash2(Fr::from(chain_id), Fr::from(producer)),
-        |c, (msg, to)| poseidon::hash(&[c, msg, Fr::from(to)]).expect("arity 3 exists"),
+    commitment_of(
+        Fr::from(chain_id),
+        Fr::from(producer),
+        transfers.into_iter().map(|(m, to)| (m, Fr::from(to))),
     )
+}
+
+fn commitment_of(chain_id: Fr, producer: Fr, transfers: impl IntoIterator<Item = (Fr, Fr)>) -> Fr {
+    transfers
+        .into_iter()
+        .fold(poseidon::hash2(chain_id, producer), |c, (msg, to)| {
+            poseidon::hash(&[c, msg, to]).expect("arity 3 exists")
+        })
 }
 
 impl BlockCircuit {
@@ -202,8 +232,9 @@ impl BlockCircuit {
         Self::check_shape(shape)?;
         Ok(Self {
             shape,
-            chain_id: 0,
-            producer: 0,
+            chain_id: Fr::from(0u64),
+            height: Fr::from(0u64),
+            producer: Fr::from(0u64),
             producer_leaf: LeafFields::padding(),
             producer_siblings: vec![Fr::from(0u64); shape.depth],
             old_root: Fr::from(0u64),
@@ -212,13 +243,17 @@ impl BlockCircuit {
         })
     }
 
-    /// Lays out an executed block's witness for `shape`, padding unused slots.
+    /// Lays out the witness of the executed block at `height` for `shape`, padding unused slots.
     pub fn from_witness(
         w: &BlockWitness,
         producer: u64,
+        height: u64,
         shape: CircuitShape,
     ) -> Result<Self, CircuitError> {
         Self::check_shape(shape)?;
+        if w.transfers.is_empty() {
+            return Err(CircuitError::Empty);
+        }
         if w.depth != shape.depth {
             return Err(CircuitError::Depth {
                 witness: w.depth,
@@ -239,11 +274,11 @@ impl BlockCircuit {
                 let new_key = matches!(tx.to, Recipient::NewKey(_));
                 Slot {
                     enabled: true,
-                    from: tx.from,
-                    to_index: t.receiver.index,
+                    from: Fr::from(tx.from),
+                    to_index: Fr::from(t.receiver.index),
                     new_key,
-                    amount: tx.amount,
-                    fee: tx.fee,
+                    amount: Fr::from(tx.amount),
+                    fee: Fr::from(tx.fee),
                     r8: t.tx.sig.r8,
                     s: t.tx.sig.s.clone(),
                     sender: t
@@ -254,8 +289,8 @@ impl BlockCircuit {
                     receiver: match t.receiver.old {
                         Some(a) => LeafFields::of(&a),
                         None => LeafFields {
-                            balance: 0,
-                            nonce: 0,
+                            balance: Fr::from(0u64),
+                            nonce: Fr::from(0u64),
                             ..LeafFields::of(&t.receiver.new)
                         },
                     },
@@ -267,8 +302,9 @@ impl BlockCircuit {
         let LeafUpdate { old, siblings, .. } = &w.fees;
         Ok(Self {
             shape,
-            chain_id: w.chain_id,
-            producer,
+            chain_id: Fr::from(w.chain_id),
+            height: Fr::from(height),
+            producer: Fr::from(producer),
             producer_leaf: old.map_or(LeafFields::padding(), |a| LeafFields::of(&a)),
             producer_siblings: siblings.clone(),
             old_root: w.old_root,
@@ -277,14 +313,20 @@ impl BlockCircuit {
         })
     }
 
-    /// The public inputs, in order: old root, new root, commitment.
-    pub fn public_inputs(&self) -> [Fr; 3] {
-        [self.old_root, self.new_root, self.commitment()]
+    /// The public inputs, in order: old root, new root, commitment, chain id, height.
+    pub fn public_inputs(&self) -> [Fr; NUM_PUBLIC_INPUTS] {
+        [
+            self.old_root,
+            self.new_root,
+            self.commitment(),
+            self.chain_id,
+            self.height,
+        ]
     }
 
     /// The transaction commitment of the enabled slots.
     pub fn commitment(&self) -> Fr {
-        tx_commitment(
+        commitment_of(
             self.chain_id,
             self.producer,
             self.slots
@@ -295,29 +337,33 @@ impl BlockCircuit {
     }
 }
 
-fn slot_message(chain_id: u64, s: &Slot) -> Fr {
-    use crate::transfer::Transfer;
-    let tx = Transfer {
-        chain_id,
-        from: s.from,
-        to: if s.new_key {
-            Recipient::NewKey(crate::eddsa::PublicKey(Point::new_unchecked(
-                s.receiver.x,
-                s.receiver.y,
-            )))
-        } else {
-            Recipient::Index(s.to_index)
-        },
+/// The slot's signed message as the circuit builds it, from field-level values.
+fn slot_message(chain_id: Fr, s: &Slot) -> Fr {
+    let zero = Fr::from(0u64);
+    MessageFields {
         amount: s.amount,
         fee: s.fee,
         nonce: s.sender.nonce,
-    };
-    tx.message()
+        from: s.from,
+        to_index: if s.new_key { zero } else { s.to_index },
+        chain_id,
+        kind: Fr::from(if s.new_key {
+            KIND_TO_NEW_KEY
+        } else {
+            KIND_TO_INDEX
+        }),
+        to: if s.new_key {
+            (s.receiver.x, s.receiver.y)
+        } else {
+            (zero, zero)
+        },
+    }
+    .message()
 }
 
-/// Allocates a u64 and range-checks it (65 constraints).
-fn alloc_u64(cs: &ConstraintSystemRef<Fr>, v: u64) -> Result<FrVar, SynthesisError> {
-    let x = FrVar::new_witness(cs.clone(), || Ok(Fr::from(v)))?;
+/// Allocates a witness and range-checks it to 64 bits (65 constraints).
+fn alloc_u64(cs: &ConstraintSystemRef<Fr>, v: Fr) -> Result<FrVar, SynthesisError> {
+    let x = FrVar::new_witness(cs.clone(), || Ok(v))?;
     range64(&x)?;
     Ok(x)
 }
@@ -327,13 +373,16 @@ fn range64(x: &FrVar) -> Result<(), SynthesisError> {
     x.to_bits_le_with_top_bits_zero(64).map(|_| ())
 }
 
+/// Allocates an index as `depth` bits (the low bits of `v`; the index variable is their sum, so it
+/// is below `2^depth` whatever `v` is).
 fn alloc_index(
     cs: &ConstraintSystemRef<Fr>,
-    v: u64,
+    v: Fr,
     depth: usize,
 ) -> Result<(FrVar, Vec<Boolean<Fr>>), SynthesisError> {
+    let v = v.into_bigint();
     let bits: Vec<Boolean<Fr>> = (0..depth)
-        .map(|l| Boolean::new_witness(cs.clone(), || Ok((v >> l) & 1 == 1)))
+        .map(|l| Boolean::new_witness(cs.clone(), || Ok(v.get_bit(l))))
         .collect::<Result<_, _>>()?;
     Ok((Boolean::le_bits_to_fp(&bits)?, bits))
 }
@@ -355,8 +404,8 @@ fn alloc_leaf(cs: &ConstraintSystemRef<Fr>, l: &LeafFields) -> Result<LeafVars, 
     Ok(LeafVars {
         x: FrVar::new_witness(cs.clone(), || Ok(l.x))?,
         y: FrVar::new_witness(cs.clone(), || Ok(l.y))?,
-        balance: FrVar::new_witness(cs.clone(), || Ok(Fr::from(l.balance)))?,
-        nonce: FrVar::new_witness(cs.clone(), || Ok(Fr::from(l.nonce)))?,
+        balance: FrVar::new_witness(cs.clone(), || Ok(l.balance))?,
+        nonce: FrVar::new_witness(cs.clone(), || Ok(l.nonce))?,
     })
 }
 
@@ -389,15 +438,27 @@ impl ConstraintSynthesizer<Fr> for BlockCircuit {
         let old_root = FrVar::new_input(cs.clone(), || Ok(self.old_root))?;
         let new_root = FrVar::new_input(cs.clone(), || Ok(self.new_root))?;
         let commitment = FrVar::new_input(cs.clone(), || Ok(commitment_value))?;
+        let chain_id = FrVar::new_input(cs.clone(), || Ok(self.chain_id))?;
+        let height = FrVar::new_input(cs.clone(), || Ok(self.height))?;
+        // Both are u64s: the chain id's packing into the signed message is injective only then.
+        range64(&chain_id)?;
+        range64(&height)?;
 
-        let chain_id = FrVar::new_witness(cs.clone(), || Ok(Fr::from(self.chain_id)))?;
         let (producer, producer_bits) = alloc_index(&cs, self.producer, depth)?;
         let mut c = poseidon(&[chain_id.clone(), producer])?;
         let mut root = old_root;
         let mut fees = FrVar::zero();
+        // Transfers fill a prefix of the slots, starting with the first: no block without one.
+        let mut previous_enabled = Boolean::TRUE;
 
-        for slot in &self.slots {
+        for (i, slot) in self.slots.iter().enumerate() {
             let enabled = Boolean::new_witness(cs.clone(), || Ok(slot.enabled))?;
+            if i == 0 {
+                enabled.enforce_equal(&Boolean::TRUE)?;
+            } else {
+                previous_enabled.conditional_enforce_equal(&Boolean::TRUE, &enabled)?;
+            }
+            previous_enabled = enabled.clone();
             let new_key = Boolean::new_witness(cs.clone(), || Ok(slot.new_key))?;
             let (from, from_bits) = alloc_index(&cs, slot.from, depth)?;
             let (to_index, to_bits) = alloc_index(&cs, slot.to_index, depth)?;
@@ -428,6 +489,9 @@ impl ConstraintSynthesizer<Fr> for BlockCircuit {
             key.enforce_on_curve()?;
             let cleared = key.double()?.double()?.double()?;
             let fresh = &enabled & &new_key;
+            // Creating an account pays the protocol minimums (amount and fee; u64 minus a bit).
+            range64(&(&amount - FrVar::from(fresh.clone()) * Fr::from(NEW_ACCOUNT_MIN_AMOUNT)))?;
+            range64(&(&fee - FrVar::from(fresh.clone()) * Fr::from(NEW_ACCOUNT_MIN_FEE)))?;
             let inv = FrVar::new_witness(cs.clone(), || {
                 Ok(if slot.enabled && slot.new_key {
                     cleared.x.value()?.inverse().unwrap_or(Fr::from(0u64))
@@ -463,6 +527,8 @@ impl ConstraintSynthesizer<Fr> for BlockCircuit {
                 y: sender.y.clone(),
             };
             let r8 = PointVar::new_witness(cs.clone(), || Ok(slot.r8))?;
+            // Not needed for soundness (the verification equation fixes R8), but cheap.
+            r8.enforce_on_curve()?;
             let s_bits = alloc_s_bits(cs.clone(), Some(&slot.s))?;
             verify(&enabled, &a, &r8, &s_bits, &msg)?;
 

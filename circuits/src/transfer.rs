@@ -24,6 +24,54 @@ pub const KIND_TO_INDEX: u8 = 1;
 pub const KIND_TO_NEW_KEY: u8 = 2;
 /// Largest encoded signed transfer.
 pub const MAX_TRANSFER_BYTES: usize = 2 + 8 * 2 + 32 + 8 * 3 + 64;
+/// Least amount a transfer to a new key must carry (protocol rule, enforced by admission, execution
+/// and the block circuit). Every account therefore holds a share of the fixed supply when it is
+/// created, which bounds the number of accounts anyone can create by what they own.
+pub const NEW_ACCOUNT_MIN_AMOUNT: u64 = 1;
+/// Least fee a transfer to a new key must pay (protocol rule, like [`NEW_ACCOUNT_MIN_AMOUNT`]):
+/// creating state is never free for the sender.
+pub const NEW_ACCOUNT_MIN_FEE: u64 = 1;
+
+/// The parts of the signed message as field elements: what the block circuit packs. Native code
+/// fills it from u64s ([`Transfer::message_fields`]); the circuit range-checks every part to 64
+/// bits (`kind` is 1 or 2), which is what makes [`MessageFields::inputs`] injective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageFields {
+    /// Amount.
+    pub amount: Fr,
+    /// Fee.
+    pub fee: Fr,
+    /// Sender nonce.
+    pub nonce: Fr,
+    /// Sender index.
+    pub from: Fr,
+    /// Recipient index (0 for a new key).
+    pub to_index: Fr,
+    /// Chain id.
+    pub chain_id: Fr,
+    /// [`KIND_TO_INDEX`] or [`KIND_TO_NEW_KEY`].
+    pub kind: Fr,
+    /// Recipient key (`(0, 0)` for an index).
+    pub to: (Fr, Fr),
+}
+
+impl MessageFields {
+    /// `(w0, w1, to.x, to.y)` with `w0 = amount + fee·2^64 + nonce·2^128` and
+    /// `w1 = from + to_index·2^64 + chain_id·2^128 + kind·2^192`.
+    pub fn inputs(&self) -> [Fr; 4] {
+        let w0 = self.amount + self.fee * pow2(64) + self.nonce * pow2(128);
+        let w1 = self.from
+            + self.to_index * pow2(64)
+            + self.chain_id * pow2(128)
+            + self.kind * pow2(192);
+        [w0, w1, self.to.0, self.to.1]
+    }
+
+    /// The signed message `Poseidon(w0, w1, to.x, to.y)`.
+    pub fn message(&self) -> Fr {
+        poseidon::hash(&self.inputs()).expect("arity 4 exists")
+    }
+}
 
 /// Who receives a transfer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,25 +144,39 @@ impl Transfer {
         }
     }
 
+    /// The message parts as field elements.
+    pub fn message_fields(&self) -> MessageFields {
+        let (to_index, to) = match self.to {
+            Recipient::Index(i) => (i, (Fr::zero(), Fr::zero())),
+            Recipient::NewKey(k) => (0, (k.0.x, k.0.y)),
+        };
+        MessageFields {
+            amount: Fr::from(self.amount),
+            fee: Fr::from(self.fee),
+            nonce: Fr::from(self.nonce),
+            from: Fr::from(self.from),
+            to_index: Fr::from(to_index),
+            chain_id: Fr::from(self.chain_id),
+            kind: Fr::from(self.kind()),
+            to,
+        }
+    }
+
     /// `(w0, w1, to.x, to.y)`, the message hash inputs.
     pub fn message_inputs(&self) -> [Fr; 4] {
-        let (to_index, tx, ty) = match self.to {
-            Recipient::Index(i) => (i, Fr::zero(), Fr::zero()),
-            Recipient::NewKey(k) => (0, k.0.x, k.0.y),
-        };
-        let w0 = Fr::from(self.amount)
-            + Fr::from(self.fee) * pow2(64)
-            + Fr::from(self.nonce) * pow2(128);
-        let w1 = Fr::from(self.from)
-            + Fr::from(to_index) * pow2(64)
-            + Fr::from(self.chain_id) * pow2(128)
-            + Fr::from(self.kind()) * pow2(192);
-        [w0, w1, tx, ty]
+        self.message_fields().inputs()
     }
 
     /// The signed message (also the transfer's id).
     pub fn message(&self) -> Fr {
-        poseidon::hash(&self.message_inputs()).expect("arity 4 exists")
+        self.message_fields().message()
+    }
+
+    /// Whether the transfer meets the protocol's rules for creating an account
+    /// ([`NEW_ACCOUNT_MIN_AMOUNT`], [`NEW_ACCOUNT_MIN_FEE`]); always true for an index recipient.
+    pub fn pays_for_new_account(&self) -> bool {
+        !matches!(self.to, Recipient::NewKey(_))
+            || (self.amount >= NEW_ACCOUNT_MIN_AMOUNT && self.fee >= NEW_ACCOUNT_MIN_FEE)
     }
 
     /// Signs with `secret`.

@@ -134,6 +134,9 @@ impl BlockWitness {
                     }
                 }
                 (Recipient::NewKey(k), None) => {
+                    if !tx.pays_for_new_account() {
+                        return Err(rule("new account minimums"));
+                    }
                     if t.receiver.new != Account::new(k, tx.amount) {
                         return Err(rule("new account"));
                     }

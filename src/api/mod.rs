@@ -149,6 +149,7 @@ async fn status(State(n): State<Shared>) -> Response {
         "committed_height": m.committed_height.load(Ordering::Relaxed),
         "proven_height": m.proven_height.load(Ordering::Relaxed),
         "mempool": n.mempool_len(),
+        "store_recovered": n.store.recovered(),
         "proving_queue": m.proving_queue.load(Ordering::Relaxed),
         "vk_hash": n.keys.as_ref().map(|k| hex::encode(vk_hash(&k.pk.vk))),
         "validator": n.config.consensus.as_ref().map(|c| c.validator),
@@ -225,7 +226,7 @@ async fn block_proof(State(n): State<Shared>, Path(h): Path<String>) -> Response
             Ok(env) => ok(json!({
                 "height": h,
                 "envelope": hex::encode(&bytes),
-                "snarkjs": {"proof": proof_json(&env.proof), "public": public_json(&env.public_inputs)},
+                "snarkjs": {"proof": proof_json(&env.proof), "public": public_json(&env.public_inputs())},
             })),
             Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
         },

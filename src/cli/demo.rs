@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use rustorium::accel::CpuHasher;
-use rustorium::light::verify_chain;
+use rustorium::light::{BlockData, ChainSpec, verify_chain};
 use rustorium::state::{
     ExecutedBlock, Genesis, StateStore, StoreOptions, dev_secret, execute_block,
 };
@@ -179,12 +179,26 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
         if let Some(keys) = &keys {
             let w = block.witness.as_ref().context("witness requested")?;
             let (env, _) = prove_block(keys, w, PRODUCER, block.version, &proofs)?;
-            envelopes.push(env);
+            let data = BlockData {
+                height: block.version,
+                producer: PRODUCER,
+                transfers: block
+                    .applied
+                    .iter()
+                    .map(|a| (a.tx.clone(), a.to_index))
+                    .collect(),
+            };
+            envelopes.push((env, data));
         }
     }
     if let Some(keys) = &keys {
         let genesis_root = store.reader()?.root(0)?;
-        let (head, root) = verify_chain(|_| Some(&keys.pk.vk), genesis_root, 1, &envelopes)?;
+        let spec = ChainSpec {
+            chain_id: genesis.chain_id,
+            genesis_root,
+            vk_hash: rustorium::prover::vk_hash(&keys.pk.vk),
+        };
+        let (head, root) = verify_chain(spec, &keys.pk.vk, &envelopes)?;
         println!(
             "light client: chain of {} proofs from genesis verified, head {head} root {}; proofs in {}",
             envelopes.len(),
@@ -258,7 +272,7 @@ pub(crate) fn demo_witness(shape: CircuitShape) -> Result<rustorium_circuits::bl
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rustorium_circuits::block::BlockCircuit::from_witness(
-        &w, PRODUCER, shape,
+        &w, PRODUCER, 1, shape,
     )?)
 }
 

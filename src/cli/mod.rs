@@ -94,10 +94,9 @@ pub(crate) enum Outcome {
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUSTORIUM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(rustorium::logging::env_filter(
+            std::env::var("RUSTORIUM_LOG").ok().as_deref(),
+        ))
         .with_writer(std::io::stderr)
         .init();
     if let Err(missing) = rustorium::accel::check_build_target() {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use rustls::pki_types::CertificateDer;
 use rustorium::accel::CpuHasher;
-use rustorium::light::{verify_account, verify_chain};
+use rustorium::light::{BlockData, ChainSpec, LightClient, verify_account};
 use rustorium::net::quic::Client;
 use rustorium::node::{Node, NodeConfig, chain};
 use rustorium::prover::{ProofEnvelope, parse_verifying_key, vk_hash};
@@ -198,9 +198,14 @@ pub(crate) struct LightArgs {
     /// Genesis file: the genesis root is computed locally, not trusted from the node.
     #[arg(long, default_value = "config/genesis.toml")]
     genesis: PathBuf,
-    /// Expected verifying-key hash (hex); without it the node's key is used and its hash printed.
+    /// Expected verifying-key hash (hex); by default the hash the genesis file pins for the
+    /// node's capacity (`[[verifying_keys]]`).
     #[arg(long)]
     vk_hash: Option<String>,
+    /// Accept the node's verifying key when neither the genesis nor `--vk-hash` pins one. A
+    /// dishonest node can then prove anything: for experiments only.
+    #[arg(long)]
+    trust_node_key: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -229,18 +234,45 @@ pub(crate) fn run_node(a: NodeArgs) -> Result<Outcome> {
         config.genesis.display()
     );
     let node = Node::start(config)?;
+    if node.store.recovered() {
+        tracing::warn!("the data directory was not closed cleanly last time: redb repaired it");
+    }
     let rt = runtime()?;
-    rt.block_on(async {
+    let served = rt.block_on(async {
         let (q, h) = serve(node.clone(), quic_addr, http_addr).await?;
         println!(
             "node ready: quic {q} http http://{h} (cert {})",
             node.config.data_dir.join("tls/cert.der").display()
         );
-        tokio::signal::ctrl_c().await?;
-        node.shutdown();
+        let signal = shutdown_signal().await?;
+        eprintln!("{signal}: shutting down (intake stopped, finishing in-flight work)");
         anyhow::Ok(())
-    })?;
+    });
+    close(node, rt);
+    served?;
     Ok(Outcome::Ok)
+}
+
+/// Waits for SIGINT or SIGTERM; returns its name.
+async fn shutdown_signal() -> Result<&'static str> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => { r?; Ok("SIGINT") }
+        _ = term.recv() => Ok("SIGTERM"),
+    }
+}
+
+/// Stops the servers (dropping their tasks), then closes the node and its database.
+fn close(node: Arc<Node>, rt: tokio::runtime::Runtime) {
+    node.shutdown();
+    rt.shutdown_timeout(Duration::from_secs(2));
+    if node.close(Duration::from_secs(120)) {
+        eprintln!("shut down cleanly: database closed");
+    } else {
+        eprintln!(
+            "warning: in-flight work did not finish in time; the database will be repaired on the next start"
+        );
+    }
 }
 
 fn devnet_config(a: &DevnetArgs) -> NodeConfig {
@@ -256,6 +288,7 @@ fn devnet_config(a: &DevnetArgs) -> NodeConfig {
         key_seed: super::prove::DEV_SEED,
         prover_workers: 1,
         keep_versions: 1024,
+        max_proving_backlog: 64,
         prove: true,
         mempool: Default::default(),
         hardware: None,
@@ -301,9 +334,17 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
         let (quic_addr, http_addr) = serve(node.clone(), a.quic, a.http).await?;
         let cert = CertificateDer::from(std::fs::read(node.config.data_dir.join("tls/cert.der"))?);
         println!("devnet: QUIC {quic_addr}, HTTP http://{http_addr}; Ctrl-C to stop");
-        let client = Client::connect(quic_addr, cert).await?;
+        let mut client = Client::connect(quic_addr, cert.clone()).await?;
         let vk = node.keys.as_ref().context("keys")?.pk.vk.clone();
         let genesis_root = node.store.reader()?.root(0)?;
+        let mut light = LightClient::new(
+            ChainSpec {
+                chain_id: node.genesis.chain_id,
+                genesis_root,
+                vk_hash: vk_hash(&vk),
+            },
+            &vk,
+        )?;
         let mut nonces: BTreeMap<u64, u64> = senders.iter().map(|s| (*s, 0)).collect();
         let (mut verified_h, mut verified_root) = (0u64, genesis_root);
         let start = Instant::now();
@@ -311,7 +352,7 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
         let mut sent = 0u64;
         let mut k = 0u64;
         let period = Duration::from_secs_f64(1.0 / a.rate.max(0.1));
-        let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        let mut stop_signal = Box::pin(shutdown_signal());
         loop {
             // Back-pressure: do not run ahead of the prover.
             if node.metrics.proving_queue.load(Ordering::Relaxed) < 3 {
@@ -321,7 +362,25 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
                 let nonce = nonces[&from];
                 let tx = Transfer { chain_id: node.genesis.chain_id, from, to: Recipient::Index(to), amount: 1 + k % 7, fee: 1, nonce }
                     .sign(&dev_secret(from));
-                let res = client.submit(std::slice::from_ref(&tx)).await?;
+                // The load generator never ends the devnet: a failed submission (a connection
+                // that timed out while the node was busy proving, say) reconnects and goes on.
+                let res = match client.submit(std::slice::from_ref(&tx)).await {
+                    Ok(res) => res,
+                    Err(e) => {
+                        eprintln!("devnet: load generator: {e}; reconnecting");
+                        client.close().await;
+                        client = loop {
+                            match Client::connect(quic_addr, cert.clone()).await {
+                                Ok(c) => break c,
+                                Err(e) => {
+                                    eprintln!("devnet: reconnecting: {e}");
+                                    tokio::time::sleep(Duration::from_secs(1)).await;
+                                }
+                            }
+                        };
+                        Vec::new()
+                    }
+                };
                 if res.first().is_some_and(|r| r.accepted) {
                     nonces.insert(from, nonce + 1);
                     sent += 1;
@@ -336,16 +395,11 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
             }
             // The built-in light client follows the proven chain.
             let proven = node.metrics.proven_height.load(Ordering::Relaxed);
-            if proven > verified_h {
-                let envs = (verified_h + 1..=proven)
-                    .map(|h| {
-                        let bytes = chain::proof(&node.store, h)?.context("proof missing")?;
-                        Ok(ProofEnvelope::decode(&bytes)?)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let (h, root) = verify_chain(|_| Some(&vk), verified_root, verified_h + 1, &envs)?;
-                verified_h = h;
-                verified_root = root;
+            for h in verified_h + 1..=proven {
+                let bytes = chain::proof(&node.store, h)?.context("proof missing")?;
+                let block = chain::block(&node.store, h)?.context("block missing")?;
+                light.apply(&ProofEnvelope::decode(&bytes)?, &block.light_data())?;
+                (verified_h, verified_root) = light.head();
             }
             if last_report.elapsed() >= Duration::from_secs(2) || a.blocks.is_some_and(|b| verified_h >= b) {
                 last_report = Instant::now();
@@ -380,16 +434,26 @@ pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
             }
             tokio::select! {
                 _ = tokio::time::sleep(period) => {}
-                _ = &mut ctrl_c => { println!("stopping"); break; }
+                signal = &mut stop_signal => {
+                    println!("stopping ({})", signal.unwrap_or("signal"));
+                    break;
+                }
             }
         }
         client.close().await;
-        for n in &nodes {
-            n.shutdown();
-        }
         anyhow::Ok(Outcome::Ok)
-    })?;
-    Ok(outcome)
+    });
+    drop(node);
+    for n in &nodes {
+        n.shutdown();
+    }
+    rt.shutdown_timeout(Duration::from_secs(2));
+    for n in nodes {
+        if !n.close(Duration::from_secs(120)) {
+            eprintln!("warning: a devnet node did not shut down in time");
+        }
+    }
+    outcome
 }
 
 fn avg_proof_secs(node: &Node) -> f64 {
@@ -481,6 +545,7 @@ fn local_genesis_root(genesis: &Path) -> Result<Fr> {
 /// Downloads and verifies the proof chain; returns the verified head.
 fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
     let base = a.node.trim_end_matches('/');
+    let genesis = Genesis::load(&a.genesis)?;
     let genesis_root = local_genesis_root(&a.genesis)?;
     let g = get_json(&format!("{base}/genesis"))?;
     let node_root = parse_field::<Fr>(g["root"].as_str().context("genesis root")?)?;
@@ -491,33 +556,81 @@ fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
         );
     }
     let vk_json = get_json(&format!("{base}/vk"))?;
-    let (_, vk) = parse_verifying_key(
+    let (shape, vk) = parse_verifying_key(
         &hex::decode(vk_json["file"].as_str().context("vk file")?)?,
         "node /vk",
     )?;
-    let hash = hex::encode(vk_hash(&vk));
-    match &a.vk_hash {
-        Some(expected) if *expected != hash => {
-            bail!("the node's verifying key hash {hash} differs from --vk-hash")
+    let hash = vk_hash(&vk);
+    let pinned = match (&a.vk_hash, genesis.pinned_vk(shape.capacity)) {
+        (Some(h), _) => {
+            let h: [u8; 32] = hex::decode(h.trim_start_matches("0x"))
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .context("--vk-hash: not 32 bytes of hex")?;
+            h
         }
-        Some(_) => {}
-        None => eprintln!("using the node's verifying key {hash} (pin it with --vk-hash)"),
+        (None, Some(h)) => h,
+        (None, None) if a.trust_node_key => {
+            eprintln!(
+                "WARNING: trusting the node's verifying key {} (--trust-node-key)",
+                hex::encode(hash)
+            );
+            hash
+        }
+        (None, None) => bail!(
+            "{} pins no verifying key for capacity {}: pass --vk-hash (or --trust-node-key)",
+            a.genesis.display(),
+            shape.capacity
+        ),
+    };
+    if shape.depth != genesis.depth {
+        bail!(
+            "the node's key is for depth {}, the genesis says {}",
+            shape.depth,
+            genesis.depth
+        );
     }
+    let mut light = LightClient::new(
+        ChainSpec {
+            chain_id: genesis.chain_id,
+            genesis_root,
+            vk_hash: pinned,
+        },
+        &vk,
+    )?;
     let proven = get_json(&format!("{base}/proven/latest"))?["height"]
         .as_u64()
         .context("height")?;
-    if proven == 0 {
-        return Ok((0, genesis_root));
+    for h in 1..=proven {
+        let v = get_json(&format!("{base}/blocks/{h}/proof"))?;
+        let env =
+            ProofEnvelope::decode(&hex::decode(v["envelope"].as_str().context("envelope")?)?)?;
+        let b = get_json(&format!("{base}/blocks/{h}"))?;
+        light
+            .apply(&env, &block_data(&b)?)
+            .with_context(|| format!("block {h} from {base}"))?;
     }
-    let envs = (1..=proven)
-        .map(|h| {
-            let v = get_json(&format!("{base}/blocks/{h}/proof"))?;
-            Ok(ProofEnvelope::decode(&hex::decode(
-                v["envelope"].as_str().context("envelope")?,
-            )?)?)
+    Ok(light.head())
+}
+
+/// The light-client view of a `/blocks/{h}` answer: producer and the applied transfers (decoded
+/// from their bytes) with recipient indices.
+fn block_data(b: &serde_json::Value) -> Result<BlockData> {
+    let transfers = b["transfers"]
+        .as_array()
+        .context("block: transfers")?
+        .iter()
+        .map(|t| {
+            let bytes = hex::decode(t["bytes"].as_str().context("transfer bytes")?)?;
+            let tx = rustorium_circuits::transfer::SignedTransfer::decode(&bytes)?;
+            Ok((tx, t["to_index"].as_u64().context("transfer to_index")?))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(verify_chain(|_| Some(&vk), genesis_root, 1, &envs)?)
+    Ok(BlockData {
+        height: b["height"].as_u64().context("block: height")?,
+        producer: b["producer"].as_u64().context("block: producer")?,
+        transfers,
+    })
 }
 
 #[derive(Subcommand)]

@@ -139,7 +139,7 @@ pub(crate) fn prove_block(
     height: u64,
     out: &Path,
 ) -> Result<(ProofEnvelope, Duration)> {
-    let circuit = BlockCircuit::from_witness(witness, producer, keys.shape)?;
+    let circuit = BlockCircuit::from_witness(witness, producer, height, keys.shape)?;
     let public_inputs = circuit.public_inputs();
     let prover = Prover::cpu();
     // Proof blinding must be unpredictable: seed from the OS.
@@ -159,13 +159,14 @@ pub(crate) fn prove_block(
         t.msm.as_secs_f64(),
         t.verify.as_secs_f64() * 1e3
     );
-    let env = ProofEnvelope {
+    let env = ProofEnvelope::new(
         height,
-        shape: keys.shape,
+        witness.chain_id,
+        keys.shape,
         public_inputs,
         proof,
-        vk_hash: vk_hash(&keys.pk.vk),
-    };
+        vk_hash(&keys.pk.vk),
+    );
     verify_envelope(&keys.pk.vk, &env).context("light-client check of the new envelope")?;
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join(format!("block-{height}.proof")), env.encode())?;
@@ -175,7 +176,7 @@ pub(crate) fn prove_block(
     )?;
     std::fs::write(
         out.join(format!("public-{height}.json")),
-        public_json(&env.public_inputs).to_string(),
+        public_json(&env.public_inputs()).to_string(),
     )?;
     Ok((env, elapsed))
 }

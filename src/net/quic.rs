@@ -189,6 +189,9 @@ pub struct Client {
     conn: quinn::Connection,
 }
 
+/// How often an idle [`Client`] pings the node.
+pub const CLIENT_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Client {
     /// Connects to `addr`, trusting only `cert` (the node's `tls/cert.der`).
     pub async fn connect(
@@ -212,7 +215,13 @@ impl Client {
         .parse()
         .expect("valid address");
         let mut endpoint = quinn::Endpoint::client(bind)?;
-        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+        // An idle client (one waiting for the prover, say) keeps its connection: the server's
+        // idle timeout (quinn's default, 30 s) never fires while the client lives.
+        let mut transport = quinn::TransportConfig::default();
+        transport.keep_alive_interval(Some(CLIENT_KEEP_ALIVE));
+        config.transport_config(Arc::new(transport));
+        endpoint.set_default_client_config(config);
         let conn = endpoint
             .connect(addr, "localhost")
             .map_err(|e| QuicError::Connect(e.to_string()))?

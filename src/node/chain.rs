@@ -51,6 +51,15 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 impl Block {
+    /// What a light client needs of this block besides its proof.
+    pub fn light_data(&self) -> crate::light::BlockData {
+        crate::light::BlockData {
+            height: self.height,
+            producer: self.producer,
+            transfers: self.applied.clone(),
+        }
+    }
+
     /// Builds the record of an executed plan.
     pub fn from_plan(
         height: u64,

@@ -26,6 +26,9 @@ fn default_workers() -> usize {
 fn default_keep() -> u64 {
     256
 }
+fn default_backlog() -> u64 {
+    64
+}
 fn default_true() -> bool {
     true
 }
@@ -65,9 +68,15 @@ pub struct NodeConfig {
     /// Prover threads.
     #[serde(default = "default_workers")]
     pub prover_workers: usize,
-    /// State versions kept readable (0: all). Must exceed the proving backlog.
+    /// State versions kept readable (0: all). Versions that unproven blocks need are kept
+    /// regardless, so a slow prover never loses the state it needs.
     #[serde(default = "default_keep")]
     pub keep_versions: u64,
+    /// With proving on, block production pauses while this many committed blocks wait for their
+    /// proofs (back-pressure: the mempool then fills and admission refuses with `mempool full`).
+    /// 0: never pause. Single-producer mode only: validators follow consensus.
+    #[serde(default = "default_backlog")]
+    pub max_proving_backlog: u64,
     /// Prove blocks.
     #[serde(default = "default_true")]
     pub prove: bool,

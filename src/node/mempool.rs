@@ -10,12 +10,16 @@
 //!   sender's queue (evicting from the middle would strand the later nonces) if it pays more;
 //!   otherwise it is refused.
 //!
+//! The pool also answers what admission needs to refuse transfers that could never all execute:
+//! what a sender's pending transfers spend ([`Mempool::pending_spend_of`]) and which new keys
+//! pending transfers create ([`Mempool::creates_key`], [`Mempool::pending_new_keys`]).
+//!
 //! Block selection takes, per sender, the run of consecutive nonces starting at the account nonce,
 //! and interleaves senders by fee (highest first) while keeping each sender's nonce order.
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use rustorium_circuits::transfer::SignedTransfer;
+use rustorium_circuits::transfer::{Recipient, SignedTransfer};
 use thiserror::Error;
 
 /// Limits of the pool.
@@ -81,6 +85,9 @@ pub enum MempoolError {
     /// The pool is full and the transfer does not pay more than the cheapest evictable one.
     #[error("mempool full")]
     Full,
+    /// Another pending transfer already creates the account of this new key.
+    #[error("another pending transfer already creates this key's account")]
+    KeyPending,
 }
 
 impl MempoolError {
@@ -93,6 +100,7 @@ impl MempoolError {
             MempoolError::Underpriced { .. } => "underpriced",
             MempoolError::SenderFull(_) => "sender_full",
             MempoolError::Full => "mempool_full",
+            MempoolError::KeyPending => "key_pending",
         }
     }
 }
@@ -116,6 +124,15 @@ pub struct Mempool {
     len: usize,
     /// Deprioritized transfers (sender, nonce): selected only after every normal one.
     low: std::collections::HashSet<(u64, u64)>,
+    /// Packed new keys that pending transfers create, with how many transfers create each.
+    new_keys: HashMap<[u8; 32], usize>,
+}
+
+fn new_key_of(tx: &SignedTransfer) -> Option<[u8; 32]> {
+    match tx.tx.to {
+        Recipient::NewKey(k) => Some(k.pack()),
+        Recipient::Index(_) => None,
+    }
 }
 
 impl Mempool {
@@ -126,7 +143,53 @@ impl Mempool {
             by_sender: HashMap::new(),
             len: 0,
             low: Default::default(),
+            new_keys: HashMap::new(),
         }
+    }
+
+    fn track(&mut self, tx: &SignedTransfer) {
+        if let Some(k) = new_key_of(tx) {
+            *self.new_keys.entry(k).or_default() += 1;
+        }
+    }
+
+    fn untrack(&mut self, tx: &SignedTransfer) {
+        if let Some(k) = new_key_of(tx)
+            && let Some(n) = self.new_keys.get_mut(&k)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.new_keys.remove(&k);
+            }
+        }
+    }
+
+    /// What `sender`'s pending transfers spend (amount + fee), leaving out the one with nonce
+    /// `except` (a transfer that a new one would replace).
+    pub fn pending_spend_of(&self, sender: u64, except: u64) -> u128 {
+        self.by_sender.get(&sender).map_or(0, |q| {
+            q.iter()
+                .filter(|(n, _)| **n != except)
+                .map(|(_, t)| u128::from(t.tx.amount) + u128::from(t.tx.fee))
+                .sum()
+        })
+    }
+
+    /// Whether a pending transfer other than `(sender, nonce)` creates the account of `key`
+    /// (packed).
+    pub fn creates_key(&self, key: &[u8; 32], sender: u64, nonce: u64) -> bool {
+        let replaced = self
+            .by_sender
+            .get(&sender)
+            .and_then(|q| q.get(&nonce))
+            .and_then(new_key_of)
+            .is_some_and(|k| k == *key);
+        self.new_keys.get(key).copied().unwrap_or(0) > usize::from(replaced)
+    }
+
+    /// How many accounts pending transfers would create.
+    pub fn pending_new_keys(&self) -> u64 {
+        self.new_keys.len() as u64
     }
 
     /// Transfers held.
@@ -172,7 +235,10 @@ impl Mempool {
             if fee < required {
                 return Err(MempoolError::Underpriced { got: fee, required });
             }
-            self.by_sender.entry(sender).or_default().insert(nonce, tx);
+            self.track(&tx);
+            if let Some(old) = self.by_sender.entry(sender).or_default().insert(nonce, tx) {
+                self.untrack(&old);
+            }
             return Ok(Admitted::Replaced);
         }
         let queued = self.by_sender.get(&sender).map_or(0, BTreeMap::len);
@@ -195,6 +261,7 @@ impl Mempool {
                 _ => return Err(MempoolError::Full),
             }
         }
+        self.track(&tx);
         self.by_sender.entry(sender).or_default().insert(nonce, tx);
         self.len += 1;
         Ok(outcome)
@@ -218,13 +285,18 @@ impl Mempool {
 
     fn remove(&mut self, sender: u64, nonce: u64) {
         self.low.remove(&(sender, nonce));
+        let mut removed = None;
         if let Some(q) = self.by_sender.get_mut(&sender) {
-            if q.remove(&nonce).is_some() {
+            removed = q.remove(&nonce);
+            if removed.is_some() {
                 self.len -= 1;
             }
             if q.is_empty() {
                 self.by_sender.remove(&sender);
             }
+        }
+        if let Some(t) = removed {
+            self.untrack(&t);
         }
     }
 
@@ -241,8 +313,9 @@ impl Mempool {
         let mut runs: Vec<Vec<SignedTransfer>> = Vec::new();
         for s in senders {
             let Some(account) = account_nonce(s) else {
-                if let Some(q) = self.by_sender.remove(&s) {
-                    self.len -= q.len();
+                let nonces: Vec<u64> = self.by_sender[&s].keys().copied().collect();
+                for n in nonces {
+                    self.remove(s, n);
                 }
                 continue;
             };

@@ -26,6 +26,8 @@ pub struct Metrics {
     pub proving_queue: AtomicU64,
     /// Height of the oldest unproven block (0: none).
     pub oldest_unproven: AtomicU64,
+    /// 1 while block production waits for the prover (`max_proving_backlog`).
+    pub production_paused: AtomicU64,
     /// Latest committed height.
     pub committed_height: AtomicU64,
     /// Latest proven height.
@@ -202,6 +204,13 @@ impl Metrics {
             "gauge",
             "Oldest block without a proof (0: none).",
             l(&self.oldest_unproven),
+        );
+        g(
+            &mut out,
+            "rustorium_production_paused",
+            "gauge",
+            "1 while block production waits for the proving backlog to shrink.",
+            l(&self.production_paused),
         );
         g(
             &mut out,

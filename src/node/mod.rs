@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ark_std::rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rustorium_circuits::block::{BlockCircuit, CircuitShape};
-use rustorium_circuits::transfer::{SignedTransfer, TransferDecodeError};
+use rustorium_circuits::transfer::{Recipient, SignedTransfer, TransferDecodeError};
 use thiserror::Error;
 
 use crate::accel::CpuHasher;
@@ -39,7 +39,7 @@ use crate::prover::{
 };
 use crate::state::{
     ExecutedBlock, Genesis, GenesisError, StateStore, StoreError, StoreOptions, TxError,
-    execute_block_with, plan_block,
+    commit_plan, plan_block,
 };
 use chain::Block;
 use mempool::{Mempool, MempoolError};
@@ -131,6 +131,7 @@ pub struct Node {
     ready: AtomicBool,
     p2p: std::sync::OnceLock<crate::consensus::p2p::P2p>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Scoring and policy.
     pub admission: admission::Admission,
 }
@@ -199,17 +200,33 @@ impl Node {
         };
         // The start-up self-check: the selected backend must agree with the native code.
         crate::hardware::self_check(hasher.as_ref()).map_err(NodeError::Config)?;
+        let in_file = |e: StoreError| NodeError::Config(format!("{}: {e}", path.display()));
         let store = if path.exists() {
-            let s = StateStore::open(&path, hasher, options)?;
+            let s = StateStore::open(&path, hasher, options).map_err(in_file)?;
             if s.depth() != genesis.depth || s.chain_id() != genesis.chain_id {
                 return Err(NodeError::Config(format!(
-                    "{} belongs to another chain or depth",
-                    path.display()
+                    "{} belongs to another chain or depth than {}",
+                    path.display(),
+                    config.genesis.display()
                 )));
+            }
+            match s.genesis_hash().map_err(in_file)? {
+                Some(h) if h != genesis.state_hash() => {
+                    return Err(NodeError::Config(format!(
+                        "{} was created from another genesis than {} (accounts or balances differ)",
+                        path.display(),
+                        config.genesis.display()
+                    )));
+                }
+                Some(_) => {}
+                None => tracing::warn!(
+                    path = %path.display(),
+                    "store made before genesis hashes were recorded: cannot check it against the genesis file"
+                ),
             }
             s
         } else {
-            StateStore::create_from_genesis(&path, &genesis, hasher, options)?
+            StateStore::create_from_genesis(&path, &genesis, hasher, options).map_err(in_file)?
         };
         if store
             .reader()?
@@ -237,6 +254,19 @@ impl Node {
             None
         };
         if let Some(k) = &keys {
+            let got = vk_hash(&k.pk.vk);
+            if let Some(pinned) = genesis.pinned_vk(config.capacity)
+                && pinned != got
+            {
+                return Err(NodeError::Config(format!(
+                    "the verifying key in {} (hash {}) is not the key {} pins for capacity {} ({})",
+                    config.keys_dir.display(),
+                    hex::encode(got),
+                    config.genesis.display(),
+                    config.capacity,
+                    hex::encode(pinned)
+                )));
+            }
             k.matrices()?;
         }
         for (op, backend) in [
@@ -276,6 +306,7 @@ impl Node {
             ready: AtomicBool::new(false),
             p2p: std::sync::OnceLock::new(),
             runtime: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
             admission,
         });
         let latest = node.store.reader()?.latest_version()?.unwrap_or(0);
@@ -285,12 +316,20 @@ impl Node {
         let proven = chain::proven_height(&node.store)?;
         node.metrics.proven_height.store(proven, Ordering::Relaxed);
         if node.keys.is_some() {
+            // Block `proven + 1` re-executes on version `proven`: never prune it.
+            node.store.hold_from(proven);
+        }
+        if node.keys.is_some() {
             let (tx, rx) = channel();
             let rx = Arc::new(Mutex::new(rx));
             for _ in 0..node.config.prover_workers.max(1) {
                 let n = node.clone();
                 let rx = rx.clone();
-                std::thread::spawn(move || n.prover_loop(&rx));
+                let h = std::thread::spawn(move || n.prover_loop(&rx));
+                node.threads
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(h);
             }
             let pending = chain::unproven(&node.store, proven + 1, latest)?;
             if !pending.is_empty() {
@@ -306,7 +345,11 @@ impl Node {
         }
         if !node.start_validator()? {
             let n = node.clone();
-            std::thread::spawn(move || n.producer_loop());
+            let h = std::thread::spawn(move || n.producer_loop());
+            node.threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(h);
         }
         node.ready.store(true, Ordering::Relaxed);
         Ok(node)
@@ -329,6 +372,40 @@ impl Node {
             rt.shutdown_background();
         }
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// Graceful shutdown: [`Node::shutdown`], then waits up to `wait` for the producer and the
+    /// provers to finish what they are doing (an in-flight proof is completed and stored) and for
+    /// every other holder of the node to let go (the caller stops its servers first), and closes
+    /// the database, so that the next start needs no repair. Returns false if something still held
+    /// the node after `wait`; the database is then closed by the process exit and repaired by redb
+    /// on the next start (nothing committed is lost).
+    pub fn close(self: Arc<Self>, wait: Duration) -> bool {
+        self.shutdown();
+        let deadline = Instant::now() + wait;
+        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in handles {
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+        let mut node = self;
+        loop {
+            match Arc::try_unwrap(node) {
+                Ok(n) => {
+                    drop(n);
+                    return true;
+                }
+                Err(still_shared) if Instant::now() < deadline => {
+                    node = still_shared;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(_) => return false,
+            }
+        }
     }
 
     /// Keys, store and backends are loaded.
@@ -398,9 +475,26 @@ impl Node {
             }
             .into());
         }
-        let new_recipient = matches!(t.to, rustorium_circuits::transfer::Recipient::NewKey(_));
-        if let rustorium_circuits::transfer::Recipient::NewKey(k) = t.to {
-            k.validate().map_err(TxError::InvalidRecipientKey)?;
+        let new_recipient = matches!(t.to, Recipient::NewKey(_));
+        match t.to {
+            Recipient::NewKey(k) => {
+                k.validate().map_err(TxError::InvalidRecipientKey)?;
+                if !t.pays_for_new_account() {
+                    return Err(TxError::NewAccountMinimum {
+                        amount: t.amount,
+                        fee: t.fee,
+                    }
+                    .into());
+                }
+                if let Some(i) = reader.index_of_at(&k, version)? {
+                    return Err(TxError::RecipientKeyExists(i).into());
+                }
+            }
+            Recipient::Index(j) => {
+                if j != t.from && reader.account(j, version)?.is_none() {
+                    return Err(TxError::UnknownRecipient(j).into());
+                }
+            }
         }
         let pending = self
             .mempool
@@ -434,6 +528,27 @@ impl Node {
         }
         let (from, nonce) = (t.from, t.nonce);
         let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked under the pool's lock, with what is already pending: the sender's other
+        // transfers must leave enough for this one, and new accounts must stay unique and fit.
+        let needed = needed + pool.pending_spend_of(from, nonce);
+        if u128::from(sender.balance) < needed {
+            return Err(TxError::InsufficientBalance {
+                balance: sender.balance,
+                needed,
+            }
+            .into());
+        }
+        if let Recipient::NewKey(k) = t.to {
+            if pool.creates_key(&k.pack(), from, nonce) {
+                return Err(MempoolError::KeyPending.into());
+            }
+            let leaves = 1u128 << self.genesis.depth.min(64);
+            let used =
+                u128::from(reader.next_index(version)?) + u128::from(pool.pending_new_keys());
+            if used >= leaves {
+                return Err(TxError::TreeFull.into());
+            }
+        }
         pool.insert(tx, sender.nonce)?;
         if low {
             pool.mark_low(from, nonce);
@@ -462,22 +577,36 @@ impl Node {
         }
         let chain_id = self.genesis.chain_id;
         let producer = self.config.producer;
+        let plan = plan_block(&self.store, version, &txs, producer, false)?;
+        if plan.applied.is_empty() {
+            // No block (and no proof) for transfers that all fail: they leave the pool, counted
+            // and logged, and cost nothing but this check.
+            let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.remove_committed(&txs);
+            self.metrics
+                .mempool_size
+                .store(pool.len() as u64, Ordering::Relaxed);
+            for (i, e) in &plan.rejected {
+                self.metrics.reject(e.reason());
+                tracing::info!(from = txs[*i].tx.from, nonce = txs[*i].tx.nonce, reason = %e, "transfer dropped at execution");
+            }
+            return Ok(None);
+        }
         let mut record = None;
-        let executed =
-            execute_block_with(&self.store, &txs, producer, false, |txn, plan, root| {
-                let block = Block::from_plan(
-                    plan.base_version + 1,
-                    now_ms(),
-                    producer,
-                    chain_id,
-                    plan,
-                    &txs,
-                    root,
-                );
-                chain::put_block(txn, &block)?;
-                record = Some(block);
-                Ok(())
-            })?;
+        let executed = commit_plan(&self.store, plan, |txn, plan, root| {
+            let block = Block::from_plan(
+                plan.base_version + 1,
+                now_ms(),
+                producer,
+                chain_id,
+                plan,
+                &txs,
+                root,
+            );
+            chain::put_block(txn, &block)?;
+            record = Some(block);
+            Ok(())
+        })?;
         let block = record.ok_or_else(|| NodeError::Chain("block record not written".into()))?;
         self.after_commit(&block, &txs, &executed);
         Ok(Some(block))
@@ -529,11 +658,43 @@ impl Node {
         let _ = q.send(height);
     }
 
+    /// Committed blocks waiting for proofs, when that many pause production
+    /// (`max_proving_backlog`); `None` otherwise.
+    fn proving_backlog_full(&self) -> Option<u64> {
+        let max = self.config.max_proving_backlog;
+        if self.keys.is_none() || max == 0 {
+            return None;
+        }
+        let m = &self.metrics;
+        let backlog = m
+            .committed_height
+            .load(Ordering::Relaxed)
+            .saturating_sub(m.proven_height.load(Ordering::Relaxed));
+        (backlog >= max).then_some(backlog)
+    }
+
     fn producer_loop(self: Arc<Self>) {
         let interval = Duration::from_millis(self.config.block_interval_ms.max(1));
         let mut last = Instant::now();
+        let mut paused = false;
         while !self.stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(20));
+            match self.proving_backlog_full() {
+                Some(backlog) => {
+                    if !paused {
+                        tracing::warn!(backlog, "block production paused: proving backlog");
+                    }
+                    paused = true;
+                    self.metrics.production_paused.store(1, Ordering::Relaxed);
+                    continue;
+                }
+                None if paused => {
+                    paused = false;
+                    self.metrics.production_paused.store(0, Ordering::Relaxed);
+                    tracing::info!("block production resumed");
+                }
+                None => {}
+            }
             let len = self.mempool_len();
             if len == 0 || (len < self.config.capacity && last.elapsed() < interval) {
                 continue;
@@ -582,7 +743,7 @@ impl Node {
                 "re-execution of block {height} does not reproduce it"
             )));
         }
-        let circuit = BlockCircuit::from_witness(&w, block.producer, keys.shape)
+        let circuit = BlockCircuit::from_witness(&w, block.producer, height, keys.shape)
             .map_err(|e| NodeError::Chain(e.to_string()))?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
@@ -598,14 +759,16 @@ impl Node {
             &self.metrics.gpu_fallbacks,
         )?;
         let secs = start.elapsed().as_secs_f64();
-        let env = ProofEnvelope {
+        let env = ProofEnvelope::new(
             height,
-            shape: keys.shape,
-            public_inputs: circuit.public_inputs(),
+            self.genesis.chain_id,
+            keys.shape,
+            circuit.public_inputs(),
             proof,
-            vk_hash: vk_hash(&keys.pk.vk),
-        };
+            vk_hash(&keys.pk.vk),
+        );
         let proven = chain::put_proof(&self.store, &env)?;
+        self.store.hold_from(proven);
         self.metrics.observe_proof(secs);
         self.metrics.proofs.fetch_add(1, Ordering::Relaxed);
         self.metrics.proven_height.store(proven, Ordering::Relaxed);
@@ -624,7 +787,23 @@ pub fn load_or_make_keys(dir: &Path, shape: CircuitShape, seed: u64) -> Result<K
     let sub = dir.join(format!("d{}-c{}", shape.depth, shape.capacity));
     let pk = sub.join("proving.key");
     if pk.exists() {
-        let k = load_proving_key(&pk)?;
+        let k = match load_proving_key(&pk) {
+            Err(KeyError::Statement {
+                devnet: true,
+                found,
+                ..
+            }) => {
+                tracing::warn!(
+                    path = %pk.display(),
+                    found,
+                    "devnet key of an older statement version: generating new devnet keys"
+                );
+                let k = dev_setup(shape, seed)?;
+                save_keys(&sub, &k)?;
+                return Ok(k);
+            }
+            other => other?,
+        };
         if k.shape != shape {
             return Err(NodeError::Config(format!(
                 "{} is for {:?}",

@@ -9,7 +9,9 @@
 //! 4. `nonce` equals the sender's nonce (so a replay fails here);
 //! 5. `amount + fee` fits in u64 and is at most the sender's balance;
 //! 6. the recipient index holds an account, or the new key is a valid subgroup point not already in
-//!    the tree and a free index remains;
+//!    the tree, the transfer pays the protocol's account-creation minimums (amount at least
+//!    `NEW_ACCOUNT_MIN_AMOUNT`, fee at least `NEW_ACCOUNT_MIN_FEE`; the block circuit enforces the
+//!    same) and a free index remains;
 //! 7. the recipient's balance plus `amount` fits in u64;
 //! 8. the producer's balance plus the block's fees so far plus this fee fits in u64 (so the fee
 //!    credit at the end of the block can never overflow).
@@ -83,6 +85,18 @@ pub enum TxError {
     /// No free leaf remains.
     #[error("state tree is full")]
     TreeFull,
+    /// A transfer to a new key pays less than the protocol's account-creation minimums.
+    #[error(
+        "creating an account needs amount >= {} and fee >= {}, got amount {amount} fee {fee}",
+        rustorium_circuits::transfer::NEW_ACCOUNT_MIN_AMOUNT,
+        rustorium_circuits::transfer::NEW_ACCOUNT_MIN_FEE
+    )]
+    NewAccountMinimum {
+        /// The transfer's amount.
+        amount: u64,
+        /// The transfer's fee.
+        fee: u64,
+    },
 }
 
 impl TxError {
@@ -100,6 +114,7 @@ impl TxError {
             TxError::InvalidRecipientKey(_) => "invalid_recipient_key",
             TxError::RecipientKeyExists(_) => "recipient_key_exists",
             TxError::TreeFull => "tree_full",
+            TxError::NewAccountMinimum { .. } => "new_account_minimum",
         }
     }
 }
@@ -328,6 +343,18 @@ pub fn execute_block_with(
         .latest_version()?
         .ok_or(StoreError::UnknownVersion(0))?;
     let plan = plan_block(store, version, txs, producer, with_witness)?;
+    commit_plan(store, plan, extra)
+}
+
+/// Commits a plan made on the latest version as the next version (with `extra` writing further
+/// tables in the same transaction); with a witness, its final root is checked against the
+/// committed root first.
+pub fn commit_plan(
+    store: &StateStore,
+    plan: BlockPlan,
+    extra: impl FnOnce(&redb::WriteTransaction, &BlockPlan, Fr) -> Result<(), StoreError>,
+) -> Result<ExecutedBlock, StoreError> {
+    let version = plan.base_version;
     if let Some(w) = &plan.witness {
         // Checked before committing: a mismatch is a bug and must not reach the store.
         let root = store.commit_with(version + 1, &plan.changes, |txn, root| {
@@ -427,6 +454,12 @@ fn check(
         Recipient::NewKey(k) => {
             if let Err(e) = k.validate() {
                 return Ok(Err(TxError::InvalidRecipientKey(e)));
+            }
+            if !tx.pays_for_new_account() {
+                return Ok(Err(TxError::NewAccountMinimum {
+                    amount: tx.amount,
+                    fee: tx.fee,
+                }));
             }
             if let Some(existing) = ov.index_of(&k)? {
                 return Ok(Err(TxError::RecipientKeyExists(existing)));

@@ -9,8 +9,12 @@
 //! [[accounts]]
 //! pubkey = "<64 hex chars: circomlib packed point>"
 //! balance = 5
+//! [[verifying_keys]]   # optional: the key light clients pin, per circuit capacity
+//! capacity = 4
+//! hash = "<64 hex chars: SHA-256 of the compressed verifying key>"
 //! ```
-//! Accounts get indices 0, 1, … in file order.
+//! Accounts get indices 0, 1, … in file order. A node refuses to prove with a key whose hash
+//! differs from the one its genesis pins for its capacity; `light sync` pins it by default.
 
 use std::path::Path;
 
@@ -72,6 +76,15 @@ struct GenesisFile {
     accounts: Vec<GenesisAccount>,
     #[serde(default)]
     validators: Vec<GenesisValidator>,
+    #[serde(default)]
+    verifying_keys: Vec<PinnedKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinnedKey {
+    capacity: usize,
+    hash: String,
 }
 
 /// A validator in the genesis file (`[[validators]]`): an Ed25519 key (devnet number or hex) and
@@ -98,6 +111,8 @@ pub struct Genesis {
     pub accounts: Vec<Account>,
     /// Validators (empty: single-producer mode), with their fee accounts.
     pub validators: Vec<(ed25519_dalek::VerifyingKey, u64)>,
+    /// Pinned verifying-key hashes `(capacity, SHA-256 of the compressed key)`.
+    pub verifying_keys: Vec<(usize, [u8; 32])>,
 }
 
 /// The secret of devnet key `n`: `BLAKE-512("rustorium devnet key" || n as u64 LE)[..32]`.
@@ -199,12 +214,53 @@ impl Genesis {
         if validators.len() > u16::MAX as usize {
             return Err(invalid("too many validators".into()));
         }
+        let mut verifying_keys: Vec<(usize, [u8; 32])> = Vec::new();
+        for (i, k) in file.verifying_keys.iter().enumerate() {
+            let hash: [u8; 32] = hex::decode(k.hash.trim_start_matches("0x"))
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| invalid(format!("verifying_keys[{i}].hash: not 32 bytes of hex")))?;
+            if verifying_keys.iter().any(|(c, _)| *c == k.capacity) {
+                return Err(invalid(format!(
+                    "verifying_keys[{i}]: capacity {} pinned twice",
+                    k.capacity
+                )));
+            }
+            verifying_keys.push((k.capacity, hash));
+        }
         Ok(Self {
             chain_id: file.chain_id,
             depth: file.depth,
             accounts,
             validators,
+            verifying_keys,
         })
+    }
+
+    /// SHA-256 of what the genesis puts into the state: `"rustorium genesis state v1" || chain_id
+    /// (u64 LE) || depth (u64 LE) || account count (u64 LE) || per account, packed key (32) ||
+    /// balance (u64 LE)`. A store records it at creation; a node refuses a genesis file whose hash
+    /// differs from its data directory's.
+    pub fn state_hash(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(b"rustorium genesis state v1");
+        h.update(self.chain_id.to_le_bytes());
+        h.update((self.depth as u64).to_le_bytes());
+        h.update((self.accounts.len() as u64).to_le_bytes());
+        for a in &self.accounts {
+            h.update(a.pubkey.pack());
+            h.update(a.balance.to_le_bytes());
+        }
+        h.finalize().into()
+    }
+
+    /// The verifying-key hash this genesis pins for `capacity`, if any.
+    pub fn pinned_vk(&self, capacity: usize) -> Option<[u8; 32]> {
+        self.verifying_keys
+            .iter()
+            .find(|(c, _)| *c == capacity)
+            .map(|(_, h)| *h)
     }
 }
 

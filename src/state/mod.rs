@@ -7,8 +7,8 @@ mod store;
 mod workload;
 
 pub use exec::{
-    AppliedTransfer, BlockPlan, ExecutedBlock, TxError, execute_block, execute_block_with,
-    plan_block,
+    AppliedTransfer, BlockPlan, ExecutedBlock, TxError, commit_plan, execute_block,
+    execute_block_with, plan_block,
 };
 pub use genesis::{Genesis, GenesisAccount, GenesisError, dev_secret};
 pub use store::{StateReader, StateStore, StoreOptions};
@@ -62,6 +62,9 @@ pub enum StoreError {
     /// Stored bytes do not decode.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// A file operation around the database failed (names the file).
+    #[error("{0}")]
+    Io(String),
     /// A tree-shape error (depth, index out of range).
     #[error(transparent)]
     Merkle(#[from] MerkleError),

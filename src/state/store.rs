@@ -41,6 +41,9 @@ const KEYS: TableDefinition<[u8; 32], u64> = TableDefinition::new("keys");
 const ROOTS: TableDefinition<u64, [u8; 40]> = TableDefinition::new("roots");
 const STALE: TableDefinition<(u64, u8, u8, u64, u64), ()> = TableDefinition::new("stale");
 
+/// The SHA-256 of the genesis a store was created from (`Genesis::state_hash`), under "sha256".
+const GENESIS: TableDefinition<&str, [u8; 32]> = TableDefinition::new("genesis");
+
 const STALE_NODE: u8 = 0;
 const STALE_ACCOUNT: u8 = 1;
 
@@ -65,6 +68,11 @@ pub struct StateStore {
     empty: Vec<Fr>,
     hasher: Arc<dyn BatchHasher<Fr>>,
     options: StoreOptions,
+    /// Whether opening the file needed redb's repair (the last process did not close it).
+    recovered: bool,
+    /// Versions at or above this are never pruned, whatever `keep_versions` says (the node holds
+    /// the state its unproven blocks need). `u64::MAX`: no hold.
+    hold_from: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -134,6 +142,7 @@ impl StateStore {
             return Err(StoreError::AlreadyExists(path.display().to_string()));
         }
         let db = Database::create(path)?;
+        let recovered = false;
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -155,21 +164,68 @@ impl StateStore {
             empty: empty_hashes(depth),
             hasher,
             options,
+            recovered,
+            hold_from: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
     }
 
-    /// Creates a store at `path` holding `genesis` as version 0 (accounts at indices 0, 1, …).
+    /// Creates a store at `path` holding `genesis` as version 0 (accounts at indices 0, 1, …) and
+    /// the genesis's hash. The store is built under `<path>.init` and renamed into place only when
+    /// complete, so a file at `path` is always an initialised store: a crash during creation
+    /// leaves at most a `.init` file, which the next creation discards.
     pub fn create_from_genesis(
         path: &Path,
         genesis: &super::Genesis,
         hasher: Arc<dyn BatchHasher<Fr>>,
         options: StoreOptions,
     ) -> Result<Self, StoreError> {
-        let store = Self::create(path, genesis.depth, genesis.chain_id, hasher, options)?;
-        let changes: BTreeMap<u64, Account> =
-            (0u64..).zip(genesis.accounts.iter().copied()).collect();
-        store.commit(0, &changes)?;
-        Ok(store)
+        if path.exists() {
+            return Err(StoreError::AlreadyExists(path.display().to_string()));
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".init");
+        let tmp = std::path::PathBuf::from(tmp);
+        let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", tmp.display()));
+        if tmp.exists() {
+            std::fs::remove_file(&tmp).map_err(io)?;
+        }
+        {
+            let store = Self::create(
+                &tmp,
+                genesis.depth,
+                genesis.chain_id,
+                hasher.clone(),
+                options,
+            )?;
+            let changes: BTreeMap<u64, Account> =
+                (0u64..).zip(genesis.accounts.iter().copied()).collect();
+            let hash = genesis.state_hash();
+            store.commit_with(0, &changes, |txn, _| {
+                txn.open_table(GENESIS)?.insert("sha256", hash)?;
+                Ok(())
+            })?;
+        }
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|f| f.sync_all())
+                .map_err(io)?;
+        }
+        Self::open(path, hasher, options)
+    }
+
+    /// The hash of the genesis the store was created from, if it was created by
+    /// [`StateStore::create_from_genesis`].
+    pub fn genesis_hash(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let txn = self.db.begin_read()?;
+        match txn.open_table(GENESIS) {
+            Ok(t) => Ok(t.get("sha256")?.map(|v| v.value())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Opens an existing store.
@@ -181,7 +237,14 @@ impl StateStore {
         if !path.exists() {
             return Err(StoreError::Missing(path.display().to_string()));
         }
-        let db = Database::create(path)?;
+        // `open`, not `create`: a damaged file is refused, never re-initialised. The repair
+        // callback only notes that redb had to repair (the previous process did not close it).
+        let repaired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = repaired.clone();
+        let db = redb::Builder::new()
+            .set_repair_callback(move |_| flag.store(true, std::sync::atomic::Ordering::Relaxed))
+            .open(path)?;
+        let recovered = repaired.load(std::sync::atomic::Ordering::Relaxed);
         let (depth, chain_id) = {
             let txn = db.begin_read()?;
             let meta = txn.open_table(META)?;
@@ -202,7 +265,30 @@ impl StateStore {
             empty: empty_hashes(depth),
             hasher,
             options,
+            recovered,
+            hold_from: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
+    }
+
+    /// Never prunes `version` or any later one until the hold moves (it may only move up): the
+    /// node calls this with its proven height, since the next block to prove re-executes on that
+    /// version.
+    pub fn hold_from(&self, version: u64) {
+        self.hold_from
+            .fetch_max(version, std::sync::atomic::Ordering::SeqCst);
+        // fetch_max from u64::MAX never lowers it: the first hold replaces "no hold".
+        let _ = self.hold_from.compare_exchange(
+            u64::MAX,
+            version,
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
+    /// Whether opening needed redb's repair: the previous process did not close the database
+    /// (a crash, or a kill without graceful shutdown). Nothing committed is lost either way.
+    pub fn recovered(&self) -> bool {
+        self.recovered
     }
 
     /// Tree depth.
@@ -365,9 +451,14 @@ impl StateStore {
             roots.insert(version, record)?;
 
             if self.options.keep_versions > 0 && version + 1 > self.options.keep_versions {
-                let oldest = version + 1 - self.options.keep_versions;
-                prune(&mut stale, &mut nodes, &mut accounts, oldest)?;
-                txn.open_table(META)?.insert("oldest", oldest)?;
+                let hold = self.hold_from.load(std::sync::atomic::Ordering::SeqCst);
+                let oldest = (version + 1 - self.options.keep_versions).min(hold);
+                let mut meta = txn.open_table(META)?;
+                let current = meta.get("oldest")?.map_or(0, |v| v.value());
+                if oldest > current {
+                    prune(&mut stale, &mut nodes, &mut accounts, oldest)?;
+                    meta.insert("oldest", oldest)?;
+                }
             }
             root
         };
