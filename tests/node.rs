@@ -457,3 +457,97 @@ async fn json_fields_cli_submission_and_admission_hook() {
 fn client_addr(c: &Client) -> SocketAddr {
     c.remote_address()
 }
+
+/// A data directory belongs to the genesis it was created from: another genesis with the same
+/// chain id and depth but other balances or an extra account is refused, naming both files; the
+/// same genesis, and a node pinning the genesis's verifying key, start.
+#[test]
+fn a_data_directory_refuses_another_genesis_and_keys_follow_the_pin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = config(dir.path());
+    c.prove = false;
+    assert!(
+        Node::start(c.clone())
+            .expect("first start")
+            .close(Duration::from_secs(30)),
+        "the node did not close"
+    );
+    let original = std::fs::read_to_string(&c.genesis).expect("genesis");
+    for (what, text) in [
+        (
+            "another balance",
+            original.replacen("balance = 1_000_000\n", "balance = 1_000_001\n", 1),
+        ),
+        (
+            "an extra account",
+            format!("{original}\n[[accounts]]\ndev_key = 9\nbalance = 5\n"),
+        ),
+    ] {
+        assert_ne!(text, original, "{what}: the edit changed nothing");
+        std::fs::write(&c.genesis, &text).expect("write");
+        let e = Node::start(c.clone()).expect_err(what).to_string();
+        assert!(
+            e.contains("another genesis") && e.contains("state.redb") && e.contains("genesis.toml"),
+            "{what}: {e}"
+        );
+    }
+    std::fs::write(&c.genesis, &original).expect("write");
+    assert!(Node::start(c.clone()).is_ok(), "the original genesis");
+
+    // A genesis pinning a verifying key: the node refuses keys with another hash.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = config(dir.path());
+    let pinned = format!(
+        "{}\n[[verifying_keys]]\ncapacity = {}\nhash = \"{}\"\n",
+        std::fs::read_to_string(&c.genesis).expect("genesis"),
+        c.capacity,
+        "00".repeat(32)
+    );
+    std::fs::write(&c.genesis, pinned).expect("write");
+    let e = Node::start(c).expect_err("unpinned key").to_string();
+    assert!(e.contains("not the key") && e.contains("pins"), "{e}");
+}
+
+/// A damaged or foreign `verifying.key` (what light clients download) stops the node at start with
+/// the file named; a missing one is rewritten from the proving key; `/vk` serves the key in memory.
+#[test]
+fn a_damaged_verifying_key_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = config(dir.path());
+    assert!(
+        Node::start(c.clone())
+            .expect("first start makes keys")
+            .close(Duration::from_secs(60))
+    );
+    let vk = dir.path().join("keys/d5-c2/verifying.key");
+    let good = std::fs::read(&vk).expect("vk");
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    std::fs::write(&vk, &bad).expect("damage");
+    let e = Node::start(c.clone()).expect_err("damaged vk").to_string();
+    assert!(e.contains("verifying.key"), "{e}");
+    // Another shape's key in its place.
+    let other = rustorium::prover::dev_setup(
+        rustorium_circuits::block::CircuitShape {
+            depth: 5,
+            capacity: 2,
+        },
+        99,
+    )
+    .expect("setup");
+    std::fs::write(
+        &vk,
+        rustorium::prover::verifying_key_file(&other).expect("bytes"),
+    )
+    .expect("foreign");
+    let e = Node::start(c.clone()).expect_err("foreign vk").to_string();
+    assert!(
+        e.contains("verifying.key") && e.contains("not the verifying key"),
+        "{e}"
+    );
+    std::fs::remove_file(&vk).expect("rm");
+    let node = Node::start(c).expect("a missing vk is rewritten");
+    assert_eq!(std::fs::read(&vk).expect("rewritten"), good);
+    assert!(node.close(Duration::from_secs(60)));
+}

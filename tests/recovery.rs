@@ -377,3 +377,94 @@ fn an_idle_client_keeps_its_connection() {
     node.kill().expect("kill");
     node.wait().expect("reaped");
 }
+
+/// A genesis of `n` dev-keyed accounts at depth 16 (big enough that creating the store takes a
+/// while), written to `dir/genesis.toml`.
+fn big_genesis(dir: &Path, n: u64) {
+    let mut text = String::from("chain_id = 1337\ndepth = 16\n");
+    for i in 0..n {
+        text.push_str(&format!("[[accounts]]\ndev_key = {i}\nbalance = 1000\n"));
+    }
+    std::fs::write(dir.join("genesis.toml"), text).expect("write genesis");
+}
+
+/// The red team bricked a data directory by killing the node ~30 ms after `state.redb` appeared
+/// on its first start: metadata and genesis were committed separately and an existing file
+/// counted as initialised. The store is now built aside and renamed into place when complete.
+/// Kill the first start at many moments; every restart must come up with the genesis state.
+/// A damaged store is refused with the file named, and left untouched.
+#[test]
+fn a_crash_during_the_first_start_never_bricks_the_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    big_genesis(dir.path(), 3000);
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nprove = false\nkeys_dir = \"keys\"\n",
+    )
+    .expect("write");
+    let data = dir.path().join("data");
+    let store = data.join("state.redb");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_rustorium"))
+            .args(["node", "--config", config.to_str().expect("utf8")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn node")
+    };
+    // Kill at increasing delays after the creation began (the `.init` file appeared), until a
+    // start got past creation.
+    let mut kills = 0;
+    for delay_ms in (0..400).step_by(10) {
+        if store.exists() {
+            break;
+        }
+        let mut child = spawn();
+        let start = Instant::now();
+        while !data.join("state.redb.init").exists()
+            && !store.exists()
+            && start.elapsed() < Duration::from_secs(30)
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        kills += 1;
+    }
+    assert!(
+        kills >= 3,
+        "only {kills} starts were interrupted during creation"
+    );
+    let (mut node, _, http) = start_node(&config);
+    let s = get(http, "/status");
+    assert_eq!(s["committed_height"], 0, "{s}");
+    assert_eq!(
+        get(http, "/accounts/2999")["account"]["balance"],
+        1000,
+        "the genesis state is complete"
+    );
+    node.kill().expect("kill");
+    node.wait().expect("reaped");
+
+    // A damaged store: refused with the file named, and not rewritten.
+    for damage in [Vec::new(), vec![0xAB; 4096]] {
+        std::fs::write(&store, &damage).expect("damage");
+        let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+            .args(["node", "--config", config.to_str().expect("utf8")])
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a damaged store was accepted");
+        assert!(
+            err.contains("state.redb"),
+            "the error does not name the file: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&store).expect("read"),
+            damage,
+            "a refused start wrote to the damaged store"
+        );
+    }
+}

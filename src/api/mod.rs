@@ -290,12 +290,8 @@ async fn vk(State(n): State<Shared>) -> Response {
     let Some(keys) = &n.keys else {
         return err(StatusCode::NOT_FOUND, "proving is off");
     };
-    let path = n
-        .config
-        .keys_dir
-        .join(format!("d{}-c{}", keys.shape.depth, keys.shape.capacity))
-        .join("verifying.key");
-    match std::fs::read(&path) {
+    // From the key in memory: the file on disk was checked at start but may change since.
+    match crate::prover::verifying_key_file(keys) {
         Ok(bytes) => ok(
             json!({"file": hex::encode(bytes), "vk_hash": hex::encode(vk_hash(&keys.pk.vk)), "snarkjs": verifying_key_json(&keys.pk.vk)}),
         ),

@@ -34,6 +34,9 @@ pub enum QuicError {
     /// I/O (binding, certificate files).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The node identity files are unusable (names the file and says why).
+    #[error("node identity: {0}")]
+    Identity(String),
     /// Connecting failed.
     #[error("connect: {0}")]
     Connect(String),
@@ -56,17 +59,68 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub fn node_identity(
     dir: &Path,
 ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), QuicError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let cert_path = dir.join("cert.der");
     let key_path = dir.join("key.der");
-    if !cert_path.exists() || !key_path.exists() {
-        std::fs::create_dir_all(dir)?;
-        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
-            .map_err(|e| QuicError::Tls(e.to_string()))?;
-        std::fs::write(&key_path, ck.signing_key.serialize_der())?;
-        std::fs::write(&cert_path, ck.cert.der())?;
+    let named =
+        |p: &Path, e: &dyn std::fmt::Display| QuicError::Identity(format!("{}: {e}", p.display()));
+    match (cert_path.exists(), key_path.exists()) {
+        (false, false) => {
+            std::fs::create_dir_all(dir).map_err(|e| named(dir, &e))?;
+            let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+                .map_err(|e| QuicError::Tls(e.to_string()))?;
+            // The private key is readable by the owner only, from its first byte.
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&key_path)
+                .map_err(|e| named(&key_path, &e))?;
+            std::io::Write::write_all(&mut f, &ck.signing_key.serialize_der())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| named(&key_path, &e))?;
+            std::fs::write(&cert_path, ck.cert.der()).map_err(|e| named(&cert_path, &e))?;
+        }
+        (true, true) => {}
+        (cert, _) => {
+            // Clients pin the certificate: a new identity must never be made behind their back.
+            let (missing, present) = if cert {
+                (&key_path, &cert_path)
+            } else {
+                (&cert_path, &key_path)
+            };
+            return Err(named(
+                missing,
+                &format!(
+                    "missing while {} exists; the node identity is not recreated silently (clients pin its certificate): restore the file, or delete both to make a new identity",
+                    present.display()
+                ),
+            ));
+        }
     }
-    let cert = CertificateDer::from(std::fs::read(&cert_path)?);
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(std::fs::read(&key_path)?));
+    let mode = std::fs::metadata(&key_path)
+        .map_err(|e| named(&key_path, &e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %key_path.display(), mode = format!("{mode:o}"), "private key readable by others: restricting to 0600");
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| named(&key_path, &e))?;
+    }
+    let cert_bytes = std::fs::read(&cert_path).map_err(|e| named(&cert_path, &e))?;
+    let key_bytes = std::fs::read(&key_path).map_err(|e| named(&key_path, &e))?;
+    // Checked here so that a damaged file is named, not reported by rustls as a TLS failure.
+    let parsed = rustls::crypto::ring::sign::any_supported_type(&PrivateKeyDer::Pkcs8(
+        PrivatePkcs8KeyDer::from(key_bytes.clone()),
+    ));
+    if parsed.is_err() {
+        return Err(named(&key_path, &"not a PKCS#8 private key"));
+    }
+    if cert_bytes.is_empty() || cert_bytes[0] != 0x30 {
+        return Err(named(&cert_path, &"not a DER certificate"));
+    }
+    let cert = CertificateDer::from(cert_bytes);
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_bytes));
     Ok((cert, key))
 }
 
@@ -292,5 +346,60 @@ impl Client {
     pub async fn close(self) {
         self.conn.close(0u32.into(), b"done");
         self.endpoint.wait_idle().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("stat").permissions().mode() & 0o777
+    }
+
+    /// The red team's key-file findings: the private key was world-readable, and deleting it
+    /// silently made a new identity that broke every client pinning the certificate.
+    #[test]
+    fn the_node_identity_is_private_and_never_silently_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tls = dir.path().join("tls");
+        let (cert, _) = node_identity(&tls).expect("first identity");
+        let (key_path, cert_path) = (tls.join("key.der"), tls.join("cert.der"));
+        assert_eq!(mode(&key_path), 0o600, "private key permissions");
+        // The same identity on every start.
+        assert_eq!(node_identity(&tls).expect("again").0, cert);
+        // A key made readable by others is restricted again.
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        node_identity(&tls).expect("loads");
+        assert_eq!(mode(&key_path), 0o600);
+        // Either file missing: refused, the other file named and left as it was.
+        let key = std::fs::read(&key_path).expect("key");
+        std::fs::remove_file(&key_path).expect("rm");
+        let e = node_identity(&tls).expect_err("missing key").to_string();
+        assert!(e.contains("key.der") && e.contains("missing"), "{e}");
+        assert_eq!(
+            std::fs::read(&cert_path).expect("cert"),
+            cert.to_vec(),
+            "cert rewritten"
+        );
+        assert!(
+            !key_path.exists(),
+            "a key was made behind the operator's back"
+        );
+        std::fs::write(&key_path, &key).expect("restore");
+        std::fs::remove_file(&cert_path).expect("rm");
+        let e = node_identity(&tls).expect_err("missing cert").to_string();
+        assert!(e.contains("cert.der"), "{e}");
+        std::fs::write(&cert_path, cert.as_ref()).expect("restore");
+        // Damaged files are refused with their names.
+        std::fs::write(&key_path, b"not a key").expect("damage");
+        let e = node_identity(&tls).expect_err("damaged key").to_string();
+        assert!(e.contains("key.der"), "{e}");
+        std::fs::write(&key_path, &key).expect("restore");
+        std::fs::write(&cert_path, b"").expect("damage");
+        let e = node_identity(&tls).expect_err("damaged cert").to_string();
+        assert!(e.contains("cert.der"), "{e}");
     }
 }

@@ -804,6 +804,21 @@ pub fn load_or_make_keys(dir: &Path, shape: CircuitShape, seed: u64) -> Result<K
             }
             other => other?,
         };
+        // The verifying key beside it is what light clients download: it must be this key's.
+        let vk_path = sub.join("verifying.key");
+        if vk_path.exists() {
+            let (vk_shape, vk) = crate::prover::load_verifying_key(&vk_path)?;
+            if vk_shape != shape || vk != k.pk.vk {
+                return Err(NodeError::Config(format!(
+                    "{} is not the verifying key of {} (replace it with the output of `rustorium setup`, or delete it to have it rewritten)",
+                    vk_path.display(),
+                    pk.display()
+                )));
+            }
+        } else {
+            tracing::warn!(path = %vk_path.display(), "verifying key missing: writing it from the proving key");
+            save_keys(&sub, &k)?;
+        }
         if k.shape != shape {
             return Err(NodeError::Config(format!(
                 "{} is for {:?}",

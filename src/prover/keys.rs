@@ -168,13 +168,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     }
 }
 
-fn write_file(
-    path: &Path,
-    magic: &[u8; 8],
-    shape: CircuitShape,
-    seed: Option<u64>,
-    body: &[u8],
-) -> Result<(), KeyError> {
+fn file_bytes(magic: &[u8; 8], shape: CircuitShape, seed: Option<u64>, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + body.len() + 32);
     out.extend_from_slice(magic);
     out.extend_from_slice(&(shape.depth as u32).to_le_bytes());
@@ -185,6 +179,17 @@ fn write_file(
     out.extend_from_slice(body);
     let hash = Sha256::digest(&out);
     out.extend_from_slice(&hash);
+    out
+}
+
+fn write_file(
+    path: &Path,
+    magic: &[u8; 8],
+    shape: CircuitShape,
+    seed: Option<u64>,
+    body: &[u8],
+) -> Result<(), KeyError> {
+    let out = file_bytes(magic, shape, seed, body);
     // Write beside, then rename: a crash never leaves a half-written key under the real name.
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
@@ -253,6 +258,17 @@ pub fn save_keys(dir: &Path, keys: &KeyPair) -> Result<(PathBuf, PathBuf), KeyEr
     write_file(&pk_path, PK_MAGIC, keys.shape, keys.dev_seed, &pk_body)?;
     write_file(&vk_path, VK_MAGIC, keys.shape, keys.dev_seed, &vk_body)?;
     Ok((pk_path, vk_path))
+}
+
+/// The bytes of `keys`'s `verifying.key` file, made from the key in memory (what the node serves:
+/// never a file that may have been damaged since).
+pub fn verifying_key_file(keys: &KeyPair) -> Result<Vec<u8>, KeyError> {
+    let mut body = Vec::new();
+    keys.pk
+        .vk
+        .serialize_compressed(&mut body)
+        .map_err(|e| KeyError::Setup(e.to_string()))?;
+    Ok(file_bytes(VK_MAGIC, keys.shape, keys.dev_seed, &body))
 }
 
 /// Loads a proving key file.

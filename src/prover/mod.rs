@@ -14,7 +14,7 @@ mod snarkjs;
 pub use envelope::{EnvelopeError, ProofEnvelope};
 pub use keys::{
     KeyError, KeyPair, VkHash, dev_setup, load_proving_key, load_verifying_key,
-    parse_verifying_key, save_keys, vk_hash,
+    parse_verifying_key, save_keys, verifying_key_file, vk_hash,
 };
 pub use snarkjs::{proof_json, public_json, verifying_key_json};
 
