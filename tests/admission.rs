@@ -44,6 +44,7 @@ fn config(dir: &Path, runtime: Option<PathBuf>, required: bool) -> NodeConfig {
         prover_workers: 1,
         keep_versions: 64,
         max_proving_backlog: 64,
+        http: Default::default(),
         prove: false,
         mempool: Default::default(),
         hardware: None,

@@ -32,6 +32,7 @@ fn config(dir: &Path) -> NodeConfig {
         prover_workers: 1,
         keep_versions: 64,
         max_proving_backlog: 64,
+        http: Default::default(),
         prove: true,
         mempool: Default::default(),
         hardware: None,

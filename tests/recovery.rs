@@ -1,10 +1,11 @@
-//! Crash recovery with a real process: a node is killed with SIGKILL while blocks are committed
-//! but not yet proven; after a restart every committed block is still there with the same roots
-//! and transfers, the unproven ones get proven, and a light client verifies the whole chain.
+//! Crash recovery and lifecycle with real node processes: a node killed with SIGKILL while blocks
+//! are committed but not yet proven loses nothing and proves the rest after a restart (a light
+//! client verifies the whole chain); a crash during the first start never bricks the data
+//! directory; a slow prover never loses the state it needs; SIGTERM and SIGINT close the database
+//! cleanly; an idle client keeps its connection.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,44 +16,7 @@ use rustorium::net::quic::Client;
 use rustorium::state::dev_secret;
 use rustorium_circuits::transfer::{Recipient, Transfer};
 
-fn start_node(config: &Path) -> (Child, SocketAddr, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rustorium"))
-        .args(["node", "--config", config.to_str().expect("utf8")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn node");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = lines.next().expect("ready line").expect("utf8");
-    // "node ready: quic 127.0.0.1:P http http://127.0.0.1:Q (cert …)"
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words[..2], ["node", "ready:"], "{line}");
-    let quic = words[3].parse().expect("quic addr");
-    let http = words[5]
-        .trim_start_matches("http://")
-        .parse()
-        .expect("http addr");
-    std::thread::spawn(move || for _ in lines {});
-    (child, quic, http)
-}
-
-fn get(http: SocketAddr, path: &str) -> serde_json::Value {
-    let mut r = ureq::get(&format!("http://{http}{path}"))
-        .call()
-        .expect("GET");
-    serde_json::from_str(&r.body_mut().read_to_string().expect("body")).expect("json")
-}
-
-fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{get, start_node, wait};
 
 #[test]
 fn sigkill_then_restart_loses_no_committed_transfer_and_proves_the_rest() {

@@ -37,6 +37,8 @@ use serde_json::{Value, json};
 use crate::node::{Node, chain};
 use crate::prover::{ProofEnvelope, proof_json, public_json, verifying_key_json, vk_hash};
 
+pub mod serve;
+
 type Shared = Arc<Node>;
 
 /// Starts QUIC ingestion and the HTTP API for `node` on the tokio runtime; returns the bound
@@ -52,12 +54,9 @@ pub async fn start_servers(
     tokio::spawn(crate::net::quic::serve(endpoint, node.clone()));
     let listener = tokio::net::TcpListener::bind(http_addr).await?;
     let http_bound = listener.local_addr()?;
-    let app = router(node);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    let limits = node.config.http;
+    let app = router(node, limits);
+    tokio::spawn(serve::serve(listener, app, limits));
     Ok((quic_bound, http_bound))
 }
 
@@ -69,8 +68,10 @@ fn ok(v: Value) -> Response {
     axum::Json(v).into_response()
 }
 
-/// The API's routes.
-pub fn router(node: Arc<Node>) -> Router {
+/// The API's routes, with the body limit of `limits` and its request timeout (JSON errors).
+pub fn router(node: Arc<Node>, limits: serve::HttpLimits) -> Router {
+    let timeout = limits.request_timeout;
+    let max_body = limits.max_body;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -86,6 +87,27 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/tx", post(submit))
         .route("/admin/partition", post(partition))
         .with_state(node)
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                // A declared length over the limit is refused before a byte of the body is read.
+                let declared = req
+                    .headers()
+                    .get(axum::http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if declared.is_some_and(|n| n > max_body as u64) {
+                    return err(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("body larger than {max_body} bytes"),
+                    );
+                }
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => err(StatusCode::REQUEST_TIMEOUT, "request not completed in time"),
+                }
+            },
+        ))
 }
 
 async fn readyz(State(n): State<Shared>) -> Response {
@@ -340,10 +362,15 @@ pub fn parse_transfer_json(body: &[u8]) -> Result<SignedTransfer, String> {
     })
 }
 
-async fn submit(State(n): State<Shared>, body: Bytes) -> Response {
-    if body.len() > 16 * 1024 {
-        return err(StatusCode::PAYLOAD_TOO_LARGE, "body larger than 16 KiB");
-    }
+async fn submit(
+    State(n): State<Shared>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    // Over the body limit (checked before buffering) or a broken body: a JSON error like any other.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return err(e.status(), e.body_text()),
+    };
     let tx = match parse_transfer_json(&body) {
         Ok(t) => t,
         Err(e) => {

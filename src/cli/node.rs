@@ -289,6 +289,7 @@ fn devnet_config(a: &DevnetArgs) -> NodeConfig {
         prover_workers: 1,
         keep_versions: 1024,
         max_proving_backlog: 64,
+        http: Default::default(),
         prove: true,
         mempool: Default::default(),
         hardware: None,

@@ -95,6 +95,9 @@ pub struct NodeConfig {
     /// Admission policy script (gluon); absent: none.
     #[serde(default)]
     pub policy: super::admission::PolicySection,
+    /// HTTP server limits (`[http]`: connections, timeouts in seconds, body bytes).
+    #[serde(default)]
+    pub http: crate::api::serve::HttpLimits,
 }
 
 /// `[consensus]`: run as validator `validator` of the genesis validator set.

@@ -3,6 +3,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use rustorium_circuits::Fr;
 use rustorium_circuits::account::Account;
@@ -37,4 +42,46 @@ pub fn small_genesis(dir: &std::path::Path, depth: usize) -> std::path::PathBuf 
     let path = dir.join("genesis.toml");
     std::fs::write(&path, text).expect("write genesis");
     path
+}
+
+/// Starts `rustorium node --config <config>` and waits for its ready line; returns the process and
+/// its QUIC and HTTP addresses. The process's stdout is drained in the background; stderr is
+/// discarded.
+pub fn start_node(config: &Path) -> (Child, SocketAddr, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .args(["node", "--config", config.to_str().expect("utf8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn node");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = lines.next().expect("ready line").expect("utf8");
+    // "node ready: quic 127.0.0.1:P http http://127.0.0.1:Q (cert …)"
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[..2], ["node", "ready:"], "{line}");
+    let quic = words[3].parse().expect("quic addr");
+    let http = words[5]
+        .trim_start_matches("http://")
+        .parse()
+        .expect("http addr");
+    std::thread::spawn(move || for _ in lines {});
+    (child, quic, http)
+}
+
+pub fn get(http: SocketAddr, path: &str) -> serde_json::Value {
+    let mut r = ureq::get(&format!("http://{http}{path}"))
+        .call()
+        .expect("GET");
+    serde_json::from_str(&r.body_mut().read_to_string().expect("body")).expect("json")
+}
+
+pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
