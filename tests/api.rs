@@ -150,3 +150,91 @@ fn the_http_server_survives_hostile_clients() {
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }
+
+/// schemathesis (the project venv's, from scripts/requirements.txt) fuzzes a live node against
+/// docs/api/openapi.json, the document the node serves at `/openapi.json`: every answer must
+/// conform to the schema (status code, content type, body) and nothing may answer 5xx. The node
+/// has committed and proven blocks, so block, proof and account routes reach their real logic.
+#[test]
+fn the_api_conforms_to_its_openapi_document_under_fuzzing() {
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/schemathesis");
+    assert!(
+        std::path::Path::new(venv).exists(),
+        "schemathesis missing from .venv: run scripts/test.sh (it installs scripts/requirements.txt)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::small_genesis(dir.path(), 5);
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nkeys_dir = \"keys\"\ncapacity = 2\nblock_interval_ms = 50\n",
+    )
+    .expect("write");
+    let (mut child, quic, http) = start_node(&config);
+    // The served document is the one in the repository.
+    let served = get(http, "/openapi.json");
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/api/openapi.json"
+        ))
+        .expect("read"),
+    )
+    .expect("json");
+    assert_eq!(served, file);
+    // A few proven blocks.
+    let cert = rustls::pki_types::CertificateDer::from(
+        std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"),
+    );
+    let txs: Vec<_> = (0..3u64)
+        .map(|from| {
+            rustorium_circuits::transfer::Transfer {
+                chain_id: 1337,
+                from,
+                to: rustorium_circuits::transfer::Recipient::Index(4),
+                amount: 5,
+                fee: 1,
+                nonce: 0,
+            }
+            .sign(&rustorium::state::dev_secret(from))
+        })
+        .collect();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = rustorium::net::quic::Client::connect(quic, cert)
+            .await
+            .expect("connect");
+        let r = c.submit(&txs).await.expect("submit");
+        assert!(r.iter().all(|r| r.accepted), "{r:?}");
+        c.close().await;
+    });
+    common::wait("proven blocks", 120, || {
+        get(http, "/status")["proven_height"].as_u64() >= Some(2)
+    });
+    let out = std::process::Command::new(venv)
+        .args(["run", &format!("http://{http}/openapi.json")])
+        // Every check, except that schema-valid transfers be accepted: a random signature never
+        // verifies, and refusing it is right.
+        .args([
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-time",
+            "45",
+            "--workers",
+            "2",
+        ])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .expect("schemathesis runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "schemathesis found failures:\n{text}");
+    assert!(text.contains("passed"), "{text}");
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+}

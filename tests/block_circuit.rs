@@ -173,6 +173,9 @@ fn blocks_without_transfers_have_no_witness_and_no_satisfying_assignment() {
     );
 }
 
+/// A change to a witness.
+type Mutation<'a> = dyn Fn(&mut BlockCircuit) + 'a;
+
 /// `2^k` in the field.
 fn pow2(k: u32) -> Fr {
     Fr::from(2u64).pow([u64::from(k)])
@@ -281,7 +284,7 @@ fn every_mutated_witness_value_is_unsatisfiable() {
         }
         // Coordinated changes that keep the packed message words (and so the signature) intact:
         // only the 64-bit range checks stand between them and a valid proof.
-        let coordinated: [(&str, &dyn Fn(&mut BlockCircuit)); 3] = [
+        let coordinated: [(&str, &Mutation<'_>); 3] = [
             ("amount + 2^64, fee - 1", &|c| {
                 c.slots[i].amount += pow2(64);
                 c.slots[i].fee -= one;

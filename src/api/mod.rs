@@ -1,23 +1,11 @@
-//! HTTP API (axum): blocks, proofs, accounts with Merkle proofs, submission, status, Prometheus
-//! metrics and health. Bodies are parsed by hand so that every malformed request gets a JSON error
-//! naming the problem (`{"error": "..."}`, status 400) and changes nothing.
+//! HTTP API (axum on our own hyper loop, `serve`): blocks, proofs, accounts with Merkle proofs,
+//! submission, status, Prometheus metrics and health.
 //!
-//! | method, path | answer |
-//! | --- | --- |
-//! | `GET /healthz` | `ok` |
-//! | `GET /readyz` | 200 `{"ready":true,…}` once keys, store and backends are loaded, else 503 |
-//! | `GET /metrics` | Prometheus text |
-//! | `GET /status` | chain id, depth, capacity, committed and proven heights, mempool size, backends, vk hash |
-//! | `GET /genesis` | chain id, depth, genesis root |
-//! | `GET /blocks/latest`, `GET /blocks/{h}` | header, transfers (hex), receipts, proof envelope (hex) if proven |
-//! | `GET /blocks/{h}/proof` | envelope (hex) and snarkjs `proof`/`public` JSON |
-//! | `GET /proven/latest` | latest proven height and its root |
-//! | `GET /accounts/{index}?height=h` | the account and its Merkle proof (hex, docs/protocol.md) at `h` (default latest) |
-//! | `GET /vk` | verifying key file (hex) and snarkjs `verification_key.json` |
-//! | `POST /tx` | `{"transfer": "<hex of the signed transfer bytes>"}` or the JSON fields below → `{"accepted":…}` |
-//!
-//! JSON transfer: `{"chain_id", "from", "to_index" | "to_key" (packed hex), "amount", "fee", "nonce",
-//! "signature" (128 hex: packed R8 || S)}`.
+//! The contract is `docs/api/openapi.json` (OpenAPI 3.0, compiled in and served at
+//! `/openapi.json`): every route, body and answer, and the status codes. Every error is
+//! `{"error": "…"}` (unknown routes 404, wrong methods 405, too large 413, too slow 408).
+//! `tests/api.rs` fuzzes a live node against it with schemathesis. Bodies are parsed by hand so
+//! that every malformed request gets an error naming the problem and changes nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -86,6 +74,16 @@ pub fn router(node: Arc<Node>, limits: serve::HttpLimits) -> Router {
         .route("/vk", get(vk))
         .route("/tx", post(submit))
         .route("/admin/partition", post(partition))
+        .route("/openapi.json", get(openapi))
+        .fallback(|uri: axum::http::Uri| async move {
+            err(StatusCode::NOT_FOUND, format!("no route {}", uri.path()))
+        })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            err(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {method} not allowed here"),
+            )
+        })
         .with_state(node)
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body))
         .layer(axum::middleware::from_fn(
@@ -108,6 +106,13 @@ pub fn router(node: Arc<Node>, limits: serve::HttpLimits) -> Router {
                 }
             },
         ))
+}
+
+/// The OpenAPI 3 document of this API (docs/api/openapi.json, compiled in).
+pub const OPENAPI: &str = include_str!("../../docs/api/openapi.json");
+
+async fn openapi() -> Response {
+    ([("content-type", "application/json")], OPENAPI).into_response()
 }
 
 async fn readyz(State(n): State<Shared>) -> Response {
@@ -136,30 +141,36 @@ async fn metrics(State(n): State<Shared>) -> Response {
 
 /// Fault injection (validators with `fault_injection = true` only): drop all traffic to and from
 /// the listed validators, `{"block": [1, 2]}`; an empty list heals.
-async fn partition(State(n): State<Shared>, body: axum::body::Bytes) -> Response {
+async fn partition(
+    State(n): State<Shared>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let allowed = n
         .config
         .consensus
         .as_ref()
         .is_some_and(|c| c.fault_injection);
     let Some(p2p) = n.p2p().filter(|_| allowed) else {
-        return (StatusCode::NOT_FOUND, "fault injection is off").into_response();
+        return err(StatusCode::NOT_FOUND, "fault injection is off");
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return err(e.status(), e.body_text()),
     };
     #[derive(serde::Deserialize)]
     struct Req {
         block: Vec<u16>,
     }
     let Ok(req) = serde_json::from_slice::<Req>(&body) else {
-        return (
+        return err(
             StatusCode::BAD_REQUEST,
             "expected {\"block\": [validator indices]}",
-        )
-            .into_response();
+        );
     };
     if let Ok(mut b) = p2p.blocked.lock() {
         *b = req.block.into_iter().collect();
     }
-    (StatusCode::OK, "ok").into_response()
+    ok(json!({"ok": true}))
 }
 
 async fn status(State(n): State<Shared>) -> Response {
@@ -187,9 +198,18 @@ async fn status(State(n): State<Shared>) -> Response {
 
 async fn genesis(State(n): State<Shared>) -> Response {
     match n.store.reader().and_then(|r| r.root(0)) {
-        Ok(root) => ok(
-            json!({"chain_id": n.genesis.chain_id, "depth": n.genesis.depth, "root": to_decimal(&root)}),
-        ),
+        Ok(root) => ok(json!({
+            "chain_id": n.genesis.chain_id,
+            "depth": n.genesis.depth,
+            "root": to_decimal(&root),
+            "state_hash": hex::encode(n.genesis.state_hash()),
+            "accounts": n.genesis.accounts.iter().enumerate().map(|(i, a)| json!({
+                "index": i, "pubkey": hex::encode(a.pubkey.pack()), "balance": a.balance,
+            })).collect::<Vec<_>>(),
+            "verifying_keys": n.genesis.verifying_keys.iter().map(|(c, h)| json!({
+                "capacity": c, "hash": hex::encode(h),
+            })).collect::<Vec<_>>(),
+        })),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
@@ -212,6 +232,10 @@ fn block_json(n: &Node, h: u64) -> Response {
             "id": to_decimal(&t.tx.message()),
             "bytes": hex::encode(t.encode().unwrap_or_default()),
             "from": t.tx.from, "to_index": to, "amount": t.tx.amount, "fee": t.tx.fee, "nonce": t.tx.nonce,
+            "to_key": match t.tx.to {
+                Recipient::NewKey(k) => Some(hex::encode(k.pack())),
+                Recipient::Index(_) => None,
+            },
         })).collect::<Vec<_>>(),
         "receipts": b.applied.iter().map(|(t, _)| json!({"id": to_decimal(&t.tx.message()), "status": "applied"}))
             .chain(b.rejected.iter().map(|(t, r)| json!({"id": to_decimal(&t.tx.message()), "status": "rejected", "reason": r})))
@@ -292,12 +316,18 @@ async fn account(
         },
         None => reader.latest_version().ok().flatten().unwrap_or(0),
     };
-    let (root, proof) = match reader
-        .root(height)
-        .and_then(|root| Ok((root, reader.proof(index, height)?)))
-    {
-        Ok(x) => x,
-        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    let root = match reader.root(height) {
+        Ok(r) => r,
+        Err(
+            e @ (crate::state::StoreError::UnknownVersion(_)
+            | crate::state::StoreError::VersionPruned { .. }),
+        ) => return err(StatusCode::NOT_FOUND, e),
+        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let proof = match reader.proof(index, height) {
+        Ok(p) => p,
+        Err(e @ crate::state::StoreError::Merkle(_)) => return err(StatusCode::BAD_REQUEST, e),
+        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     ok(json!({
         "index": index,
