@@ -4,6 +4,7 @@
 
 pub mod accel;
 pub mod api;
+pub mod builtin;
 pub mod consensus;
 pub mod hardware;
 pub mod light;

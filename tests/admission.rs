@@ -51,7 +51,7 @@ fn config(dir: &Path, runtime: Option<PathBuf>, required: bool) -> NodeConfig {
         consensus: None,
         scoring: ScoringSection {
             enabled: true,
-            model: root("config/models/scoring.onnx"),
+            model: Some(root("config/models/scoring.onnx")),
             runtime,
             required,
             ..Default::default()

@@ -238,3 +238,228 @@ fn the_api_conforms_to_its_openapi_document_under_fuzzing() {
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }
+
+/// Serves fixed JSON answers by path (a lying node: the test edits them); 404 otherwise.
+fn lying_server(
+    answers: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let body = answers.lock().expect("lock").get(&path).cloned();
+            let (status, body) = match body {
+                Some(b) => ("200 OK", b),
+                None => ("404 Not Found", "{\"error\":\"no\"}".to_string()),
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+/// `rustorium light sync` against a lying server (a copy of a real node's answers, then edited):
+/// every lie is refused with its reason, the honest copy verifies.
+#[test]
+fn light_sync_refuses_a_lying_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let genesis = common::small_genesis(dir.path(), 5);
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nkeys_dir = \"keys\"\ncapacity = 2\nblock_interval_ms = 50\n",
+    )
+    .expect("write");
+    let (mut child, quic, http) = start_node(&config);
+    let cert = rustls::pki_types::CertificateDer::from(
+        std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"),
+    );
+    let tx = |from: u64, nonce: u64| {
+        rustorium_circuits::transfer::Transfer {
+            chain_id: 1337,
+            from,
+            to: rustorium_circuits::transfer::Recipient::Index(4),
+            amount: 5,
+            fee: 1,
+            nonce,
+        }
+        .sign(&rustorium::state::dev_secret(from))
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for batch in [vec![tx(0, 0), tx(1, 0)], vec![tx(2, 0)]] {
+        let want = get(http, "/status")["committed_height"]
+            .as_u64()
+            .expect("h")
+            + 1;
+        rt.block_on(async {
+            let c = rustorium::net::quic::Client::connect(quic, cert.clone())
+                .await
+                .expect("connect");
+            let r = c.submit(&batch).await.expect("submit");
+            assert!(r.iter().all(|r| r.accepted), "{r:?}");
+            c.close().await;
+        });
+        common::wait("a block", 60, || {
+            get(http, "/status")["committed_height"].as_u64() >= Some(want)
+        });
+    }
+    common::wait("proofs", 120, || {
+        let s = get(http, "/status");
+        s["proven_height"] == s["committed_height"]
+    });
+    let head = get(http, "/status")["proven_height"].as_u64().expect("h");
+    assert!(head >= 2);
+    let vk_hash = get(http, "/status")["vk_hash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
+    // Copy the honest answers.
+    let mut honest = std::collections::HashMap::new();
+    let mut paths = vec![
+        "/genesis".to_string(),
+        "/vk".to_string(),
+        "/proven/latest".to_string(),
+    ];
+    for h in 1..=head {
+        paths.push(format!("/blocks/{h}"));
+        paths.push(format!("/blocks/{h}/proof"));
+    }
+    for p in paths {
+        honest.insert(p.clone(), get(http, &p).to_string());
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(honest.clone()));
+    let server = lying_server(answers.clone());
+    let sync = |genesis: &std::path::Path, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustorium"))
+            .args(["light", "sync", "--node", &format!("http://{server}")])
+            .arg("--genesis")
+            .arg(genesis)
+            .args(extra)
+            .output()
+            .expect("light sync");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let pinned = ["--vk-hash", vk_hash.as_str()];
+    let (ok, text) = sync(&genesis, &pinned);
+    assert!(ok, "the honest copy: {text}");
+    assert!(
+        text.contains(&format!("verified head: height {head}")),
+        "{text}"
+    );
+    // Without a pin (the test genesis pins none) the client refuses to trust the server's key.
+    let (ok, text) = sync(&genesis, &[]);
+    assert!(!ok && text.contains("pins no verifying key"), "{text}");
+
+    let edit = |path: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&honest[path]).expect("json");
+        f(&mut v);
+        let mut a = answers.lock().expect("lock");
+        *a = honest.clone();
+        a.insert(path.to_string(), v.to_string());
+    };
+    // The server's own key (another trapdoor), served as /vk.
+    let other = rustorium::prover::dev_setup(
+        rustorium_circuits::block::CircuitShape {
+            depth: 5,
+            capacity: 2,
+        },
+        77,
+    )
+    .expect("setup");
+    let other_file = rustorium::prover::verifying_key_file(&other).expect("file");
+    edit("/vk", &|v| {
+        v["file"] = serde_json::Value::String(hex_encode(&other_file));
+    });
+    let (ok, text) = sync(&genesis, &pinned);
+    assert!(!ok && text.contains("is not the pinned"), "{text}");
+    // A transfer dropped from a block.
+    edit("/blocks/1", &|v| {
+        v["transfers"].as_array_mut().expect("transfers").pop();
+    });
+    let (ok, text) = sync(&genesis, &pinned);
+    assert!(
+        !ok && text.contains("do not match the proven commitment"),
+        "{text}"
+    );
+    // Another recipient index for a transfer.
+    edit("/blocks/2", &|v| {
+        v["transfers"][0]["to_index"] = serde_json::json!(1);
+    });
+    let (ok, text) = sync(&genesis, &pinned);
+    assert!(
+        !ok && text.contains("do not match the proven commitment"),
+        "{text}"
+    );
+    // Padding: one more "proven" height whose block has no transfers, reusing the last proof
+    // with the height changed.
+    {
+        let mut a = answers.lock().expect("lock");
+        *a = honest.clone();
+        let next = head + 1;
+        a.insert(
+            "/proven/latest".into(),
+            serde_json::json!({"height": next, "root": "0"}).to_string(),
+        );
+        let mut block: serde_json::Value =
+            serde_json::from_str(&honest[&format!("/blocks/{head}")]).expect("json");
+        block["height"] = serde_json::json!(next);
+        block["transfers"] = serde_json::json!([]);
+        a.insert(format!("/blocks/{next}"), block.to_string());
+        let mut proof: serde_json::Value =
+            serde_json::from_str(&honest[&format!("/blocks/{head}/proof")]).expect("json");
+        let mut env = hex_decode(proof["envelope"].as_str().expect("env"));
+        env[1..9].copy_from_slice(&next.to_le_bytes());
+        // old root := new root (a no-op block)
+        let new_root: Vec<u8> = env[54..86].to_vec();
+        env[22..54].copy_from_slice(&new_root);
+        proof["envelope"] = serde_json::Value::String(hex_encode(&env));
+        a.insert(format!("/blocks/{next}/proof"), proof.to_string());
+    }
+    let (ok, text) = sync(&genesis, &pinned);
+    assert!(!ok && text.contains("has no transfers"), "{text}");
+    // Another chain with the same accounts (the same genesis root) and the same key: refused,
+    // the proofs are bound to chain 1337.
+    *answers.lock().expect("lock") = honest.clone();
+    let other_chain = dir.path().join("other-chain.toml");
+    std::fs::write(
+        &other_chain,
+        std::fs::read_to_string(&genesis)
+            .expect("genesis")
+            .replace("chain_id = 1337", "chain_id = 1338"),
+    )
+    .expect("write");
+    let (ok, text) = sync(&other_chain, &pinned);
+    assert!(
+        !ok && text.contains("is for chain 1337, expected 1338"),
+        "{text}"
+    );
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}

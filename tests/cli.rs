@@ -452,3 +452,46 @@ fn lavapipe_profile_passes_its_check() {
     assert!(text.contains("ntt: pass (wgpu)"), "{text}");
     assert!(text.contains("msm: pass (wgpu)"), "{text}");
 }
+
+/// An installed binary runs anywhere: the devnet started from a directory that holds nothing of
+/// the repository uses its built-in genesis, scoring model and policy (the red team's run from
+/// another directory failed on `config/models/scoring.onnx … does not exist`), and a light client
+/// there verifies the chain against the built-in genesis, pinning the key from it.
+#[test]
+fn the_binary_runs_from_any_directory_with_built_in_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .current_dir(dir.path())
+        .args([
+            "devnet",
+            "--blocks",
+            "1",
+            "--quic",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--capacity",
+            "1",
+            "--rate",
+            "20",
+        ])
+        .output()
+        .expect("runs");
+    let text = stdout(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    assert!(
+        text.contains("devnet summary: 1 blocks proven and verified from genesis"),
+        "{text}"
+    );
+    assert!(
+        err.contains("scoring on") && err.contains("builtin/policy.glu"),
+        "defaults not in use: {err}"
+    );
+    for f in ["genesis.toml", "policy.glu", "scoring.onnx"] {
+        assert!(
+            dir.path().join("data/devnet/builtin").join(f).exists(),
+            "{f} not written"
+        );
+    }
+}

@@ -25,9 +25,9 @@ use super::prove::{DEV_SEED, key_dir, load_or_setup, prove_block};
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {
-    /// Genesis file.
-    #[arg(long, default_value = "config/genesis.toml")]
-    genesis: PathBuf,
+    /// Genesis file (default: the built-in devnet genesis, `config/genesis.toml`).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
     /// Data directory; the demo replaces `state.redb` inside it and writes proofs to `proofs/`.
     #[arg(long, default_value = "data/demo")]
     data: PathBuf,
@@ -44,9 +44,9 @@ pub(crate) struct DemoArgs {
 
 #[derive(Args)]
 pub(crate) struct ProveArgs {
-    /// Genesis file.
-    #[arg(long, default_value = "config/genesis.toml")]
-    genesis: PathBuf,
+    /// Genesis file (default: the built-in devnet genesis, `config/genesis.toml`).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
     /// Data directory; replaces `state.redb` inside it and writes proofs to `proofs/`.
     #[arg(long, default_value = "data/prove")]
     data: PathBuf,
@@ -156,7 +156,7 @@ fn report(name: &str, b: &ExecutedBlock, elapsed: std::time::Duration) -> Result
 }
 
 pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
-    let genesis = Genesis::load(&args.genesis)?;
+    let genesis = super::load_genesis(args.genesis.as_deref())?;
     if genesis.accounts.len() < 5 {
         bail!("the demo needs at least 5 genesis accounts with dev keys 0..4");
     }
@@ -241,10 +241,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
 /// `shape.depth`): `capacity` transfers among the five dev accounts, every slot used (benchmarks
 /// must not prove mostly-zero padding).
 pub(crate) fn demo_witness(shape: CircuitShape) -> Result<rustorium_circuits::block::BlockCircuit> {
-    let mut genesis = Genesis::parse(
-        include_str!("../../config/genesis.toml"),
-        "config/genesis.toml",
-    )?;
+    let mut genesis = super::load_genesis(None)?;
     genesis.depth = shape.depth;
     let dir = std::env::temp_dir().join(format!("rustorium-bench-{}", std::process::id()));
     let store = quiet_store(&genesis, &dir)?;
@@ -277,7 +274,7 @@ pub(crate) fn demo_witness(shape: CircuitShape) -> Result<rustorium_circuits::bl
 }
 
 pub(crate) fn run_prove(args: ProveArgs) -> Result<Outcome> {
-    let genesis = Genesis::load(&args.genesis)?;
+    let genesis = super::load_genesis(args.genesis.as_deref())?;
     if genesis.accounts.len() < 5 {
         bail!("the demo state needs at least 5 genesis accounts with dev keys 0..4");
     }

@@ -91,6 +91,26 @@ pub(crate) enum Outcome {
     Status(u8),
 }
 
+/// The genesis at `path`, or the built-in devnet genesis when none is given.
+pub(crate) fn load_genesis(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<rustorium::state::Genesis> {
+    Ok(match path {
+        Some(p) => rustorium::state::Genesis::load(p)?,
+        None => rustorium::state::Genesis::parse(
+            rustorium::builtin::GENESIS,
+            "built-in devnet genesis (config/genesis.toml)",
+        )?,
+    })
+}
+
+/// A genesis for display: its path, or "the built-in devnet genesis".
+pub(crate) fn genesis_name(path: Option<&std::path::Path>) -> String {
+    path.map_or("the built-in devnet genesis".to_string(), |p| {
+        p.display().to_string()
+    })
+}
+
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

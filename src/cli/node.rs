@@ -39,9 +39,10 @@ pub(crate) struct DevnetArgs {
     /// Data directory (wiped at start; keys are kept in `<data>/../keys`).
     #[arg(long, default_value = "data/devnet")]
     data: PathBuf,
-    /// Genesis (funded demo accounts with dev keys).
-    #[arg(long, default_value = "config/genesis.toml")]
-    genesis: PathBuf,
+    /// Genesis (funded demo accounts with dev keys; default: the built-in devnet genesis,
+    /// `config/genesis.toml`, written to `<data>/builtin/`).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
     /// Transfers per block (circuit capacity).
     #[arg(long, default_value_t = 4)]
     capacity: usize,
@@ -62,15 +63,16 @@ pub(crate) struct DevnetArgs {
     /// `[[validators]]` with devnet keys 0..n).
     #[arg(long, default_value_t = 1)]
     validators: u16,
-    /// The transaction scoring model (ONNX; docs/scoring.md).
-    #[arg(long, default_value = "config/models/scoring.onnx")]
-    scoring_model: PathBuf,
+    /// The transaction scoring model (ONNX; docs/scoring.md; default: the built-in model).
+    #[arg(long)]
+    scoring_model: Option<PathBuf>,
     /// Run without transaction scoring.
     #[arg(long)]
     no_scoring: bool,
-    /// The admission policy script (gluon; docs/policy.md).
-    #[arg(long, default_value = "config/policy.glu")]
-    policy: PathBuf,
+    /// The admission policy script (gluon; docs/policy.md; default: the built-in policy,
+    /// `config/policy.glu`, written to `<data>/builtin/`).
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// Run without an admission policy.
     #[arg(long)]
     no_policy: bool,
@@ -91,7 +93,13 @@ fn start_devnet_nodes(a: &DevnetArgs) -> Result<Vec<Arc<Node>>> {
     if a.validators <= 1 {
         return Ok(vec![Node::start(config)?]);
     }
-    start_validators(&a.genesis, &a.data, a.validators as usize, config, true)
+    start_validators(
+        a.genesis.as_deref().expect("resolved by run_devnet"),
+        &a.data,
+        a.validators as usize,
+        config,
+        true,
+    )
 }
 
 /// Starts `n` validators in this process under BFT consensus on loopback: a genesis with
@@ -195,9 +203,10 @@ pub(crate) struct LightArgs {
     /// Node HTTP URL.
     #[arg(long, default_value = "http://127.0.0.1:7701")]
     node: String,
-    /// Genesis file: the genesis root is computed locally, not trusted from the node.
-    #[arg(long, default_value = "config/genesis.toml")]
-    genesis: PathBuf,
+    /// Genesis file: the genesis root is computed locally, not trusted from the node (default:
+    /// the built-in devnet genesis, `config/genesis.toml`).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
     /// Expected verifying-key hash (hex); by default the hash the genesis file pins for the
     /// node's capacity (`[[verifying_keys]]`).
     #[arg(long)]
@@ -278,7 +287,7 @@ fn close(node: Arc<Node>, rt: tokio::runtime::Runtime) {
 fn devnet_config(a: &DevnetArgs) -> NodeConfig {
     NodeConfig {
         data_dir: a.data.clone(),
-        genesis: a.genesis.clone(),
+        genesis: a.genesis.clone().expect("resolved by run_devnet"),
         producer: 3,
         quic_listen: a.quic.to_string(),
         http_listen: a.http.to_string(),
@@ -300,17 +309,35 @@ fn devnet_config(a: &DevnetArgs) -> NodeConfig {
             ..Default::default()
         },
         policy: rustorium::node::admission::PolicySection {
-            script: (!a.no_policy).then(|| a.policy.clone()),
+            script: if a.no_policy { None } else { a.policy.clone() },
             ..Default::default()
         },
     }
 }
 
-pub(crate) fn run_devnet(a: DevnetArgs) -> Result<Outcome> {
+pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
     if a.data.join("state.redb").exists() {
         std::fs::remove_dir_all(&a.data).with_context(|| format!("wiping {}", a.data.display()))?;
     }
-    let genesis = Genesis::load(&a.genesis)?;
+    // Built-in defaults, so that the binary runs from any directory.
+    let builtin = rustorium::builtin::dir(&a.data);
+    let write = |name: &str, bytes: &[u8]| {
+        rustorium::builtin::materialize(&builtin, name, bytes)
+            .with_context(|| format!("writing {}", builtin.join(name).display()))
+    };
+    if a.genesis.is_none() {
+        a.genesis = Some(write(
+            rustorium::builtin::GENESIS_FILE,
+            rustorium::builtin::GENESIS.as_bytes(),
+        )?);
+    }
+    if a.policy.is_none() && !a.no_policy {
+        a.policy = Some(write(
+            rustorium::builtin::POLICY_FILE,
+            rustorium::builtin::POLICY.as_bytes(),
+        )?);
+    }
+    let genesis = Genesis::load(a.genesis.as_deref().expect("resolved above"))?;
     let senders: Vec<u64> = (0..genesis.accounts.len() as u64)
         .filter(|i| genesis.accounts[*i as usize].pubkey == dev_secret(*i).public_key())
         .collect();
@@ -526,14 +553,13 @@ fn get_json(url: &str) -> Result<serde_json::Value> {
 }
 
 /// Computes the genesis root locally (in a temporary store).
-fn local_genesis_root(genesis: &Path) -> Result<Fr> {
-    let g = Genesis::load(genesis)?;
+fn local_genesis_root(g: &Genesis) -> Result<Fr> {
     let dir = std::env::temp_dir().join(format!("rustorium-light-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let store = StateStore::create_from_genesis(
         &dir.join("g.redb"),
-        &g,
+        g,
         Arc::new(CpuHasher::new()),
         StoreOptions::default(),
     )?;
@@ -546,14 +572,14 @@ fn local_genesis_root(genesis: &Path) -> Result<Fr> {
 /// Downloads and verifies the proof chain; returns the verified head.
 fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
     let base = a.node.trim_end_matches('/');
-    let genesis = Genesis::load(&a.genesis)?;
-    let genesis_root = local_genesis_root(&a.genesis)?;
+    let genesis = super::load_genesis(a.genesis.as_deref())?;
+    let genesis_root = local_genesis_root(&genesis)?;
     let g = get_json(&format!("{base}/genesis"))?;
     let node_root = parse_field::<Fr>(g["root"].as_str().context("genesis root")?)?;
     if node_root != genesis_root {
         bail!(
             "the node's genesis root differs from {}",
-            a.genesis.display()
+            super::genesis_name(a.genesis.as_deref())
         );
     }
     let vk_json = get_json(&format!("{base}/vk"))?;
@@ -580,7 +606,7 @@ fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
         }
         (None, None) => bail!(
             "{} pins no verifying key for capacity {}: pass --vk-hash (or --trust-node-key)",
-            a.genesis.display(),
+            super::genesis_name(a.genesis.as_deref()),
             shape.capacity
         ),
     };

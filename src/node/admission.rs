@@ -16,8 +16,8 @@ use crate::scoring::{FEATURES, RawFeatures, Scorer, discover_runtime, features};
 pub struct ScoringSection {
     /// Score incoming transfers.
     pub enabled: bool,
-    /// The ONNX model.
-    pub model: PathBuf,
+    /// The ONNX model; unset: the built-in model (`builtin::SCORING_MODEL`).
+    pub model: Option<PathBuf>,
     /// `libonnxruntime.so`; unset: `$ORT_DYLIB_PATH`, then the project venv.
     pub runtime: Option<PathBuf>,
     /// Refuse to start without a working model (false: run unscored, logged, `/readyz`, metric).
@@ -33,7 +33,7 @@ impl Default for ScoringSection {
     fn default() -> Self {
         Self {
             enabled: false,
-            model: PathBuf::from("config/models/scoring.onnx"),
+            model: None,
             runtime: None,
             required: true,
             cuda: false,
@@ -146,21 +146,36 @@ impl Admission {
         scoring: &ScoringSection,
         policy: &PolicySection,
         cuda_fallbacks: &AtomicU64,
+        builtin_dir: &Path,
     ) -> Result<Self, String> {
         let mut a = Self::none();
         if scoring.enabled {
+            let model = match &scoring.model {
+                Some(m) => m.clone(),
+                None => crate::builtin::materialize(
+                    builtin_dir,
+                    crate::builtin::SCORING_MODEL_FILE,
+                    crate::builtin::SCORING_MODEL,
+                )
+                .map_err(|e| {
+                    format!(
+                        "[scoring] writing the built-in model to {}: {e}",
+                        builtin_dir.display()
+                    )
+                })?,
+            };
             let loaded = discover_runtime(scoring.runtime.as_deref())
                 .ok_or_else(|| {
                     "ONNX Runtime not found: set [scoring] runtime, $ORT_DYLIB_PATH, or install the project venv (scripts/setup.sh)".to_string()
                 })
                 .and_then(|rt| {
-                    Scorer::load(&rt, &scoring.model, scoring.cuda, cuda_fallbacks)
+                    Scorer::load(&rt, &model, scoring.cuda, cuda_fallbacks)
                         .map_err(|e| e.to_string())
                 });
             match loaded {
                 Ok(s) => {
                     a.scoring_status = format!("on ({})", s.backend);
-                    tracing::info!(backend = s.backend, model = %scoring.model.display(), "transaction scoring on");
+                    tracing::info!(backend = s.backend, model = %model.display(), "transaction scoring on");
                     a.scorer = Some(ScoringService::start(s, scoring.max_batch));
                 }
                 Err(e) if scoring.required => {

@@ -193,7 +193,9 @@ impl NodeConfig {
                 *p = base.join(&*p);
             }
         }
-        super::admission::rebase(base, &mut c.scoring.model);
+        if let Some(m) = c.scoring.model.as_mut() {
+            super::admission::rebase(base, m);
+        }
         if let Some(r) = c.scoring.runtime.as_mut() {
             super::admission::rebase(base, r);
         }

@@ -286,9 +286,13 @@ impl Node {
         if let Some(profile) = &profile {
             scoring.cuda |= profile.backends.scoring == crate::hardware::Backend::Cuda;
         }
-        let admission =
-            admission::Admission::load(&scoring, &config.policy, &metrics.scoring_fallbacks)
-                .map_err(NodeError::Config)?;
+        let admission = admission::Admission::load(
+            &scoring,
+            &config.policy,
+            &metrics.scoring_fallbacks,
+            &crate::builtin::dir(&config.data_dir),
+        )
+        .map_err(NodeError::Config)?;
         metrics
             .scoring_enabled
             .store(u64::from(admission.scoring_on()), Ordering::Relaxed);
