@@ -13,13 +13,10 @@ use common::{get, start_node};
 
 /// A node with small HTTP limits (seconds) so that the timeouts show within a test.
 fn node(dir: &std::path::Path) -> (std::process::Child, SocketAddr) {
-    common::small_genesis(dir, 5);
-    let config = dir.join("node.toml");
-    std::fs::write(
-        &config,
-        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nprove = false\nkeys_dir = \"keys\"\n[http]\nmax_connections = 64\nmax_connections_per_ip = 8\nidle_timeout = 2\nheader_timeout = 1\nrequest_timeout = 2\nmax_body = 16384\n",
-    )
-    .expect("write");
+    let config = common::node_config(
+        dir,
+        "prove = false\nkeys_dir = \"keys\"\n[http]\nmax_connections = 64\nmax_connections_per_ip = 8\nidle_timeout = 2\nheader_timeout = 1\nrequest_timeout = 2\nmax_body = 16384\n",
+    );
     let (child, _, http) = start_node(&config);
     (child, http)
 }
@@ -163,13 +160,10 @@ fn the_api_conforms_to_its_openapi_document_under_fuzzing() {
         "schemathesis missing from .venv: run scripts/test.sh (it installs scripts/requirements.txt)"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    common::small_genesis(dir.path(), 5);
-    let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nkeys_dir = \"keys\"\ncapacity = 2\nblock_interval_ms = 50\n",
-    )
-    .expect("write");
+    let config = common::node_config(
+        dir.path(),
+        "keys_dir = \"keys\"\ncapacity = 2\nblock_interval_ms = 50\n",
+    );
     let (mut child, quic, http) = start_node(&config);
     // The served document is the one in the repository.
     let served = get(http, "/openapi.json");
@@ -272,13 +266,11 @@ fn lying_server(
 #[test]
 fn light_sync_refuses_a_lying_server() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let genesis = common::small_genesis(dir.path(), 5);
-    let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nkeys_dir = \"keys\"\ncapacity = 2\nblock_interval_ms = 50\n",
-    )
-    .expect("write");
+    let config = common::node_config(
+        dir.path(),
+        "keys_dir = \"keys\"\ncapacity = 2\nblock_interval_ms = 50\n",
+    );
+    let genesis = dir.path().join("genesis.toml");
     let (mut child, quic, http) = start_node(&config);
     let cert = rustls::pki_types::CertificateDer::from(
         std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"),

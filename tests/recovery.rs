@@ -21,13 +21,10 @@ use common::{get, start_node, wait};
 #[test]
 fn sigkill_then_restart_loses_no_committed_transfer_and_proves_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
-    common::small_genesis(dir.path(), 5);
-    let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nblock_interval_ms = 50\ncapacity = 2\nkeys_dir = \"keys\"\n",
-    )
-    .expect("write");
+    let config = common::node_config(
+        dir.path(),
+        "block_interval_ms = 50\ncapacity = 2\nkeys_dir = \"keys\"\n",
+    );
 
     let (mut node, quic, http) = start_node(&config);
     let cert =
@@ -142,13 +139,10 @@ fn metric(http: SocketAddr, name: &str) -> Option<u64> {
 #[test]
 fn a_slow_prover_never_loses_the_state_it_needs() {
     let dir = tempfile::tempdir().expect("tempdir");
-    common::small_genesis(dir.path(), 5);
-    let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nblock_interval_ms = 1\ncapacity = 1\nkeys_dir = \"keys\"\nkeep_versions = 3\nmax_proving_backlog = 2\n",
-    )
-    .expect("write");
+    let config = common::node_config(
+        dir.path(),
+        "block_interval_ms = 1\ncapacity = 1\nkeys_dir = \"keys\"\nkeep_versions = 3\nmax_proving_backlog = 2\n",
+    );
     let transfers = |nonce: u64, senders: u64| -> Vec<_> {
         (0..senders)
             .map(|from| {
@@ -229,13 +223,10 @@ fn exit_within(child: &mut Child, secs: u64) -> std::process::ExitStatus {
 #[test]
 fn sigterm_and_sigint_close_the_database_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
-    common::small_genesis(dir.path(), 5);
-    let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nblock_interval_ms = 20\ncapacity = 2\nkeys_dir = \"keys\"\n",
-    )
-    .expect("write");
+    let config = common::node_config(
+        dir.path(),
+        "block_interval_ms = 20\ncapacity = 2\nkeys_dir = \"keys\"\n",
+    );
     let (mut node, quic, http) = start_node(&config);
     assert_eq!(
         get(http, "/status")["store_recovered"],
@@ -304,13 +295,7 @@ fn sigterm_and_sigint_close_the_database_cleanly() {
 #[test]
 fn an_idle_client_keeps_its_connection() {
     let dir = tempfile::tempdir().expect("tempdir");
-    common::small_genesis(dir.path(), 5);
-    let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\nprove = false\nkeys_dir = \"keys\"\n",
-    )
-    .expect("write");
+    let config = common::node_config(dir.path(), "prove = false\nkeys_dir = \"keys\"\n");
     let (mut node, quic, _) = start_node(&config);
     let cert =
         CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));

@@ -1,4 +1,6 @@
-//! Proving and verifying keys per circuit shape, on disk with a content hash.
+//! Proving and verifying keys per circuit shape, on disk with a content hash. The file layout,
+//! [`KeyError`] and verifying-key parsing live in `rustorium_verifier::keyfile` (a light client
+//! needs them); this module makes, writes and loads keys.
 //!
 //! File layout (both keys):
 //! ```text
@@ -28,63 +30,10 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate
 use ark_std::rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rustorium_circuits::block::{BlockCircuit, CircuitShape};
-use sha2::{Digest, Sha256};
-use thiserror::Error;
+pub use rustorium_verifier::keyfile::{KeyError, VkHash, parse_verifying_key, vk_hash};
+use rustorium_verifier::keyfile::{PK_MAGIC, VK_MAGIC, file_bytes, parse_file};
 
 use super::{CircuitMatrices, ProofTimings, Prover, ProverError};
-
-/// The statement version of keys made by this code (the last magic byte).
-pub const STATEMENT_VERSION: u8 = 2;
-const PK_MAGIC: &[u8; 8] = b"RSTMPK\0\x02";
-const VK_MAGIC: &[u8; 8] = b"RSTMVK\0\x02";
-const HEADER: usize = 8 + 4 + 4 + 4 + 8 + 8;
-
-/// SHA-256 of the compressed verifying key: how envelopes name their key.
-pub type VkHash = [u8; 32];
-
-/// Errors of key generation and key files.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// Reading or writing failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// File.
-        path: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// Not a key file of this kind, or truncated.
-    #[error("{0}: not a Rustorium key file of this kind (bad magic or length)")]
-    Format(String),
-    /// A key file of another statement version (an older circuit): it cannot prove or verify
-    /// today's blocks.
-    #[error(
-        "{path}: key for statement version {found}, this node proves statement version {STATEMENT_VERSION} (make new keys)"
-    )]
-    Statement {
-        /// File.
-        path: String,
-        /// The file's statement version.
-        found: u8,
-        /// Whether the file is an insecure devnet key (those can simply be regenerated).
-        devnet: bool,
-    },
-    /// The content hash does not match.
-    #[error("{0}: content hash mismatch (corrupted or modified)")]
-    Hash(String),
-    /// The body does not parse.
-    #[error("{path}: {message}")]
-    Body {
-        /// File.
-        path: String,
-        /// Parser message.
-        message: String,
-    },
-    /// The circuit shape is unsupported or key generation failed.
-    #[error("key generation: {0}")]
-    Setup(String),
-}
 
 /// A proving key with its shape and provenance, and (built on first use) its shape's R1CS
 /// matrices.
@@ -143,14 +92,6 @@ impl KeyPair {
     }
 }
 
-/// SHA-256 of the compressed verifying key.
-pub fn vk_hash(vk: &VerifyingKey<Bn254>) -> VkHash {
-    let mut bytes = Vec::new();
-    vk.serialize_compressed(&mut bytes)
-        .expect("writing to a Vec cannot fail");
-    Sha256::digest(&bytes).into()
-}
-
 /// Generates the keys of `shape` from `seed`. INSECURE: anyone who knows the seed knows the
 /// trapdoor and can forge proofs. For devnets and tests only.
 pub fn dev_setup(shape: CircuitShape, seed: u64) -> Result<KeyPair, KeyError> {
@@ -166,20 +107,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
         path: path.display().to_string(),
         source,
     }
-}
-
-fn file_bytes(magic: &[u8; 8], shape: CircuitShape, seed: Option<u64>, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + body.len() + 32);
-    out.extend_from_slice(magic);
-    out.extend_from_slice(&(shape.depth as u32).to_le_bytes());
-    out.extend_from_slice(&(shape.capacity as u32).to_le_bytes());
-    out.extend_from_slice(&u32::from(seed.is_some()).to_le_bytes());
-    out.extend_from_slice(&seed.unwrap_or(0).to_le_bytes());
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(body);
-    let hash = Sha256::digest(&out);
-    out.extend_from_slice(&hash);
-    out
 }
 
 fn write_file(
@@ -205,40 +132,6 @@ fn read_file(
 ) -> Result<(CircuitShape, Option<u64>, Vec<u8>), KeyError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
     parse_file(&bytes, magic, &path.display().to_string())
-}
-
-fn parse_file(
-    bytes: &[u8],
-    magic: &[u8; 8],
-    origin: &str,
-) -> Result<(CircuitShape, Option<u64>, Vec<u8>), KeyError> {
-    let name = || origin.to_string();
-    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
-    if bytes.len() >= HEADER + 32 && bytes[..7] == magic[..7] && bytes[7] != magic[7] {
-        return Err(KeyError::Statement {
-            path: name(),
-            found: bytes[7],
-            devnet: u32_at(16) & 1 == 1,
-        });
-    }
-    if bytes.len() < HEADER + 32 || &bytes[..8] != magic {
-        return Err(KeyError::Format(name()));
-    }
-    let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
-    let body_len = u64_at(28);
-    if body_len != (bytes.len() - HEADER - 32) as u64 {
-        return Err(KeyError::Format(name()));
-    }
-    let (content, hash) = bytes.split_at(bytes.len() - 32);
-    if Sha256::digest(content).as_slice() != hash {
-        return Err(KeyError::Hash(name()));
-    }
-    let shape = CircuitShape {
-        depth: u32_at(8) as usize,
-        capacity: u32_at(12) as usize,
-    };
-    let seed = (u32_at(16) & 1 == 1).then(|| u64_at(20));
-    Ok((shape, seed, content[HEADER..].to_vec()))
 }
 
 /// Writes `proving.key`, `verifying.key` into `dir` (created if needed); returns their paths.
@@ -286,19 +179,4 @@ pub fn load_proving_key(path: &Path) -> Result<KeyPair, KeyError> {
 pub fn load_verifying_key(path: &Path) -> Result<(CircuitShape, VerifyingKey<Bn254>), KeyError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
     parse_verifying_key(&bytes, &path.display().to_string())
-}
-
-/// Parses the bytes of a verifying key file (`origin` names it in errors).
-pub fn parse_verifying_key(
-    bytes: &[u8],
-    origin: &str,
-) -> Result<(CircuitShape, VerifyingKey<Bn254>), KeyError> {
-    let (shape, _, body) = parse_file(bytes, VK_MAGIC, origin)?;
-    let path = Path::new(origin);
-    let vk = VerifyingKey::<Bn254>::deserialize_with_mode(&body[..], Compress::Yes, Validate::Yes)
-        .map_err(|e| KeyError::Body {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-    Ok((shape, vk))
 }

@@ -7,15 +7,14 @@
 //! domain of size `≥ constraints + public inputs` (inputs copied into the extra rows of `A`),
 //! `h = (A·B − C) / Z` computed on the coset `g·⟨ω⟩` with seven NTTs.
 
-mod envelope;
 mod keys;
 mod snarkjs;
 
-pub use envelope::{EnvelopeError, ProofEnvelope};
 pub use keys::{
     KeyError, KeyPair, VkHash, dev_setup, load_proving_key, load_verifying_key,
     parse_verifying_key, save_keys, verifying_key_file, vk_hash,
 };
+pub use rustorium_verifier::envelope::{EnvelopeError, ProofEnvelope};
 pub use snarkjs::{proof_json, public_json, verifying_key_json};
 
 use std::sync::Arc;
@@ -24,7 +23,7 @@ use std::time::{Duration, Instant};
 use ark_bn254::{Bn254, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{FftField, Field, One, PrimeField, UniformRand, Zero};
-use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey};
+use ark_groth16::{Groth16, Proof, ProvingKey};
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, R1CS_PREDICATE_LABEL,
     SynthesisError, SynthesisMode,
@@ -348,12 +347,7 @@ impl Prover {
     }
 }
 
-/// Verifies a proof against public inputs.
-pub fn verify(vk: &VerifyingKey<Bn254>, proof: &Proof<Bn254>, inputs: &[Fr]) -> bool {
-    let pvk: PreparedVerifyingKey<Bn254> = ark_groth16::prepare_verifying_key(vk);
-    inputs.len() + 1 == vk.gamma_abc_g1.len()
-        && Groth16::<Bn254>::verify_proof(&pvk, proof, inputs).unwrap_or(false)
-}
+pub use rustorium_verifier::verify;
 
 /// Proves with `primary`; if its backends fail (a device error, or a proof that does not verify),
 /// logs, counts in `fallbacks` and proves again on the CPU. Errors of the witness itself are not

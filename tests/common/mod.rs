@@ -85,3 +85,18 @@ pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Writes a depth-5 [`small_genesis`] and `dir/node.toml` for a node on ephemeral loopback ports
+/// (producer 3), with `extra` TOML lines appended; returns the config's path.
+pub fn node_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    small_genesis(dir, 5);
+    let config = dir.join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\n{extra}"
+        ),
+    )
+    .expect("write node.toml");
+    config
+}

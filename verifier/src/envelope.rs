@@ -24,7 +24,7 @@ use rustorium_circuits::block::{CircuitShape, NUM_PUBLIC_INPUTS};
 use rustorium_circuits::field::{FieldError, from_bytes_le, to_bytes_le};
 use thiserror::Error;
 
-use super::VkHash;
+use crate::keyfile::VkHash;
 
 /// Encoded size of an envelope.
 pub const ENVELOPE_BYTES: usize = 1 + 8 + 8 + 1 + 4 + 96 + 128 + 32;

@@ -1,0 +1,26 @@
+//! The light client's verifier: proof envelopes, verifying-key files and hashes, chains of
+//! proven blocks and account proofs. It depends on the statement (`rustorium-circuits`) and
+//! ark-groth16 only: no async runtime, no networking, no storage, no GPU, so anything that checks
+//! Rustorium proofs (a CLI, a service, a future wasm build) pulls in nothing of the node.
+
+pub mod envelope;
+pub mod keyfile;
+pub mod light;
+
+use ark_bn254::Bn254;
+use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, VerifyingKey};
+use rustorium_circuits::Fr;
+
+pub use envelope::{ENVELOPE_BYTES, ENVELOPE_VERSION, EnvelopeError, ProofEnvelope};
+pub use keyfile::{KeyError, STATEMENT_VERSION, VkHash, parse_verifying_key, vk_hash};
+pub use light::{
+    BlockData, ChainSpec, LightClient, LightError, verify_account, verify_chain, verify_envelope,
+};
+
+/// Verifies a proof against public inputs (the key prepared for this one call; a
+/// [`LightClient`] prepares it once per chain).
+pub fn verify(vk: &VerifyingKey<Bn254>, proof: &Proof<Bn254>, inputs: &[Fr]) -> bool {
+    let pvk: PreparedVerifyingKey<Bn254> = ark_groth16::prepare_verifying_key(vk);
+    inputs.len() + 1 == vk.gamma_abc_g1.len()
+        && Groth16::<Bn254>::verify_proof(&pvk, proof, inputs).unwrap_or(false)
+}
