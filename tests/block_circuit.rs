@@ -401,3 +401,95 @@ fn constraint_budget_at_depth_32() {
         "{per_transfer} constraints per transfer"
     );
 }
+
+/// The witness of one transfer to a new key, built leaf by leaf on a store (not by native
+/// execution, which refuses transfers below the account-creation minimums): sender 4 pays
+/// `amount` and `fee` to a fresh key at index 5, the fee goes to the producer.
+fn new_account_witness(amount: u64, fee: u64) -> BlockCircuit {
+    use rustorium_circuits::witness::{BlockWitness, LeafUpdate, TransferWitness};
+    let (_dir, store) = store();
+    let key = dev_secret(77).public_key();
+    let tx = t(4, Recipient::NewKey(key), amount, fee, 0);
+    let read = |i: u64, v: u64| {
+        let r = store.reader().expect("r");
+        (
+            r.account(i, v).expect("read"),
+            r.siblings(i, v).expect("siblings"),
+        )
+    };
+    let old_root = store.reader().expect("r").root(0).expect("root");
+    // Each leaf changes in its own version, so that each update's siblings are read as the
+    // circuit sees them.
+    let update = |version: u64, index: u64, new: Account| {
+        let (old, siblings) = read(index, version - 1);
+        store
+            .commit(version, &BTreeMap::from([(index, new)]))
+            .expect("commit");
+        LeafUpdate {
+            index,
+            old,
+            new,
+            siblings,
+        }
+    };
+    let sender_old = Account::new(dev_secret(4).public_key(), 5_000);
+    let sender = update(
+        1,
+        4,
+        Account {
+            balance: sender_old.balance - amount - fee,
+            nonce: 1,
+            ..sender_old
+        },
+    );
+    let receiver = update(2, 5, Account::new(key, amount));
+    let producer_old = Account::new(dev_secret(PRODUCER).public_key(), 4_000);
+    let fees = update(
+        3,
+        PRODUCER,
+        Account {
+            balance: producer_old.balance + fee,
+            ..producer_old
+        },
+    );
+    let w = BlockWitness {
+        depth: DEPTH,
+        chain_id: CHAIN,
+        old_root,
+        new_root: store.reader().expect("r").root(3).expect("root"),
+        transfers: vec![TransferWitness {
+            tx,
+            sender,
+            receiver,
+        }],
+        fees,
+    };
+    BlockCircuit::from_witness(
+        &w,
+        PRODUCER,
+        1,
+        CircuitShape {
+            depth: DEPTH,
+            capacity: 1,
+        },
+    )
+    .expect("layout")
+}
+
+/// Creating an account below the protocol minimums is unsatisfiable, everything else about the
+/// witness being honest; the same construction at the minimums is satisfied (the control).
+#[test]
+fn account_creation_below_the_minimums_is_unsatisfiable() {
+    assert!(satisfied(&new_account_witness(
+        NEW_ACCOUNT_MIN_AMOUNT,
+        NEW_ACCOUNT_MIN_FEE
+    )));
+    assert!(
+        !satisfied(&new_account_witness(0, NEW_ACCOUNT_MIN_FEE)),
+        "a free account (amount 0) was proven"
+    );
+    assert!(
+        !satisfied(&new_account_witness(NEW_ACCOUNT_MIN_AMOUNT, 0)),
+        "an account without a fee was proven"
+    );
+}

@@ -231,20 +231,32 @@ fn keys_round_trip_and_refuse_corruption() {
     );
 }
 
-#[test]
-fn light_client_verifies_a_chain_and_accounts() {
-    let (_d, store, blocks) = chain_with_data();
-    let chain: Vec<(ProofEnvelope, BlockData)> = blocks
+/// [`chain_with_data`] proven: the store, each block's envelope with its data, and the light
+/// client's view of the chain (its chain id, genesis root and the test key's hash).
+fn proven_chain() -> (
+    tempfile::TempDir,
+    StateStore,
+    Vec<(ProofEnvelope, BlockData)>,
+    ChainSpec,
+) {
+    let (d, store, blocks) = chain_with_data();
+    let chain = blocks
         .iter()
         .enumerate()
         .map(|(i, (c, data))| (envelope(i as u64 + 1, c), data.clone()))
         .collect();
-    let vk = &keys().pk.vk;
     let spec = ChainSpec {
         chain_id: CHAIN,
         genesis_root: store.reader().expect("r").root(0).expect("root"),
-        vk_hash: vk_hash(vk),
+        vk_hash: vk_hash(&keys().pk.vk),
     };
+    (d, store, chain, spec)
+}
+
+#[test]
+fn light_client_verifies_a_chain_and_accounts() {
+    let (_d, store, chain, spec) = proven_chain();
+    let vk = &keys().pk.vk;
     let (head, root) = verify_chain(spec.clone(), vk, &chain).expect("chain verifies");
     assert_eq!(head, 3);
     assert_eq!(root, store.reader().expect("r").root(3).expect("root"));
@@ -312,18 +324,8 @@ fn light_client_verifies_a_chain_and_accounts() {
 /// is refused with its reason, and the client's head does not move.
 #[test]
 fn light_client_refuses_every_lie_about_a_chain() {
-    let (_d, store, blocks) = chain_with_data();
-    let chain: Vec<(ProofEnvelope, BlockData)> = blocks
-        .iter()
-        .enumerate()
-        .map(|(i, (c, data))| (envelope(i as u64 + 1, c), data.clone()))
-        .collect();
+    let (_d, _store, chain, spec) = proven_chain();
     let vk = &keys().pk.vk;
-    let spec = ChainSpec {
-        chain_id: CHAIN,
-        genesis_root: store.reader().expect("r").root(0).expect("root"),
-        vk_hash: vk_hash(vk),
-    };
     // A key other than the pinned one (the server's own trapdoor).
     let other = dev_setup(SHAPE, 8).expect("setup");
     assert!(matches!(
