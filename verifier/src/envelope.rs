@@ -40,7 +40,8 @@ pub struct ProofEnvelope {
     pub chain_id: u64,
     /// Circuit shape the proof is for.
     pub shape: CircuitShape,
-    /// `[old_root, new_root, commitment]`.
+    /// `[old_root, new_root, commitment]` (the first three public inputs; chain id and height
+    /// are the other two, see [`ProofEnvelope::public_inputs`]).
     pub roots: [Fr; 3],
     /// The Groth16 proof.
     pub proof: Proof<Bn254>,
