@@ -160,18 +160,6 @@ fn plain_config(dir: &Path, depth: usize) -> NodeConfig {
     }
 }
 
-fn transfer(from: u64, to: Recipient, amount: u64, fee: u64, nonce: u64) -> SignedTransfer {
-    Transfer {
-        chain_id: 1337,
-        from,
-        to,
-        amount,
-        fee,
-        nonce,
-    }
-    .sign(&dev_secret(from))
-}
-
 fn refusal(node: &Node, tx: SignedTransfer) -> SubmitError {
     node.submit(tx).expect_err("must be refused")
 }
@@ -185,26 +173,35 @@ fn admission_refuses_transfers_that_could_never_execute() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(plain_config(dir.path(), 5)).expect("node starts");
     assert!(matches!(
-        refusal(&node, transfer(0, Recipient::Index(200), 5, 1, 0)),
+        refusal(
+            &node,
+            common::dev_transfer(0, Recipient::Index(200), 5, 1, 0)
+        ),
         SubmitError::Invalid(TxError::UnknownRecipient(200))
     ));
     assert!(matches!(
         refusal(
             &node,
-            transfer(0, Recipient::NewKey(dev_secret(1).public_key()), 5, 1, 0)
+            common::dev_transfer(0, Recipient::NewKey(dev_secret(1).public_key()), 5, 1, 0)
         ),
         SubmitError::Invalid(TxError::RecipientKeyExists(1))
     ));
     let fresh = dev_secret(50).public_key();
     assert!(matches!(
-        refusal(&node, transfer(0, Recipient::NewKey(fresh), 0, 0, 0)),
+        refusal(
+            &node,
+            common::dev_transfer(0, Recipient::NewKey(fresh), 0, 0, 0)
+        ),
         SubmitError::Invalid(TxError::NewAccountMinimum { .. })
     ));
     // Account 4 holds 1,000,000: one transfer may spend it all, a second one nothing more.
-    node.submit(transfer(4, Recipient::Index(1), 999_990, 10, 0))
+    node.submit(common::dev_transfer(4, Recipient::Index(1), 999_990, 10, 0))
         .expect("spends the whole balance");
     for nonce in [1, 2] {
-        match refusal(&node, transfer(4, Recipient::Index(1), 1, 1, nonce)) {
+        match refusal(
+            &node,
+            common::dev_transfer(4, Recipient::Index(1), 1, 1, nonce),
+        ) {
             SubmitError::Invalid(TxError::InsufficientBalance { balance, needed }) => {
                 assert_eq!((balance, needed), (1_000_000, 1_000_002));
             }
@@ -212,13 +209,16 @@ fn admission_refuses_transfers_that_could_never_execute() {
         }
     }
     // A replacement is measured without the transfer it replaces.
-    node.submit(transfer(4, Recipient::Index(1), 999_980, 20, 0))
+    node.submit(common::dev_transfer(4, Recipient::Index(1), 999_980, 20, 0))
         .expect("replacement with a higher fee");
     // One pending creation per key.
-    node.submit(transfer(0, Recipient::NewKey(fresh), 5, 1, 0))
+    node.submit(common::dev_transfer(0, Recipient::NewKey(fresh), 5, 1, 0))
         .expect("creates an account");
     assert!(matches!(
-        refusal(&node, transfer(1, Recipient::NewKey(fresh), 5, 1, 0)),
+        refusal(
+            &node,
+            common::dev_transfer(1, Recipient::NewKey(fresh), 5, 1, 0)
+        ),
         SubmitError::Mempool(MempoolError::KeyPending)
     ));
     assert_eq!(node.mempool_len(), 2, "a refused transfer reached the pool");
@@ -235,7 +235,7 @@ fn admission_counts_pending_accounts_against_the_tree() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(plain_config(dir.path(), 3)).expect("node starts"); // 8 leaves, 5 used
     for n in 0..3 {
-        node.submit(transfer(
+        node.submit(common::dev_transfer(
             0,
             Recipient::NewKey(dev_secret(60 + n).public_key()),
             1,
@@ -247,7 +247,7 @@ fn admission_counts_pending_accounts_against_the_tree() {
     assert!(matches!(
         refusal(
             &node,
-            transfer(1, Recipient::NewKey(dev_secret(70).public_key()), 1, 1, 0)
+            common::dev_transfer(1, Recipient::NewKey(dev_secret(70).public_key()), 1, 1, 0)
         ),
         SubmitError::Invalid(TxError::TreeFull)
     ));

@@ -182,15 +182,13 @@ fn the_api_conforms_to_its_openapi_document_under_fuzzing() {
     );
     let txs: Vec<_> = (0..3u64)
         .map(|from| {
-            rustorium_circuits::transfer::Transfer {
-                chain_id: 1337,
+            common::dev_transfer(
                 from,
-                to: rustorium_circuits::transfer::Recipient::Index(4),
-                amount: 5,
-                fee: 1,
-                nonce: 0,
-            }
-            .sign(&rustorium::state::dev_secret(from))
+                rustorium_circuits::transfer::Recipient::Index(4),
+                5,
+                1,
+                0,
+            )
         })
         .collect();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -278,15 +276,13 @@ fn light_sync_refuses_a_lying_server() {
         std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"),
     );
     let tx = |from: u64, nonce: u64| {
-        rustorium_circuits::transfer::Transfer {
-            chain_id: 1337,
+        common::dev_transfer(
             from,
-            to: rustorium_circuits::transfer::Recipient::Index(4),
-            amount: 5,
-            fee: 1,
+            rustorium_circuits::transfer::Recipient::Index(4),
+            5,
+            1,
             nonce,
-        }
-        .sign(&rustorium::state::dev_secret(from))
+        )
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     for batch in [vec![tx(0, 0), tx(1, 0)], vec![tx(2, 0)]] {
@@ -325,7 +321,6 @@ fn light_sync_refuses_a_lying_server() {
     ];
     for h in 1..=head {
         paths.push(format!("/blocks/{h}"));
-        paths.push(format!("/blocks/{h}/proof"));
     }
     for p in paths {
         honest.insert(p.clone(), get(http, &p).to_string());
@@ -416,16 +411,13 @@ fn light_sync_refuses_a_lying_server() {
             serde_json::from_str(&honest[&format!("/blocks/{head}")]).expect("json");
         block["height"] = serde_json::json!(next);
         block["transfers"] = serde_json::json!([]);
-        a.insert(format!("/blocks/{next}"), block.to_string());
-        let mut proof: serde_json::Value =
-            serde_json::from_str(&honest[&format!("/blocks/{head}/proof")]).expect("json");
-        let mut env = hex_decode(proof["envelope"].as_str().expect("env"));
+        let mut env = hex_decode(block["proof"].as_str().expect("env"));
         env[1..9].copy_from_slice(&next.to_le_bytes());
         // old root := new root (a no-op block)
         let new_root: Vec<u8> = env[54..86].to_vec();
         env[22..54].copy_from_slice(&new_root);
-        proof["envelope"] = serde_json::Value::String(hex_encode(&env));
-        a.insert(format!("/blocks/{next}/proof"), proof.to_string());
+        block["proof"] = serde_json::Value::String(hex_encode(&env));
+        a.insert(format!("/blocks/{next}"), block.to_string());
     }
     let (ok, text) = sync(&genesis, &pinned);
     assert!(!ok && text.contains("has no transfers"), "{text}");

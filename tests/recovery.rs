@@ -145,17 +145,7 @@ fn a_slow_prover_never_loses_the_state_it_needs() {
     );
     let transfers = |nonce: u64, senders: u64| -> Vec<_> {
         (0..senders)
-            .map(|from| {
-                Transfer {
-                    chain_id: 1337,
-                    from,
-                    to: Recipient::Index((from + 1) % 5),
-                    amount: 2,
-                    fee: 1,
-                    nonce,
-                }
-                .sign(&dev_secret(from))
-            })
+            .map(|from| common::dev_transfer(from, Recipient::Index((from + 1) % 5), 2, 1, nonce))
             .collect()
     };
     let (mut node, quic, http) = start_node(&config);
@@ -236,15 +226,7 @@ fn sigterm_and_sigint_close_the_database_cleanly() {
     let cert =
         CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
     let tx = |from: u64, nonce: u64| {
-        Transfer {
-            chain_id: 1337,
-            from,
-            to: Recipient::Index((from + 1) % 5),
-            amount: 2,
-            fee: 1,
-            nonce,
-        }
-        .sign(&dev_secret(from))
+        common::dev_transfer(from, Recipient::Index((from + 1) % 5), 2, 1, nonce)
     };
     submit_all(quic, &cert, &[tx(0, 0), tx(1, 0)]);
     wait("a committed block", 60, || {
@@ -299,17 +281,7 @@ fn an_idle_client_keeps_its_connection() {
     let (mut node, quic, _) = start_node(&config);
     let cert =
         CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
-    let tx = |nonce: u64| {
-        Transfer {
-            chain_id: 1337,
-            from: 0,
-            to: Recipient::Index(1),
-            amount: 2,
-            fee: 1,
-            nonce,
-        }
-        .sign(&dev_secret(0))
-    };
+    let tx = |nonce: u64| common::dev_transfer(0, Recipient::Index(1), 2, 1, nonce);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let c = Client::connect(quic, cert).await.expect("connect");

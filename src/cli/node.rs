@@ -629,10 +629,12 @@ fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
         .as_u64()
         .context("height")?;
     for h in 1..=proven {
-        let v = get_json(&format!("{base}/blocks/{h}/proof"))?;
-        let env =
-            ProofEnvelope::decode(&hex::decode(v["envelope"].as_str().context("envelope")?)?)?;
+        // One request per block: `/blocks/{h}` carries the envelope beside the block data.
         let b = get_json(&format!("{base}/blocks/{h}"))?;
+        let envelope = b["proof"]
+            .as_str()
+            .with_context(|| format!("block {h} from {base} has no proof"))?;
+        let env = ProofEnvelope::decode(&hex::decode(envelope)?)?;
         light
             .apply(&env, &block_data(&b)?)
             .with_context(|| format!("block {h} from {base}"))?;

@@ -274,15 +274,15 @@ impl StateStore {
     /// node calls this with its proven height, since the next block to prove re-executes on that
     /// version.
     pub fn hold_from(&self, version: u64) {
-        self.hold_from
-            .fetch_max(version, std::sync::atomic::Ordering::SeqCst);
-        // fetch_max from u64::MAX never lowers it: the first hold replaces "no hold".
-        let _ = self.hold_from.compare_exchange(
-            u64::MAX,
-            version,
-            std::sync::atomic::Ordering::SeqCst,
-            std::sync::atomic::Ordering::SeqCst,
-        );
+        use std::sync::atomic::Ordering::SeqCst;
+        // u64::MAX means "no hold yet": the first hold replaces it, later ones only move it up.
+        let _ = self.hold_from.fetch_update(SeqCst, SeqCst, |held| {
+            Some(if held == u64::MAX {
+                version
+            } else {
+                held.max(version)
+            })
+        });
     }
 
     /// Whether opening needed redb's repair: the previous process did not close the database

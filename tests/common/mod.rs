@@ -100,3 +100,22 @@ pub fn node_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     .expect("write node.toml");
     config
 }
+
+/// A transfer on the devnet chain (1337) signed by devnet key `from`.
+pub fn dev_transfer(
+    from: u64,
+    to: rustorium_circuits::transfer::Recipient,
+    amount: u64,
+    fee: u64,
+    nonce: u64,
+) -> rustorium_circuits::transfer::SignedTransfer {
+    rustorium_circuits::transfer::Transfer {
+        chain_id: 1337,
+        from,
+        to,
+        amount,
+        fee,
+        nonce,
+    }
+    .sign(&rustorium::state::dev_secret(from))
+}
