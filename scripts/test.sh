@@ -7,4 +7,4 @@ setup_js
 setup_venv
 setup_vulkan
 cd "$ROOT"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --release "$@"

@@ -253,3 +253,38 @@ fn admission_counts_pending_accounts_against_the_tree() {
     ));
     node.shutdown();
 }
+
+/// Admission applies the execution rules themselves (`state::validate_transfer`), so it refuses,
+/// with execution's reasons, what execution would drop: a credit that overflows the recipient's
+/// balance, and an `amount + fee` that does not fit in u64. The same transfers, forced into a
+/// block by the executor, are rejected there for the same reasons.
+#[test]
+fn admission_and_execution_refuse_the_same_transfers_for_the_same_reasons() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = plain_config(dir.path(), 5);
+    let rich = u64::MAX - 5;
+    let genesis = std::fs::read_to_string(&config.genesis)
+        .expect("genesis")
+        .replace("balance = 1_000_000\n", &format!("balance = {rich}\n"));
+    config.genesis = dir.path().join("rich.toml");
+    std::fs::write(&config.genesis, genesis).expect("write genesis");
+    let node = Node::start(config).expect("node starts");
+    let to_rich = common::dev_transfer(0, Recipient::Index(4), 10, 1, 0);
+    let wraps = common::dev_transfer(4, Recipient::Index(0), u64::MAX - 1, 2, 0);
+    for tx in [&to_rich, &wraps] {
+        assert!(
+            matches!(
+                refusal(&node, tx.clone()),
+                SubmitError::Invalid(TxError::Overflow)
+            ),
+            "admission must refuse with execution's reason"
+        );
+    }
+    assert_eq!(node.mempool_len(), 0, "a refused transfer reached the pool");
+    let executed =
+        rustorium::state::plan_block(&node.store, 0, &[to_rich, wraps], 3, false).expect("plan");
+    assert!(executed.applied.is_empty());
+    let reasons: Vec<&TxError> = executed.rejected.iter().map(|(_, e)| e).collect();
+    assert_eq!(reasons, [&TxError::Overflow, &TxError::Overflow]);
+    node.shutdown();
+}

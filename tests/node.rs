@@ -372,9 +372,12 @@ fn shipped_node_config_loads_and_unknown_keys_are_refused() {
 struct NoBigTransfers;
 
 impl rustorium::node::AdmissionHook for NoBigTransfers {
-    fn admit(&self, tx: &SignedTransfer) -> Result<(), String> {
+    fn admit(&self, tx: &SignedTransfer) -> Result<(), rustorium::node::Refused> {
         if tx.tx.amount > 100 {
-            Err(format!("amount {} above 100", tx.tx.amount))
+            Err(rustorium::node::Refused(format!(
+                "amount {} above 100",
+                tx.tx.amount
+            )))
         } else {
             Ok(())
         }

@@ -188,10 +188,14 @@ pub fn cpu_path() -> &'static str {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SimdPath {
+/// A vectorized CPU path (see [`cpu_path`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimdPath {
+    /// AVX-512 IFMA (52-bit multiply-add lanes).
     Ifma,
+    /// AVX2.
     Avx2,
+    /// No vector code.
     Scalar,
 }
 
@@ -211,9 +215,39 @@ fn simd_path() -> SimdPath {
     })
 }
 
+/// A field the CPU hasher can hash: circomlib Poseidon, plus a vectorized path where the field has
+/// one. The typed hook by which [`CpuHasher`] reaches the SIMD code of BN254's scalar field
+/// without casting generic slices.
+pub trait CpuHashField: PoseidonField {
+    /// Hashes `out.len()` groups of `arity` inputs on the vectorized `path`; `None` when the field,
+    /// arity or path has no vectorized code (the caller then takes the scalar path).
+    fn hash_many_simd(
+        _path: SimdPath,
+        _arity: usize,
+        _inputs: &[Self],
+        _out: &mut [Self],
+    ) -> Option<()> {
+        None
+    }
+}
+
+impl CpuHashField for rustorium_circuits::Fr {
+    fn hash_many_simd(
+        path: SimdPath,
+        arity: usize,
+        inputs: &[Self],
+        out: &mut [Self],
+    ) -> Option<()> {
+        match path {
+            SimdPath::Scalar => None,
+            SimdPath::Ifma => simd::hash_many_ifma(arity, inputs, out),
+            _ => simd::avx2::hash_many(arity, inputs, out),
+        }
+    }
+}
+
 /// One chunk on the fastest path.
-#[allow(unsafe_code)] // a slice view from F to Fr once their TypeIds are equal; see SAFETY.
-fn hash_chunk<F: PoseidonField>(
+fn hash_chunk<F: CpuHashField>(
     arity: usize,
     inputs: &[F],
     out: &mut [F],
@@ -225,30 +259,9 @@ fn hash_chunk<F: PoseidonField>(
         && (arity == 2 || arity == 4)
         && out.len() >= 4
         && inputs.len() == out.len() * arity
-        && std::any::TypeId::of::<F>() == std::any::TypeId::of::<rustorium_circuits::Fr>()
+        && F::hash_many_simd(path, arity, inputs, out).is_some()
     {
-        // SAFETY: F is exactly rustorium_circuits::Fr (same TypeId), so both slices may be viewed
-        // as slices of Fr with the same length; `out` is borrowed mutably and not used otherwise
-        // while the view lives.
-        let (ins, outs) = unsafe {
-            (
-                std::slice::from_raw_parts(
-                    inputs.as_ptr().cast::<rustorium_circuits::Fr>(),
-                    inputs.len(),
-                ),
-                std::slice::from_raw_parts_mut(
-                    out.as_mut_ptr().cast::<rustorium_circuits::Fr>(),
-                    out.len(),
-                ),
-            )
-        };
-        let done = match path {
-            SimdPath::Ifma => simd::hash_many_ifma(arity, ins, outs),
-            _ => simd::avx2::hash_many(arity, ins, outs),
-        };
-        if done.is_some() {
-            return Ok(());
-        }
+        return Ok(());
     }
     poseidon::hash_many(arity, inputs, out)
 }
@@ -271,7 +284,7 @@ impl CpuHasher {
     }
 }
 
-impl<F: PoseidonField> BatchHasher<F> for CpuHasher {
+impl<F: CpuHashField> BatchHasher<F> for CpuHasher {
     fn name(&self) -> &'static str {
         "cpu"
     }

@@ -17,9 +17,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rustorium_circuits::eddsa::{PublicKey, Signature};
+use rustorium_circuits::eddsa::{PublicKey, Signature, SignatureError};
 use rustorium_circuits::field::to_decimal;
-use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer};
+use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer, TransferDecodeError};
 use serde_json::{Value, json};
 
 use crate::node::{Node, chain};
@@ -351,34 +351,84 @@ async fn vk(State(n): State<Shared>) -> Response {
     }
 }
 
-/// Parses a JSON transfer (either form) into a signed transfer.
-pub fn parse_transfer_json(body: &[u8]) -> Result<SignedTransfer, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
-    if let Some(h) = v.get("transfer") {
-        let bytes = hex::decode(h.as_str().ok_or("\"transfer\" must be a hex string")?)
-            .map_err(|e| format!("transfer hex: {e}"))?;
-        return SignedTransfer::decode(&bytes).map_err(|e| e.to_string());
+/// Why a JSON transfer does not parse (the client sees the message with status 400).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferJsonError {
+    /// The body is not JSON.
+    #[error("body is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// A field is missing, of the wrong type or not hex.
+    #[error("{field}: {problem}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Both or neither of `to_index` and `to_key`.
+    #[error("give exactly one of to_index and to_key")]
+    Recipient,
+    /// The encoded transfer (the `transfer` form) does not decode.
+    #[error(transparent)]
+    Decode(#[from] TransferDecodeError),
+    /// A key or signature is not a valid point encoding.
+    #[error("{field}: {source}")]
+    Point {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        source: SignatureError,
+    },
+}
+
+fn field_err(field: &'static str, problem: impl std::fmt::Display) -> TransferJsonError {
+    TransferJsonError::Field {
+        field,
+        problem: problem.to_string(),
     }
-    let u = |k: &str| {
+}
+
+/// Parses a JSON transfer (either form) into a signed transfer.
+pub fn parse_transfer_json(body: &[u8]) -> Result<SignedTransfer, TransferJsonError> {
+    let v: Value = serde_json::from_slice(body)?;
+    if let Some(h) = v.get("transfer") {
+        let text = h
+            .as_str()
+            .ok_or_else(|| field_err("transfer", "must be a hex string"))?;
+        let bytes = hex::decode(text).map_err(|e| field_err("transfer", e))?;
+        return Ok(SignedTransfer::decode(&bytes)?);
+    }
+    let u = |k: &'static str| {
         v.get(k)
             .and_then(Value::as_u64)
-            .ok_or(format!("missing or non-integer field {k:?}"))
+            .ok_or_else(|| field_err(k, "missing or not an integer"))
     };
     let to = match (v.get("to_index"), v.get("to_key")) {
-        (Some(i), None) => Recipient::Index(i.as_u64().ok_or("to_index must be an integer")?),
+        (Some(_), None) => Recipient::Index(u("to_index")?),
         (None, Some(k)) => {
-            let bytes = hex::decode(k.as_str().ok_or("to_key must be hex")?)
-                .map_err(|e| format!("to_key: {e}"))?;
-            Recipient::NewKey(PublicKey::unpack(&bytes).map_err(|e| format!("to_key: {e}"))?)
+            let text = k
+                .as_str()
+                .ok_or_else(|| field_err("to_key", "must be a hex string"))?;
+            let bytes = hex::decode(text).map_err(|e| field_err("to_key", e))?;
+            Recipient::NewKey(PublicKey::unpack(&bytes).map_err(|source| {
+                TransferJsonError::Point {
+                    field: "to_key",
+                    source,
+                }
+            })?)
         }
-        _ => return Err("give exactly one of to_index and to_key".into()),
+        _ => return Err(TransferJsonError::Recipient),
     };
     let sig_hex = v
         .get("signature")
         .and_then(Value::as_str)
-        .ok_or("missing signature (128 hex)")?;
-    let sig = Signature::unpack(&hex::decode(sig_hex).map_err(|e| format!("signature: {e}"))?)
-        .map_err(|e| format!("signature: {e}"))?;
+        .ok_or_else(|| field_err("signature", "missing (128 hex)"))?;
+    let sig_bytes = hex::decode(sig_hex).map_err(|e| field_err("signature", e))?;
+    let sig = Signature::unpack(&sig_bytes).map_err(|source| TransferJsonError::Point {
+        field: "signature",
+        source,
+    })?;
     Ok(SignedTransfer {
         tx: Transfer {
             chain_id: u("chain_id")?,

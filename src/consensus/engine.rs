@@ -34,7 +34,7 @@ use super::types::{
     BlockHash, BlockValue, Ctx, Height, ValidatorId, ValidatorSet, Vote, proposal_sign_bytes, sign,
     verify, verify_commit, vote_sign_bytes,
 };
-use crate::node::Node;
+use crate::node::{Node, NodeError};
 
 /// Test-only misbehaviour of a validator (fault injection; never set in production configs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -423,7 +423,7 @@ struct Handler<'a> {
 }
 
 impl Handler<'_> {
-    fn handle(&self, io: &mut Io, effect: Effect<Ctx>) -> Result<mc::Resume<Ctx>, String> {
+    fn handle(&self, io: &mut Io, effect: Effect<Ctx>) -> Result<mc::Resume<Ctx>, NodeError> {
         use mt::Timeouts as _;
         Ok(match effect {
             Effect::CancelAllTimeouts(r) => {
@@ -520,7 +520,7 @@ impl Handler<'_> {
                 r.resume_with(())
             }
             Effect::SignVote(v, r) => {
-                let v = self.node.guard_vote(v).map_err(|e| e.to_string())?;
+                let v = self.node.guard_vote(v)?;
                 let sig = sign(self.key, &vote_sign_bytes(self.chain_id, &v));
                 r.resume_with(SignedMessage::new(v, sig))
             }

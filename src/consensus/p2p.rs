@@ -23,6 +23,59 @@ use super::types::{Sig, ValidatorId, ValidatorSet, sign, verify};
 const ALPN: &[u8] = b"rustorium-validator/1";
 const EXPORTER_LABEL: &[u8] = b"rustorium validator auth v1";
 
+/// Why the validator transport could not start, or a peer's handshake was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum P2pError {
+    /// The connection's self-signed certificate could not be made.
+    #[error("validator certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// The TLS configuration was refused.
+    #[error("validator TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The TLS configuration has no cipher suite QUIC can use.
+    #[error("validator QUIC: {0}")]
+    CipherSuite(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
+    /// The listen address could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The connection has no TLS exporter (never with TLS 1.3).
+    #[error("connection has no TLS exporter")]
+    NoExporter,
+    /// The connection failed during the handshake.
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    /// Sending the hello failed.
+    #[error("sending hello: {0}")]
+    Write(#[from] quinn::WriteError),
+    /// The hello stream was closed early.
+    #[error("hello stream: {0}")]
+    Closed(#[from] quinn::ClosedStream),
+    /// Reading the peer's hello failed.
+    #[error("reading hello: {0}")]
+    Read(#[from] quinn::ReadToEndError),
+    /// The peer sent no hello in time.
+    #[error("handshake timed out")]
+    Timeout,
+    /// The peer's hello is not 66 bytes.
+    #[error("bad hello ({0} bytes)")]
+    BadHello(usize),
+    /// The peer names an index outside the validator set.
+    #[error("{0} is not a validator")]
+    NotValidator(ValidatorId),
+    /// The peer is ourselves or not the validator we dialled.
+    #[error("unexpected peer {0}")]
+    UnexpectedPeer(ValidatorId),
+    /// The peer's signature over this connection's exporter does not verify.
+    #[error("{0}: bad validator signature")]
+    BadSignature(ValidatorId),
+}
+
 /// Where an outgoing message goes.
 #[derive(Clone, Copy, Debug)]
 pub enum Target {
@@ -132,35 +185,32 @@ impl P2p {
         rt: &tokio::runtime::Handle,
         cfg: P2pConfig,
         inbox: std::sync::mpsc::Sender<Inbound>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, P2pError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let ck = rcgen::generate_simple_self_signed(vec!["validator".to_string()])
-            .map_err(|e| e.to_string())?;
+        let ck = rcgen::generate_simple_self_signed(vec!["validator".to_string()])?;
         let cert = rustls::pki_types::CertificateDer::from(ck.cert.der().to_vec());
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
             rustls::pki_types::PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()),
         );
         let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| e.to_string())?
+            .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_no_client_auth()
-            .with_single_cert(vec![cert], key)
-            .map_err(|e| e.to_string())?;
+            .with_single_cert(vec![cert], key)?;
         server.alpn_protocols = vec![ALPN.to_vec()];
         let mut client = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| e.to_string())?
+            .with_protocol_versions(&[&rustls::version::TLS13])?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)))
             .with_no_client_auth();
         client.alpn_protocols = vec![ALPN.to_vec()];
-        let server = QuicServerConfig::try_from(server).map_err(|e| e.to_string())?;
-        let client = QuicClientConfig::try_from(client).map_err(|e| e.to_string())?;
+        let server = QuicServerConfig::try_from(server)?;
+        let client = QuicClientConfig::try_from(client)?;
         let mut transport = quinn::TransportConfig::default();
         transport.keep_alive_interval(Some(Duration::from_millis(500)));
-        transport.max_idle_timeout(Some(
-            quinn::IdleTimeout::try_from(Duration::from_secs(3)).map_err(|e| e.to_string())?,
-        ));
+        // 3 s, in milliseconds.
+        transport.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(
+            3_000,
+        ))));
         transport.max_concurrent_uni_streams(1024u32.into());
         let transport = Arc::new(transport);
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
@@ -169,7 +219,11 @@ impl P2p {
         client.transport_config(transport);
         let endpoint = {
             let _guard = rt.enter();
-            let mut e = quinn::Endpoint::server(server, cfg.listen).map_err(|e| e.to_string())?;
+            let mut e =
+                quinn::Endpoint::server(server, cfg.listen).map_err(|source| P2pError::Bind {
+                    addr: cfg.listen,
+                    source,
+                })?;
             e.set_default_client_config(client);
             e
         };
@@ -226,10 +280,10 @@ async fn handshake(
     s: &Shared,
     dialer: bool,
     expect: Option<ValidatorId>,
-) -> Result<ValidatorId, String> {
+) -> Result<ValidatorId, P2pError> {
     let mut exporter = [0u8; 32];
     conn.export_keying_material(&mut exporter, EXPORTER_LABEL, b"")
-        .map_err(|_| "no exporter")?;
+        .map_err(|_| P2pError::NoExporter)?;
     let (my_role, their_role) = if dialer { (0u8, 1u8) } else { (1, 0) };
     let me = s.cfg.me;
     let hello = {
@@ -242,18 +296,17 @@ async fn handshake(
         b
     };
     let (mut send, mut recv) = if dialer {
-        conn.open_bi().await.map_err(|e| e.to_string())?
+        conn.open_bi().await?
     } else {
-        conn.accept_bi().await.map_err(|e| e.to_string())?
+        conn.accept_bi().await?
     };
-    send.write_all(&hello).await.map_err(|e| e.to_string())?;
-    send.finish().map_err(|e| e.to_string())?;
+    send.write_all(&hello).await?;
+    send.finish()?;
     let theirs = tokio::time::timeout(Duration::from_secs(3), recv.read_to_end(66))
         .await
-        .map_err(|_| "handshake timed out")?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| P2pError::Timeout)??;
     if theirs.len() != 66 {
-        return Err("bad hello".into());
+        return Err(P2pError::BadHello(theirs.len()));
     }
     let id = ValidatorId(u16::from_le_bytes([theirs[0], theirs[1]]));
     let mut sig = [0u8; 64];
@@ -263,16 +316,16 @@ async fn handshake(
         .validators
         .0
         .get(id.0 as usize)
-        .ok_or_else(|| format!("{id} is not a validator"))?;
+        .ok_or(P2pError::NotValidator(id))?;
     if id == me || expect.is_some_and(|e| e != id) {
-        return Err(format!("unexpected peer {id}"));
+        return Err(P2pError::UnexpectedPeer(id));
     }
     if !verify(
         &v.key,
         &auth_bytes(s.cfg.chain_id, &exporter, their_role, id),
         &Sig(sig),
     ) {
-        return Err(format!("{id}: bad validator signature"));
+        return Err(P2pError::BadSignature(id));
     }
     Ok(id)
 }

@@ -202,26 +202,63 @@ impl mt::ProposalPart<Ctx> for NoParts {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Sig(pub [u8; 64]);
 
+/// Why signature or key bytes do not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyDecodeError {
+    /// A signature is 64 bytes.
+    #[error("signature is {0} bytes, not 64")]
+    SignatureLength(usize),
+    /// A public key is 32 bytes.
+    #[error("public key is {0} bytes, not 32")]
+    KeyLength(usize),
+    /// The 32 bytes are not a valid Ed25519 point.
+    #[error("public key is not a valid Ed25519 point")]
+    InvalidKey,
+}
+
+/// Why a commit certificate is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    /// A signature names a validator outside the set.
+    #[error("unknown validator {0}")]
+    UnknownValidator(ValidatorId),
+    /// A precommit signature does not verify.
+    #[error("bad precommit signature of {0}")]
+    BadSignature(ValidatorId),
+    /// Fewer distinct valid signers than the quorum.
+    #[error("{got} signatures, {needed} needed")]
+    NoQuorum {
+        /// Distinct valid signers.
+        got: usize,
+        /// 2f + 1.
+        needed: usize,
+    },
+}
+
 /// Ed25519 as malachite's signing scheme.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ed25519;
 
 impl mt::SigningScheme for Ed25519 {
-    type DecodingError = String;
+    type DecodingError = KeyDecodeError;
     type Signature = Sig;
     type PublicKey = ed25519_dalek::VerifyingKey;
     type PrivateKey = ed25519_dalek::SigningKey;
 
-    fn decode_signature(bytes: &[u8]) -> Result<Sig, String> {
-        let b: [u8; 64] = bytes.try_into().map_err(|_| "signature is not 64 bytes")?;
+    fn decode_signature(bytes: &[u8]) -> Result<Sig, KeyDecodeError> {
+        let b: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| KeyDecodeError::SignatureLength(bytes.len()))?;
         Ok(Sig(b))
     }
     fn encode_signature(s: &Sig) -> Vec<u8> {
         s.0.to_vec()
     }
-    fn decode_public_key(bytes: &[u8]) -> Result<Self::PublicKey, String> {
-        let b: [u8; 32] = bytes.try_into().map_err(|_| "public key is not 32 bytes")?;
-        ed25519_dalek::VerifyingKey::from_bytes(&b).map_err(|e| e.to_string())
+    fn decode_public_key(bytes: &[u8]) -> Result<Self::PublicKey, KeyDecodeError> {
+        let b: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| KeyDecodeError::KeyLength(bytes.len()))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&b).map_err(|_| KeyDecodeError::InvalidKey)
     }
     fn encode_public_key(k: &Self::PublicKey) -> Vec<u8> {
         k.to_bytes().to_vec()
@@ -409,12 +446,12 @@ pub fn verify_commit(
     chain_id: u64,
     vs: &ValidatorSet,
     cert: &mt::CommitCertificate<Ctx>,
-) -> Result<(), String> {
+) -> Result<(), CertificateError> {
     let mut seen = std::collections::BTreeSet::new();
     for s in &cert.commit_signatures {
         let v =
             vs.0.get(s.address.0 as usize)
-                .ok_or_else(|| format!("unknown validator {}", s.address))?;
+                .ok_or(CertificateError::UnknownValidator(s.address))?;
         let vote = Vote {
             kind: mt::VoteType::Precommit,
             height: cert.height,
@@ -423,13 +460,16 @@ pub fn verify_commit(
             validator: s.address,
         };
         if !verify(&v.key, &vote_sign_bytes(chain_id, &vote), &s.signature) {
-            return Err(format!("bad precommit signature of {}", s.address));
+            return Err(CertificateError::BadSignature(s.address));
         }
         seen.insert(s.address);
     }
     let quorum = 2 * vs.max_faulty() + 1;
     if seen.len() < quorum {
-        return Err(format!("{} signatures, {} needed", seen.len(), quorum));
+        return Err(CertificateError::NoQuorum {
+            got: seen.len(),
+            needed: quorum,
+        });
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ use thiserror::Error;
 use crate::accel::cuda::{CudaHasher, CudaMsm, CudaNtt, list_devices};
 use crate::accel::wgpu::{AdapterSummary, WgpuHasher, WgpuMsm, WgpuNtt, list_adapters};
 use crate::accel::{
-    BatchHasher, CpuHasher, CpuMsm, CpuNtt, FallbackHasher, MsmBackend, NttBackend,
+    AccelError, BatchHasher, CpuHasher, CpuMsm, CpuNtt, FallbackHasher, MsmBackend, NttBackend,
 };
 
 /// A backend choice.
@@ -256,7 +256,7 @@ impl Profile {
                     self_check(primary.as_ref()).map_err(|reason| HardwareError::GpuRequired {
                         profile: self.name.clone(),
                         op: "poseidon",
-                        reason,
+                        reason: reason.to_string(),
                     })?;
                     Ok((Arc::new(FallbackHasher::new(primary, fallbacks)), name))
                 }
@@ -271,7 +271,7 @@ impl Profile {
                             HardwareError::GpuRequired {
                                 profile: self.name.clone(),
                                 op: "poseidon",
-                                reason,
+                                reason: reason.to_string(),
                             }
                         })?;
                         Ok((Arc::new(FallbackHasher::new(primary, fallbacks)), name))
@@ -309,7 +309,7 @@ impl Profile {
                     ntt_self_check(&n).map_err(|reason| HardwareError::GpuRequired {
                         profile: self.name.clone(),
                         op: "ntt",
-                        reason,
+                        reason: reason.to_string(),
                     })?;
                     Ok((Arc::new(n), "cuda".into()))
                 }
@@ -348,7 +348,7 @@ impl Profile {
             msm_self_check(b.as_ref()).map_err(|reason| HardwareError::GpuRequired {
                 profile: self.name.clone(),
                 op: "msm",
-                reason,
+                reason: reason.to_string(),
             })?;
             Ok((b, name))
         };
@@ -403,9 +403,40 @@ impl Profile {
     }
 }
 
+/// Why a backend failed its comparison with the CPU reference.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SelfCheckError {
+    /// The backend returned an error instead of a result.
+    #[error("{backend}: {source}")]
+    Backend {
+        /// The backend's name.
+        backend: String,
+        /// Its error.
+        source: AccelError,
+    },
+    /// The backend's result differs from the reference.
+    #[error("{backend} differs from {reference} ({case})")]
+    Mismatch {
+        /// The backend's name.
+        backend: String,
+        /// What it was compared with.
+        reference: &'static str,
+        /// Which input.
+        case: String,
+    },
+}
+
+fn backend_err(backend: &str) -> impl FnOnce(AccelError) -> SelfCheckError + '_ {
+    move |source| SelfCheckError::Backend {
+        backend: backend.to_string(),
+        source,
+    }
+}
+
 /// A randomized comparison of an MSM backend with arkworks (random scalars, and the 0/1 skew of
 /// real witnesses), 256 points.
-pub fn msm_self_check(m: &dyn MsmBackend) -> Result<(), String> {
+pub fn msm_self_check(m: &dyn MsmBackend) -> Result<(), SelfCheckError> {
     use ark_ec::VariableBaseMSM;
     for (name, bases, scalars) in crate::accel::msm::edge_case_inputs(256, 0x3a3)
         .into_iter()
@@ -413,16 +444,20 @@ pub fn msm_self_check(m: &dyn MsmBackend) -> Result<(), String> {
     {
         let got = m
             .msm_g1(&bases, &scalars, None)
-            .map_err(|e| e.to_string())?;
+            .map_err(backend_err(m.name()))?;
         if got != crate::accel::G1Projective::msm_bigint(&bases, &scalars) {
-            return Err(format!("{} MSM differs from arkworks ({name})", m.name()));
+            return Err(SelfCheckError::Mismatch {
+                backend: format!("{} MSM", m.name()),
+                reference: "arkworks",
+                case: name,
+            });
         }
     }
     Ok(())
 }
 
 /// A small randomized comparison of an NTT backend with arkworks (every kind, 2^10).
-pub fn ntt_self_check(n: &dyn NttBackend) -> Result<(), String> {
+pub fn ntt_self_check(n: &dyn NttBackend) -> Result<(), SelfCheckError> {
     use crate::accel::NttKind;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x477);
     let input: Vec<Fr> = (0..1024).map(|_| Fr::rand(&mut rng)).collect();
@@ -433,32 +468,37 @@ pub fn ntt_self_check(n: &dyn NttBackend) -> Result<(), String> {
         NttKind::CosetInverse,
     ] {
         let (mut a, mut b) = (input.clone(), input.clone());
-        n.ntt(&mut a, kind).map_err(|e| e.to_string())?;
-        CpuNtt.ntt(&mut b, kind).map_err(|e| e.to_string())?;
+        n.ntt(&mut a, kind).map_err(backend_err(n.name()))?;
+        CpuNtt.ntt(&mut b, kind).map_err(backend_err("cpu"))?;
         if a != b {
-            return Err(format!("{} differs from arkworks for {kind:?}", n.name()));
+            return Err(SelfCheckError::Mismatch {
+                backend: n.name().to_string(),
+                reference: "arkworks",
+                case: format!("{kind:?}"),
+            });
         }
     }
     Ok(())
 }
 
 /// A small randomized comparison of a batch hasher with the native code (both widths).
-pub fn self_check(h: &dyn BatchHasher<Fr>) -> Result<(), String> {
+pub fn self_check(h: &dyn BatchHasher<Fr>) -> Result<(), SelfCheckError> {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x5e1f);
     for arity in [2usize, 4] {
         let n = 257;
         let inputs: Vec<Fr> = (0..n * arity).map(|_| Fr::rand(&mut rng)).collect();
         let mut out = vec![Fr::from(0u64); n];
         h.hash_batch(arity, &inputs, &mut out)
-            .map_err(|e| e.to_string())?;
+            .map_err(backend_err(h.name()))?;
         for (i, o) in out.iter().enumerate() {
-            let want =
-                poseidon::hash(&inputs[i * arity..(i + 1) * arity]).map_err(|e| e.to_string())?;
+            let want = poseidon::hash(&inputs[i * arity..(i + 1) * arity])
+                .map_err(|e| backend_err("native")(AccelError::from(e)))?;
             if *o != want {
-                return Err(format!(
-                    "{} differs from the CPU at hash {i} of arity {arity}",
-                    h.name()
-                ));
+                return Err(SelfCheckError::Mismatch {
+                    backend: h.name().to_string(),
+                    reference: "the CPU",
+                    case: format!("hash {i} of arity {arity}"),
+                });
             }
         }
     }
@@ -566,7 +606,7 @@ mod tests {
         .expect("cpu");
         let (h, name) = cpu.poseidon_hasher(counter.clone()).expect("cpu works");
         assert_eq!((h.name(), name.as_str()), ("cpu", "cpu"));
-        self_check(h.as_ref()).expect("CPU passes its own check");
+        assert!(self_check(h.as_ref()).is_ok(), "CPU passes its own check");
         if list_devices().is_empty() {
             // require_gpu refuses to start without one.
             let h100 = Profile::load(Path::new(concat!(

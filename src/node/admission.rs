@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use serde::Deserialize;
 
-use crate::policy::{Decision, OnError, Policy, PolicyInput, PolicyLimits};
-use crate::scoring::{FEATURES, RawFeatures, Scorer, discover_runtime, features};
+use crate::policy::{Decision, OnError, Policy, PolicyError, PolicyInput, PolicyLimits};
+use crate::scoring::{FEATURES, RawFeatures, Scorer, ScoringError, discover_runtime, features};
 
 /// `[scoring]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -58,7 +58,36 @@ pub struct PolicySection {
     pub on_error: Option<OnError>,
 }
 
-type Request = ([f32; FEATURES], mpsc::Sender<Result<f32, String>>);
+/// Why scoring and policy could not be loaded, or a transfer could not be scored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdmissionError {
+    /// The built-in scoring model could not be written to the data directory.
+    #[error("[scoring] writing the built-in model to {dir}: {source}")]
+    BuiltinModel {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Scoring is required and could not be started.
+    #[error("[scoring] {0} (set required = false to run unscored)")]
+    ScoringRequired(ScoringError),
+    /// The policy script could not be loaded.
+    #[error("[policy] {0}")]
+    Policy(#[from] PolicyError),
+    /// The scoring worker thread is gone.
+    #[error("scoring worker stopped")]
+    WorkerStopped,
+    /// The batch this transfer was scored in failed (the error is shared by the batch).
+    #[error("{0}")]
+    Batch(Arc<ScoringError>),
+}
+
+type Request = (
+    [f32; FEATURES],
+    mpsc::Sender<Result<f32, Arc<ScoringError>>>,
+);
 
 /// The scoring worker: requests queued while a batch runs form the next batch.
 struct ScoringService {
@@ -87,8 +116,9 @@ impl ScoringService {
                             }
                         }
                         Err(e) => {
+                            let e = Arc::new(e);
                             for (_, reply) in batch {
-                                let _ = reply.send(Err(e.to_string()));
+                                let _ = reply.send(Err(e.clone()));
                             }
                         }
                     }
@@ -98,13 +128,14 @@ impl ScoringService {
         Self { tx }
     }
 
-    fn score(&self, row: [f32; FEATURES]) -> Result<f32, String> {
+    fn score(&self, row: [f32; FEATURES]) -> Result<f32, AdmissionError> {
         let (reply, rx) = mpsc::channel();
         self.tx
             .send((row, reply))
-            .map_err(|_| "scoring worker stopped".to_string())?;
+            .map_err(|_| AdmissionError::WorkerStopped)?;
         rx.recv()
-            .map_err(|_| "scoring worker stopped".to_string())?
+            .map_err(|_| AdmissionError::WorkerStopped)?
+            .map_err(AdmissionError::Batch)
     }
 }
 
@@ -147,7 +178,7 @@ impl Admission {
         policy: &PolicySection,
         cuda_fallbacks: &AtomicU64,
         builtin_dir: &Path,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AdmissionError> {
         let mut a = Self::none();
         if scoring.enabled {
             let model = match &scoring.model {
@@ -157,32 +188,23 @@ impl Admission {
                     crate::builtin::SCORING_MODEL_FILE,
                     crate::builtin::SCORING_MODEL,
                 )
-                .map_err(|e| {
-                    format!(
-                        "[scoring] writing the built-in model to {}: {e}",
-                        builtin_dir.display()
-                    )
+                .map_err(|source| AdmissionError::BuiltinModel {
+                    dir: builtin_dir.to_path_buf(),
+                    source,
                 })?,
             };
             let loaded = discover_runtime(scoring.runtime.as_deref())
                 .ok_or_else(|| {
-                    "ONNX Runtime not found: set [scoring] runtime, $ORT_DYLIB_PATH, or install the project venv (scripts/setup.sh)".to_string()
+                    ScoringError::Runtime("library not found: set [scoring] runtime, $ORT_DYLIB_PATH, or install the project venv (scripts/setup.sh)".to_string())
                 })
-                .and_then(|rt| {
-                    Scorer::load(&rt, &model, scoring.cuda, cuda_fallbacks)
-                        .map_err(|e| e.to_string())
-                });
+                .and_then(|rt| Scorer::load(&rt, &model, scoring.cuda, cuda_fallbacks));
             match loaded {
                 Ok(s) => {
                     a.scoring_status = format!("on ({})", s.backend);
                     tracing::info!(backend = s.backend, model = %model.display(), "transaction scoring on");
                     a.scorer = Some(ScoringService::start(s, scoring.max_batch));
                 }
-                Err(e) if scoring.required => {
-                    return Err(format!(
-                        "[scoring] {e} (set required = false to run unscored)"
-                    ));
-                }
+                Err(e) if scoring.required => return Err(AdmissionError::ScoringRequired(e)),
                 Err(e) => {
                     tracing::warn!(error = %e, "transaction scoring OFF: running unscored (required = false)");
                     a.scoring_status = format!("off: {e}");
@@ -197,7 +219,7 @@ impl Admission {
                 max_memory_kb: policy.max_memory_kb.unwrap_or(d.max_memory_kb),
                 on_error: policy.on_error.unwrap_or(d.on_error),
             };
-            a.policy = Some(Policy::load(path, limits).map_err(|e| format!("[policy] {e}"))?);
+            a.policy = Some(Policy::load(path, limits)?);
             a.policy_script = Some(path.display().to_string());
         }
         Ok(a)

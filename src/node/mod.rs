@@ -38,8 +38,8 @@ use crate::prover::{
     vk_hash,
 };
 use crate::state::{
-    ExecutedBlock, Genesis, GenesisError, StateStore, StoreError, StoreOptions, TxError,
-    commit_plan, plan_block,
+    ExecutedBlock, Genesis, GenesisError, NonceRule, Snapshot, StateStore, StoreError,
+    StoreOptions, TransferRules, TxError, commit_plan, plan_block, validate_transfer,
 };
 use chain::Block;
 use mempool::{Mempool, MempoolError};
@@ -103,12 +103,17 @@ impl SubmitError {
     }
 }
 
+/// An admission hook's refusal: the reason shown to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
 /// A policy consulted before a transfer enters the mempool (the scoring and scripting layers plug
 /// in here). It sees transfers that already passed the state checks.
 pub trait AdmissionHook: Send + Sync {
-    /// `Ok(())` admits; `Err(reason)` rejects with a reason shown to the client and counted in
-    /// metrics as `policy`.
-    fn admit(&self, tx: &SignedTransfer) -> Result<(), String>;
+    /// `Ok(())` admits; `Err` rejects with a reason shown to the client and counted in metrics as
+    /// `policy`.
+    fn admit(&self, tx: &SignedTransfer) -> Result<(), Refused>;
 }
 
 /// A running node's shared state.
@@ -199,7 +204,8 @@ impl Node {
             ),
         };
         // The start-up self-check: the selected backend must agree with the native code.
-        crate::hardware::self_check(hasher.as_ref()).map_err(NodeError::Config)?;
+        crate::hardware::self_check(hasher.as_ref())
+            .map_err(|e| NodeError::Config(e.to_string()))?;
         let in_file = |e: StoreError| NodeError::Config(format!("{}: {e}", path.display()));
         let store = if path.exists() {
             let s = StateStore::open(&path, hasher, options).map_err(in_file)?;
@@ -292,7 +298,7 @@ impl Node {
             &metrics.scoring_fallbacks,
             &crate::builtin::dir(&config.data_dir),
         )
-        .map_err(NodeError::Config)?;
+        .map_err(|e| NodeError::Config(e.to_string()))?;
         metrics
             .scoring_enabled
             .store(u64::from(admission.scoring_on()), Ordering::Relaxed);
@@ -458,48 +464,22 @@ impl Node {
 
     fn admit(&self, tx: SignedTransfer) -> Result<(), SubmitError> {
         let t = &tx.tx;
-        if t.chain_id != self.genesis.chain_id {
-            return Err(TxError::WrongChain {
-                expected: self.genesis.chain_id,
-                got: t.chain_id,
-            }
-            .into());
-        }
         let reader = self.store.reader()?;
         let version = reader.latest_version()?.unwrap_or(0);
-        let sender = reader
-            .account(t.from, version)?
-            .ok_or(TxError::UnknownSender(t.from))?;
-        tx.verify(&sender.pubkey).map_err(TxError::BadSignature)?;
-        let needed = u128::from(t.amount) + u128::from(t.fee);
-        if u128::from(sender.balance) < needed {
-            return Err(TxError::InsufficientBalance {
-                balance: sender.balance,
-                needed,
-            }
-            .into());
-        }
+        // The execution rules themselves (state/exec.rs), on the latest committed version; the
+        // nonce is the mempool's to judge, and what is already pending is checked below.
+        let rules = TransferRules {
+            chain_id: self.genesis.chain_id,
+            depth: self.genesis.depth,
+        };
+        let valid = validate_transfer(
+            &Snapshot::new(&reader, version),
+            &tx,
+            rules,
+            NonceRule::Deferred,
+        )??;
+        let sender = valid.sender_before;
         let new_recipient = matches!(t.to, Recipient::NewKey(_));
-        match t.to {
-            Recipient::NewKey(k) => {
-                k.validate().map_err(TxError::InvalidRecipientKey)?;
-                if !t.pays_for_new_account() {
-                    return Err(TxError::NewAccountMinimum {
-                        amount: t.amount,
-                        fee: t.fee,
-                    }
-                    .into());
-                }
-                if let Some(i) = reader.index_of_at(&k, version)? {
-                    return Err(TxError::RecipientKeyExists(i).into());
-                }
-            }
-            Recipient::Index(j) => {
-                if j != t.from && reader.account(j, version)?.is_none() {
-                    return Err(TxError::UnknownRecipient(j).into());
-                }
-            }
-        }
         let pending = self
             .mempool
             .lock()
@@ -528,13 +508,13 @@ impl Node {
         };
         let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(hook) = hook {
-            hook.admit(&tx).map_err(SubmitError::Policy)?;
+            hook.admit(&tx).map_err(|r| SubmitError::Policy(r.0))?;
         }
         let (from, nonce) = (t.from, t.nonce);
         let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
         // Checked under the pool's lock, with what is already pending: the sender's other
         // transfers must leave enough for this one, and new accounts must stay unique and fit.
-        let needed = needed + pool.pending_spend_of(from, nonce);
+        let needed = u128::from(valid.debit) + pool.pending_spend_of(from, nonce);
         if u128::from(sender.balance) < needed {
             return Err(TxError::InsufficientBalance {
                 balance: sender.balance,

@@ -125,7 +125,7 @@ impl Node {
             },
             tx,
         )
-        .map_err(cfg_err)?;
+        .map_err(|e| cfg_err(e.to_string()))?;
         self.metrics.peer_malformed.store(0, Ordering::Relaxed);
         let _ = self.p2p.set(p2p.clone());
         *self.runtime.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt);

@@ -254,17 +254,16 @@ pub fn plan_block(
     if ov.account(producer)?.is_none() {
         return Err(StoreError::UnknownProducer(producer));
     }
-    let capacity = if store.depth() >= 64 {
-        u64::MAX
-    } else {
-        1u64 << store.depth()
+    let rules = TransferRules {
+        chain_id: store.chain_id(),
+        depth: store.depth(),
     };
     let mut applied = Vec::new();
     let mut rejected = Vec::new();
     let mut witnesses = Vec::new();
     let mut total_fees: u64 = 0;
     for (i, stx) in txs.iter().enumerate() {
-        match check(&ov, stx, store.chain_id(), producer, total_fees, capacity)? {
+        match check(&ov, stx, rules, producer, total_fees)? {
             Err(e) => rejected.push((i, e)),
             Ok(plan) => {
                 let sender = ov.set(stx.tx.from, plan.sender)?;
@@ -388,36 +387,133 @@ impl ExecutedBlock {
     }
 }
 
-struct Plan {
-    sender: Account,
-    receiver: Account,
-    to_index: u64,
+/// How [`validate_transfer`] judges a transfer's nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceRule {
+    /// Execution: the nonce must equal the sender's account nonce (rule 4).
+    Exact,
+    /// Admission: the nonce is not judged here; the mempool orders a sender's pending nonces and
+    /// refuses stale ones and gaps, and execution applies rule 4 when the block is made.
+    Deferred,
 }
 
-/// Checks one transfer against the current overlay; the outer error is a store failure, the inner
-/// one the transfer's rejection.
-fn check(
-    ov: &Overlay<'_>,
+/// The state a transfer is checked against: accounts, the key index and the next free leaf.
+/// Implemented by a committed version ([`Snapshot`]) for admission and by a block's overlay for
+/// execution, so both apply the same rules through [`validate_transfer`].
+pub trait AccountSource {
+    /// The account at `index`, if any.
+    fn account(&self, index: u64) -> Result<Option<Account>, StoreError>;
+    /// The index holding `key`, if any.
+    fn index_of(&self, key: &PublicKey) -> Result<Option<u64>, StoreError>;
+    /// The index a new account would get.
+    fn next_index(&self) -> Result<u64, StoreError>;
+}
+
+/// One committed version of the state, read as an [`AccountSource`].
+pub struct Snapshot<'r> {
+    reader: &'r StateReader<'r>,
+    version: u64,
+}
+
+impl<'r> Snapshot<'r> {
+    /// The state at `version` through `reader`.
+    pub fn new(reader: &'r StateReader<'r>, version: u64) -> Self {
+        Self { reader, version }
+    }
+
+    /// The version read.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl AccountSource for Snapshot<'_> {
+    fn account(&self, index: u64) -> Result<Option<Account>, StoreError> {
+        self.reader.account(index, self.version)
+    }
+
+    fn index_of(&self, key: &PublicKey) -> Result<Option<u64>, StoreError> {
+        self.reader.index_of_at(key, self.version)
+    }
+
+    fn next_index(&self) -> Result<u64, StoreError> {
+        self.reader.next_index(self.version)
+    }
+}
+
+impl AccountSource for Overlay<'_> {
+    fn account(&self, index: u64) -> Result<Option<Account>, StoreError> {
+        Overlay::account(self, index)
+    }
+
+    fn index_of(&self, key: &PublicKey) -> Result<Option<u64>, StoreError> {
+        Overlay::index_of(self, key)
+    }
+
+    fn next_index(&self) -> Result<u64, StoreError> {
+        Ok(self.next_index)
+    }
+}
+
+/// The chain-wide parameters a transfer is checked with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransferRules {
+    /// The chain's id (rule 1).
+    pub chain_id: u64,
+    /// Depth of the account tree: `2^depth` leaves bound the number of accounts (rule 6).
+    pub depth: usize,
+}
+
+impl TransferRules {
+    fn leaves(&self) -> u64 {
+        if self.depth >= 64 {
+            u64::MAX
+        } else {
+            1u64 << self.depth
+        }
+    }
+}
+
+/// A transfer that passed rules 1–7: the leaves it would write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidTransfer {
+    /// The sender's account before the transfer.
+    pub sender_before: Account,
+    /// The sender's account after it (balance − amount − fee, nonce + 1).
+    pub sender: Account,
+    /// The recipient's index (for a new key, the next free index).
+    pub to_index: u64,
+    /// The recipient's account after it.
+    pub receiver: Account,
+    /// `amount + fee`, taken from the sender.
+    pub debit: u64,
+}
+
+/// Rules 1–7 of the module docs for one transfer against `src`: the one function both admission
+/// (with [`NonceRule::Deferred`], on the latest committed version) and execution (with
+/// [`NonceRule::Exact`], on the block's overlay) apply. The outer error is a store failure, the
+/// inner one the transfer's rejection. Rule 8 depends on the block (its producer and the fees
+/// before this transfer) and is checked by execution alone.
+pub fn validate_transfer(
+    src: &impl AccountSource,
     stx: &SignedTransfer,
-    chain_id: u64,
-    producer: u64,
-    fees_so_far: u64,
-    capacity: u64,
-) -> Result<Result<Plan, TxError>, StoreError> {
+    rules: TransferRules,
+    nonce: NonceRule,
+) -> Result<Result<ValidTransfer, TxError>, StoreError> {
     let tx = &stx.tx;
-    if tx.chain_id != chain_id {
+    if tx.chain_id != rules.chain_id {
         return Ok(Err(TxError::WrongChain {
-            expected: chain_id,
+            expected: rules.chain_id,
             got: tx.chain_id,
         }));
     }
-    let Some(sender) = ov.account(tx.from)? else {
+    let Some(sender) = src.account(tx.from)? else {
         return Ok(Err(TxError::UnknownSender(tx.from)));
     };
     if let Err(e) = stx.verify(&sender.pubkey) {
         return Ok(Err(TxError::BadSignature(e)));
     }
-    if tx.nonce != sender.nonce {
+    if nonce == NonceRule::Exact && tx.nonce != sender.nonce {
         return Ok(Err(TxError::BadNonce {
             expected: sender.nonce,
             got: tx.nonce,
@@ -429,7 +525,7 @@ fn check(
     if sender.balance < debit {
         return Ok(Err(TxError::InsufficientBalance {
             balance: sender.balance,
-            needed: u128::from(tx.amount) + u128::from(tx.fee),
+            needed: u128::from(debit),
         }));
     }
     let Some(next_nonce) = sender.nonce.checked_add(1) else {
@@ -441,16 +537,11 @@ fn check(
         ..sender
     };
     let (to_index, receiver_before) = match tx.to {
-        Recipient::Index(j) => {
-            if j == tx.from {
-                (j, new_sender)
-            } else {
-                match ov.account(j)? {
-                    Some(a) => (j, a),
-                    None => return Ok(Err(TxError::UnknownRecipient(j))),
-                }
-            }
-        }
+        Recipient::Index(j) if j == tx.from => (j, new_sender),
+        Recipient::Index(j) => match src.account(j)? {
+            Some(a) => (j, a),
+            None => return Ok(Err(TxError::UnknownRecipient(j))),
+        },
         Recipient::NewKey(k) => {
             if let Err(e) = k.validate() {
                 return Ok(Err(TxError::InvalidRecipientKey(e)));
@@ -461,36 +552,53 @@ fn check(
                     fee: tx.fee,
                 }));
             }
-            if let Some(existing) = ov.index_of(&k)? {
+            if let Some(existing) = src.index_of(&k)? {
                 return Ok(Err(TxError::RecipientKeyExists(existing)));
             }
-            if ov.next_index >= capacity {
+            let next = src.next_index()?;
+            if next >= rules.leaves() {
                 return Ok(Err(TxError::TreeFull));
             }
-            (ov.next_index, Account::new(k, 0))
+            (next, Account::new(k, 0))
         }
     };
     let Some(credited) = receiver_before.balance.checked_add(tx.amount) else {
         return Ok(Err(TxError::Overflow));
     };
-    let receiver = Account {
-        balance: credited,
-        ..receiver_before
+    Ok(Ok(ValidTransfer {
+        sender_before: sender,
+        sender: new_sender,
+        to_index,
+        receiver: Account {
+            balance: credited,
+            ..receiver_before
+        },
+        debit,
+    }))
+}
+
+/// Execution's check of one transfer: [`validate_transfer`] on the block's overlay, then rule 8.
+fn check(
+    ov: &Overlay<'_>,
+    stx: &SignedTransfer,
+    rules: TransferRules,
+    producer: u64,
+    fees_so_far: u64,
+) -> Result<Result<ValidTransfer, TxError>, StoreError> {
+    let valid = match validate_transfer(ov, stx, rules, NonceRule::Exact)? {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
     };
-    let producer_balance = if producer == to_index {
-        receiver.balance
-    } else if producer == tx.from {
-        new_sender.balance
+    let producer_balance = if producer == valid.to_index {
+        valid.receiver.balance
+    } else if producer == stx.tx.from {
+        valid.sender.balance
     } else {
         ov.account(producer)?.map_or(0, |a| a.balance)
     };
-    let pending = u128::from(fees_so_far) + u128::from(tx.fee);
+    let pending = u128::from(fees_so_far) + u128::from(stx.tx.fee);
     if u128::from(producer_balance) + pending > u128::from(u64::MAX) {
         return Ok(Err(TxError::FeeOverflow));
     }
-    Ok(Ok(Plan {
-        sender: new_sender,
-        receiver,
-        to_index,
-    }))
+    Ok(Ok(valid))
 }

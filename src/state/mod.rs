@@ -7,8 +7,9 @@ mod store;
 mod workload;
 
 pub use exec::{
-    AppliedTransfer, BlockPlan, ExecutedBlock, TxError, commit_plan, execute_block,
-    execute_block_with, plan_block,
+    AccountSource, AppliedTransfer, BlockPlan, ExecutedBlock, NonceRule, Snapshot, TransferRules,
+    TxError, ValidTransfer, commit_plan, execute_block, execute_block_with, plan_block,
+    validate_transfer,
 };
 pub use genesis::{Genesis, GenesisAccount, GenesisError, dev_secret};
 pub use store::{StateReader, StateStore, StoreOptions};
