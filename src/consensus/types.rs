@@ -474,8 +474,4 @@ pub fn verify_commit(
     Ok(())
 }
 
-/// The devnet validator key `i` (insecure: derived from a public seed).
-pub fn dev_validator_key(i: u64) -> ed25519_dalek::SigningKey {
-    let seed: [u8; 32] = Sha256::digest(format!("rustorium devnet validator {i}")).into();
-    ed25519_dalek::SigningKey::from_bytes(&seed)
-}
+pub use rustorium_state::dev_validator_key;

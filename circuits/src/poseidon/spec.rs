@@ -106,7 +106,7 @@ impl<F: PrimeField> PoseidonSpec<F> {
     }
 
     /// The optimized permutation's constants in one flat array, the layout GPU kernels read
-    /// (kernels/cuda/poseidon.cuh, kernels/wgsl): first-half round constants (4t), the pre-partial
+    /// (accel/kernels/cuda/poseidon.cuh, accel/kernels/wgsl): first-half round constants (4t), the pre-partial
     /// matrix (t×t, row-major), the MDS matrix (t×t), the partial-round constants (RP), the sparse
     /// matrices' first rows (RP×t), their first columns below the diagonal (RP×(t−1)), the
     /// second-half round constants (4t).

@@ -33,8 +33,8 @@ use rayon::prelude::*;
 use rustorium_circuits::Fr;
 use thiserror::Error;
 
-use crate::accel::msm::BasesId;
-use crate::accel::{
+use rustorium_accel::msm::BasesId;
+use rustorium_accel::{
     AccelError, G1Affine, G1Projective, MsmBackend, NttBackend, NttKind, ScalarBigInt,
 };
 
@@ -159,8 +159,8 @@ impl Prover {
     /// A prover on the CPU backends.
     pub fn cpu() -> Self {
         Self::new(
-            Arc::new(crate::accel::CpuMsm),
-            Arc::new(crate::accel::CpuNtt),
+            Arc::new(rustorium_accel::CpuMsm),
+            Arc::new(rustorium_accel::CpuNtt),
         )
     }
 

@@ -1,10 +1,13 @@
 //! Compute backends: the role traits every backend implements (batch Poseidon, G1 MSM, NTT) and
 //! the CPU backend (the native code, arkworks and rayon). CUDA and wgpu backends implement the same
-//! traits; the node picks one per operation at run time.
+//! traits; the node picks one per operation at run time through a hardware profile
+//! ([`hardware`]). This crate is the only one with unsafe code (device memory, SIMD intrinsics)
+//! and it knows nothing of the state, the prover or the network.
 
 pub(crate) mod cpu_prover;
 pub mod cuda;
 mod fallback;
+pub mod hardware;
 pub mod msm;
 pub mod simd;
 pub mod wgpu;

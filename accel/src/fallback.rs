@@ -98,39 +98,4 @@ mod tests {
         ));
         assert_eq!(h.fallbacks(), 2);
     }
-
-    /// The store's batch update runs through the fallback with identical roots.
-    #[test]
-    fn a_store_on_a_failing_gpu_commits_the_cpu_root() {
-        use crate::state::{StateStore, StoreOptions, workload_batch, workload_keys};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let keys = workload_keys(64);
-        let counter = Arc::new(AtomicU64::new(0));
-        let gpu = StateStore::create(
-            &dir.path().join("g.redb"),
-            8,
-            1,
-            Arc::new(FallbackHasher::new(Arc::new(BrokenGpu), counter.clone())),
-            StoreOptions::default(),
-        )
-        .expect("create");
-        let cpu = StateStore::create(
-            &dir.path().join("c.redb"),
-            8,
-            1,
-            Arc::new(CpuHasher::new()),
-            StoreOptions::default(),
-        )
-        .expect("create");
-        let batch = workload_batch(3, 0, 40, &keys);
-        assert_eq!(
-            gpu.commit(0, &batch).expect("commit"),
-            cpu.commit(0, &batch).expect("commit")
-        );
-        assert_eq!(
-            counter.load(Ordering::Relaxed),
-            9,
-            "one retry per batch: leaves and 8 levels"
-        );
-    }
 }

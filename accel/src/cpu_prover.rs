@@ -48,11 +48,8 @@ pub(crate) struct NttPlan {
     pub post: Option<Vec<rustorium_circuits::Fr>>,
 }
 
-pub(crate) fn ntt_plan(
-    n: usize,
-    kind: crate::accel::NttKind,
-) -> Result<NttPlan, crate::accel::AccelError> {
-    use crate::accel::NttKind;
+pub(crate) fn ntt_plan(n: usize, kind: crate::NttKind) -> Result<NttPlan, crate::AccelError> {
+    use crate::NttKind;
     use ark_ff::{FftField, Field};
     use rustorium_circuits::Fr;
     let d = domain(n)?;
@@ -70,7 +67,7 @@ pub(crate) fn ntt_plan(
     let g = Fr::GENERATOR;
     let g_inv = g
         .inverse()
-        .ok_or_else(|| crate::accel::AccelError::Length("generator has no inverse".into()))?;
+        .ok_or_else(|| crate::AccelError::Length("generator has no inverse".into()))?;
     Ok(NttPlan {
         twiddles: powers(w, n / 2, Fr::ONE),
         pre: (kind == NttKind::CosetForward).then(|| powers(g, n, Fr::ONE)),

@@ -14,7 +14,7 @@ use rustorium_circuits::Fr;
 use rustorium_circuits::poseidon::PoseidonField;
 
 use super::nvrtc::compile_ptx;
-use crate::accel::{AccelError, BatchHasher, fr_from_device, gpu_batch_is_wide};
+use crate::{AccelError, BatchHasher, fr_from_device, gpu_batch_is_wide};
 
 pub(super) fn dev(message: impl std::fmt::Display) -> AccelError {
     AccelError::Device {

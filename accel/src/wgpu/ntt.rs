@@ -7,10 +7,10 @@ use rustorium_circuits::Fr;
 use wgpu::util::DeviceExt;
 
 use super::{build_pipelines, dev, from_words, open_device, read_back, words};
-use crate::accel::cpu_prover::ntt_plan;
-use crate::accel::{AccelError, NttBackend, NttKind};
+use crate::cpu_prover::ntt_plan;
+use crate::{AccelError, NttBackend, NttKind};
 
-const NTT: &str = include_str!("../../../kernels/wgsl/ntt.wgsl");
+const NTT: &str = include_str!("../../kernels/wgsl/ntt.wgsl");
 const WORKGROUP: u32 = 64;
 
 /// NTTs on a wgpu device.
@@ -170,7 +170,7 @@ impl NttBackend for WgpuNtt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accel::CpuNtt;
+    use crate::CpuNtt;
     use ark_std::UniformRand;
 
     fn backend() -> Option<WgpuNtt> {

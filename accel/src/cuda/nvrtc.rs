@@ -5,7 +5,7 @@
 #![allow(unsafe_code)] // cudarc's library probe is an `unsafe fn`; see the SAFETY note.
 
 use super::flattened;
-use crate::accel::AccelError;
+use crate::AccelError;
 
 /// Architecture compiled for on the target GPU servers (Hopper: H100, H200).
 pub const HOPPER: &str = "sm_90";

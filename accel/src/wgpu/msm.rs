@@ -5,13 +5,13 @@
 use wgpu::util::DeviceExt;
 
 use super::{build_pipelines, dev, fq_field, open_device, read_back, scoped};
-use crate::accel::msm::{
+use crate::msm::{
     BasesId, MsmPlan, ResidentCache, bases_limbs, checked_result, jacobian_from_device,
     plan_for_device,
 };
-use crate::accel::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
+use crate::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
 
-const MSM: &str = include_str!("../../../kernels/wgsl/msm.wgsl");
+const MSM: &str = include_str!("../../kernels/wgsl/msm.wgsl");
 const WORKGROUP: u32 = 64;
 
 /// MSMs on a wgpu device.
@@ -261,14 +261,14 @@ mod tests {
     fn wgpu_msm_equals_arkworks_on_random_and_edge_cases() {
         let Some(gpu) = backend(0) else { return };
         for n in [1usize, 70] {
-            for (name, bases, scalars) in crate::accel::msm::edge_case_inputs(n, 5) {
+            for (name, bases, scalars) in crate::msm::edge_case_inputs(n, 5) {
                 let want = G1Projective::msm_bigint(&bases, &scalars);
                 let got = gpu.msm_g1(&bases, &scalars, None).expect("msm");
                 assert_eq!(got, want, "{name}, n = {n}");
             }
         }
         // A skewed MSM whose bucket is split into several tasks, and a wider window.
-        let (_, bases, _) = crate::accel::msm::edge_case_inputs(2000, 9).remove(0);
+        let (_, bases, _) = crate::msm::edge_case_inputs(2000, 9).remove(0);
         let ones: Vec<ScalarBigInt> = (0..2000)
             .map(|i| ark_ff::PrimeField::into_bigint(ark_bn254::Fr::from((i % 3 == 0) as u64)))
             .collect();
@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn wgpu_msm_keeps_bases_resident_per_id() {
         let Some(gpu) = backend(5) else { return };
-        let mut cases = crate::accel::msm::edge_case_inputs(40, 21);
+        let mut cases = crate::msm::edge_case_inputs(40, 21);
         let (_, bases, scalars) = cases.remove(0);
         let (_, _, other_scalars) = cases.remove(2);
         let id = Some(BasesId {

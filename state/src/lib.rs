@@ -11,14 +11,14 @@ pub use exec::{
     TxError, ValidTransfer, commit_plan, execute_block, execute_block_with, plan_block,
     validate_transfer,
 };
-pub use genesis::{Genesis, GenesisAccount, GenesisError, dev_secret};
+pub use genesis::{Genesis, GenesisAccount, GenesisError, dev_secret, dev_validator_key};
 pub use store::{StateReader, StateStore, StoreOptions};
 pub use workload::{SplitMix, workload_batch, workload_keys};
 
 use rustorium_circuits::merkle::MerkleError;
 use thiserror::Error;
 
-use crate::accel::AccelError;
+use rustorium_accel::AccelError;
 
 /// Errors of the state store.
 #[derive(Debug, Error)]

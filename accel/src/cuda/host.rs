@@ -113,8 +113,8 @@ pub fn poseidon(inputs: &[Fr]) -> Option<Fr> {
 
 /// The NTT kernels' sequence run on the host build of `ntt.cuh`, with the same host-side
 /// preparation (twiddles, coset powers, 1/n) the CUDA backend uses.
-pub fn ntt(data: &mut [Fr], kind: crate::accel::NttKind) -> Result<(), crate::accel::AccelError> {
-    let plan = crate::accel::cpu_prover::ntt_plan(data.len(), kind)?;
+pub fn ntt(data: &mut [Fr], kind: crate::NttKind) -> Result<(), crate::AccelError> {
+    let plan = crate::cpu_prover::ntt_plan(data.len(), kind)?;
     let mut d: Vec<Limbs> = data.iter().map(limbs).collect();
     let tw: Vec<Limbs> = plan.twiddles.iter().map(limbs).collect();
     let pre: Option<Vec<Limbs>> = plan.pre.as_ref().map(|v| v.iter().map(limbs).collect());
@@ -194,12 +194,12 @@ pub fn g1_op(op: G1Op, p: &G1, q: &G1) -> G1 {
 /// a loop over its threads, then the plan's host finish.
 pub fn msm(
     bases: &[ark_bn254::G1Affine],
-    scalars: &[crate::accel::ScalarBigInt],
+    scalars: &[crate::ScalarBigInt],
     c: u32,
-) -> Result<G1, crate::accel::AccelError> {
-    use crate::accel::msm::{MsmPlan, bases_limbs};
+) -> Result<G1, crate::AccelError> {
+    use crate::msm::{MsmPlan, bases_limbs};
     if bases.len() != scalars.len() {
-        return Err(crate::accel::AccelError::Length("length mismatch".into()));
+        return Err(crate::AccelError::Length("length mismatch".into()));
     }
     let plan = MsmPlan::new(scalars, c)?;
     let b = bases_limbs(bases);
@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn host_built_ntt_equals_arkworks_for_every_kind() {
-        use crate::accel::{CpuNtt, NttBackend, NttKind};
+        use crate::{CpuNtt, NttBackend, NttKind};
         let mut rng = ark_std::test_rng();
         for log_n in [0u32, 1, 3, 8, 11] {
             let input: Vec<Fr> = (0..1usize << log_n).map(|_| Fr::rand(&mut rng)).collect();
@@ -332,9 +332,9 @@ mod tests {
     fn host_built_msm_kernels_equal_arkworks_on_edge_cases() {
         use ark_ec::VariableBaseMSM;
         for n in [1usize, 33, 300] {
-            for (name, bases, scalars) in crate::accel::msm::edge_case_inputs(n, 11) {
+            for (name, bases, scalars) in crate::msm::edge_case_inputs(n, 11) {
                 let want = G1::msm_bigint(&bases, &scalars);
-                for c in [3u32, 8, crate::accel::msm::default_window_bits(n)] {
+                for c in [3u32, 8, crate::msm::default_window_bits(n)] {
                     assert_eq!(
                         msm(&bases, &scalars, c).expect("msm"),
                         want,

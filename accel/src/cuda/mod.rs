@@ -17,21 +17,21 @@ pub use ntt::CudaNtt;
 pub const SOURCES: &[(&str, &str)] = &[
     (
         "bn254_field.cuh",
-        include_str!("../../../kernels/cuda/bn254_field.cuh"),
+        include_str!("../../kernels/cuda/bn254_field.cuh"),
     ),
-    ("g1.cuh", include_str!("../../../kernels/cuda/g1.cuh")),
+    ("g1.cuh", include_str!("../../kernels/cuda/g1.cuh")),
     (
         "poseidon.cuh",
-        include_str!("../../../kernels/cuda/poseidon.cuh"),
+        include_str!("../../kernels/cuda/poseidon.cuh"),
     ),
-    ("ntt.cuh", include_str!("../../../kernels/cuda/ntt.cuh")),
+    ("ntt.cuh", include_str!("../../kernels/cuda/ntt.cuh")),
     (
         "poseidon.cu",
-        include_str!("../../../kernels/cuda/poseidon.cu"),
+        include_str!("../../kernels/cuda/poseidon.cu"),
     ),
-    ("ntt.cu", include_str!("../../../kernels/cuda/ntt.cu")),
-    ("msm.cuh", include_str!("../../../kernels/cuda/msm.cuh")),
-    ("msm.cu", include_str!("../../../kernels/cuda/msm.cu")),
+    ("ntt.cu", include_str!("../../kernels/cuda/ntt.cu")),
+    ("msm.cuh", include_str!("../../kernels/cuda/msm.cuh")),
+    ("msm.cu", include_str!("../../kernels/cuda/msm.cu")),
 ];
 
 /// A `.cu` source with its local `#include "…"` lines replaced by the headers' text (NVRTC then

@@ -35,9 +35,9 @@ use rustorium_circuits::poseidon;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::accel::cuda::{CudaHasher, CudaMsm, CudaNtt, list_devices};
-use crate::accel::wgpu::{AdapterSummary, WgpuHasher, WgpuMsm, WgpuNtt, list_adapters};
-use crate::accel::{
+use crate::cuda::{CudaHasher, CudaMsm, CudaNtt, list_devices};
+use crate::wgpu::{AdapterSummary, WgpuHasher, WgpuMsm, WgpuNtt, list_adapters};
+use crate::{
     AccelError, BatchHasher, CpuHasher, CpuMsm, CpuNtt, FallbackHasher, MsmBackend, NttBackend,
 };
 
@@ -438,14 +438,14 @@ fn backend_err(backend: &str) -> impl FnOnce(AccelError) -> SelfCheckError + '_ 
 /// real witnesses), 256 points.
 pub fn msm_self_check(m: &dyn MsmBackend) -> Result<(), SelfCheckError> {
     use ark_ec::VariableBaseMSM;
-    for (name, bases, scalars) in crate::accel::msm::edge_case_inputs(256, 0x3a3)
+    for (name, bases, scalars) in crate::msm::edge_case_inputs(256, 0x3a3)
         .into_iter()
         .filter(|(n, _, _)| n == "random" || n.starts_with("small"))
     {
         let got = m
             .msm_g1(&bases, &scalars, None)
             .map_err(backend_err(m.name()))?;
-        if got != crate::accel::G1Projective::msm_bigint(&bases, &scalars) {
+        if got != crate::G1Projective::msm_bigint(&bases, &scalars) {
             return Err(SelfCheckError::Mismatch {
                 backend: format!("{} MSM", m.name()),
                 reference: "arkworks",
@@ -458,7 +458,7 @@ pub fn msm_self_check(m: &dyn MsmBackend) -> Result<(), SelfCheckError> {
 
 /// A small randomized comparison of an NTT backend with arkworks (every kind, 2^10).
 pub fn ntt_self_check(n: &dyn NttBackend) -> Result<(), SelfCheckError> {
-    use crate::accel::NttKind;
+    use crate::NttKind;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x477);
     let input: Vec<Fr> = (0..1024).map(|_| Fr::rand(&mut rng)).collect();
     for kind in [
@@ -513,7 +513,7 @@ pub struct Detected {
     /// CPU features that matter to the field arithmetic.
     pub cpu_features: Vec<String>,
     /// CUDA devices.
-    pub cuda: Vec<crate::accel::cuda::CudaDevice>,
+    pub cuda: Vec<crate::cuda::CudaDevice>,
     /// wgpu (Vulkan) adapters; `software` marks CPU emulations such as lavapipe.
     pub wgpu: Vec<AdapterSummary>,
     /// The shipped profile that fits.

@@ -32,7 +32,7 @@ use rustorium_circuits::merkle::{
 };
 
 use super::StoreError;
-use crate::accel::BatchHasher;
+use rustorium_accel::BatchHasher;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const NODES: TableDefinition<(u8, u64, u64), [u8; 32]> = TableDefinition::new("nodes");

@@ -14,10 +14,10 @@ use cudarc::nvrtc::Ptx;
 
 use super::hasher::{arch_of, dev, driver_available};
 use super::nvrtc::compile_ptx;
-use crate::accel::msm::{
+use crate::msm::{
     BasesId, ResidentCache, bases_limbs, checked_result, jacobian_from_device, plan_for_device,
 };
-use crate::accel::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
+use crate::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
 
 /// The CUDA MSM backend.
 pub struct CudaMsm {

@@ -59,7 +59,7 @@ impl KeyPair {
             dev_seed,
             pk,
             matrices: OnceLock::new(),
-            bases_owner: crate::accel::msm::BasesId::new_owner(),
+            bases_owner: rustorium_accel::msm::BasesId::new_owner(),
         }
     }
 

@@ -13,8 +13,8 @@ use rustorium_circuits::Fr;
 
 use super::hasher::{arch_of, dev, driver_available, limbs};
 use super::nvrtc::compile_ptx;
-use crate::accel::cpu_prover::ntt_plan;
-use crate::accel::{AccelError, NttBackend, NttKind, fr_from_device};
+use crate::cpu_prover::ntt_plan;
+use crate::{AccelError, NttBackend, NttKind, fr_from_device};
 
 /// The CUDA NTT backend.
 pub struct CudaNtt {

@@ -115,6 +115,14 @@ pub struct Genesis {
     pub verifying_keys: Vec<(usize, [u8; 32])>,
 }
 
+/// The devnet validator key `i` (insecure: derived from a public seed), named by a genesis
+/// validator's `dev_key = i`.
+pub fn dev_validator_key(i: u64) -> ed25519_dalek::SigningKey {
+    let seed: [u8; 32] =
+        <sha2::Sha256 as sha2::Digest>::digest(format!("rustorium devnet validator {i}")).into();
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+}
+
 /// The secret of devnet key `n`: `BLAKE-512("rustorium devnet key" || n as u64 LE)[..32]`.
 /// Public knowledge, for devnets and tests only.
 pub fn dev_secret(n: u64) -> SecretKey {
@@ -183,7 +191,7 @@ impl Genesis {
         let mut validators = Vec::with_capacity(file.validators.len());
         for (i, v) in file.validators.iter().enumerate() {
             let key = match (&v.dev_key, &v.pubkey) {
-                (Some(n), None) => crate::consensus::types::dev_validator_key(*n).verifying_key(),
+                (Some(n), None) => crate::dev_validator_key(*n).verifying_key(),
                 (None, Some(h)) => {
                     let bytes: [u8; 32] = hex::decode(h.trim_start_matches("0x"))
                         .ok()
@@ -271,7 +279,7 @@ mod tests {
     #[test]
     fn validators_parse_and_bad_ones_are_refused() {
         let base = "chain_id = 7\ndepth = 8\n[[accounts]]\ndev_key = 0\nbalance = 1\n[[accounts]]\ndev_key = 1\nbalance = 1\n";
-        let key = crate::consensus::types::dev_validator_key(5).verifying_key();
+        let key = crate::dev_validator_key(5).verifying_key();
         let g = Genesis::parse(
             &format!(
                 "{base}[[validators]]\ndev_key = 4\nfee_account = 0\n[[validators]]\npubkey = \"{}\"\nfee_account = 1\n",
@@ -284,7 +292,7 @@ mod tests {
         assert_eq!(g.validators[1], (key, 1));
         assert_eq!(
             g.validators[0].0,
-            crate::consensus::types::dev_validator_key(4).verifying_key()
+            crate::dev_validator_key(4).verifying_key()
         );
         for (bad, why) in [
             (
