@@ -561,7 +561,7 @@ mod tests {
     #[test]
     fn shipped_profiles_parse_and_bad_ones_name_the_key() {
         for name in ["cpu", "h100", "h200", "nvidia", "lavapipe"] {
-            let path = format!("{}/hardware/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+            let path = format!("{}/../hardware/{name}.toml", env!("CARGO_MANIFEST_DIR"));
             let p = Profile::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.name, name);
         }
@@ -601,7 +601,7 @@ mod tests {
         let counter = Arc::new(AtomicU64::new(0));
         let cpu = Profile::load(Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/hardware/cpu.toml"
+            "/../hardware/cpu.toml"
         )))
         .expect("cpu");
         let (h, name) = cpu.poseidon_hasher(counter.clone()).expect("cpu works");
@@ -611,7 +611,7 @@ mod tests {
             // require_gpu refuses to start without one.
             let h100 = Profile::load(Path::new(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/hardware/h100.toml"
+                "/../hardware/h100.toml"
             )))
             .expect("h100");
             assert!(h100.require_gpu);
