@@ -555,3 +555,43 @@ fn a_damaged_verifying_key_is_refused_at_start() {
     assert_eq!(std::fs::read(&vk).expect("rewritten"), good);
     assert!(node.close(Duration::from_secs(60)));
 }
+
+/// The chain head is published through a watch channel: a transfer that fills the pool makes a
+/// block at once (the block interval is a minute: nothing waits for a timer), and its commit and
+/// then its proof arrive as changes of the head, in that order, mirrored by the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_head_is_a_watch_channel() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(NodeConfig {
+        capacity: 1,
+        block_interval_ms: 60_000,
+        ..config(dir.path())
+    })
+    .expect("node starts");
+    let mut head = node.watch_head();
+    let start = *head.borrow_and_update();
+    assert_eq!((start.committed, start.proven), (0, 0));
+    node.submit(t(0, 1, 0)).expect("admitted");
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while head.changed().await.is_ok() {
+            let h = *head.borrow_and_update();
+            seen.push((h.committed, h.proven));
+            if h.proven >= 1 {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the block is committed and proven well before the block interval");
+    assert_eq!(seen.first(), Some(&(1, 0)), "commit first: {seen:?}");
+    assert_eq!(seen.last(), Some(&(1, 1)), "then the proof: {seen:?}");
+    assert_eq!(node.head(), *head.borrow());
+    let metrics = node.metrics.render();
+    assert!(
+        metrics.contains("rustorium_committed_height 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("rustorium_proven_height 1\n"), "{metrics}");
+    node.shutdown();
+}

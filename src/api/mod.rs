@@ -175,12 +175,13 @@ async fn partition(
 
 async fn status(State(n): State<Shared>) -> Response {
     let m = &n.metrics;
+    let head = n.head();
     ok(json!({
         "chain_id": n.genesis.chain_id,
         "depth": n.genesis.depth,
         "capacity": n.config.capacity,
-        "committed_height": m.committed_height.load(Ordering::Relaxed),
-        "proven_height": m.proven_height.load(Ordering::Relaxed),
+        "committed_height": head.committed,
+        "proven_height": head.proven,
         "mempool": n.mempool_len(),
         "store_recovered": n.store.recovered(),
         "proving_queue": m.proving_queue.load(Ordering::Relaxed),
@@ -189,7 +190,7 @@ async fn status(State(n): State<Shared>) -> Response {
         "consensus_round": m.consensus_round.load(Ordering::Relaxed),
         "connected_validators": n.p2p().map(|p| p.connected()),
         "decided_hash": n
-            .synced_block(m.committed_height.load(Ordering::Relaxed))
+            .synced_block(head.committed)
             .ok()
             .flatten()
             .map(|(v, _)| hex::encode(v.hash().0)),
@@ -246,7 +247,7 @@ fn block_json(n: &Node, h: u64) -> Response {
 }
 
 async fn latest_block(State(n): State<Shared>) -> Response {
-    let h = n.metrics.committed_height.load(Ordering::Relaxed);
+    let h = n.head().committed;
     block_json(&n, h)
 }
 
@@ -282,7 +283,7 @@ async fn block_proof(State(n): State<Shared>, Path(h): Path<String>) -> Response
 }
 
 async fn proven_latest(State(n): State<Shared>) -> Response {
-    let h = n.metrics.proven_height.load(Ordering::Relaxed);
+    let h = n.head().proven;
     match n.store.reader().and_then(|r| r.root(h)) {
         Ok(root) => ok(json!({"height": h, "root": to_decimal(&root)})),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),

@@ -918,7 +918,6 @@ fn ring_transfers(n: u64, senders: u64) -> Vec<rustorium_circuits::transfer::Sig
 /// Submit→final latency and throughput of `n` in-process validators on loopback.
 fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result<()> {
     use rustorium::node::{NodeConfig, chain};
-    use std::sync::atomic::Ordering;
 
     let senders = 32u64;
     let dir = std::env::temp_dir().join(format!("rustorium-consensus-{}", std::process::id()));
@@ -970,7 +969,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
         let period = Duration::from_secs_f64(1.0 / rate.max(1.0));
         let mut submitted_at = std::collections::HashMap::new();
         let mut latencies = Vec::new();
-        let mut seen = node.metrics.committed_height.load(Ordering::Relaxed);
+        let mut seen = node.head().committed;
         let first_height = seen;
         let mut next = 0usize;
         while latencies.len() < count {
@@ -981,7 +980,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
                 submitted_at.insert(rustorium_circuits::field::to_decimal(&tx.tx.message()), Instant::now());
                 next += 1;
             }
-            let committed = node.metrics.committed_height.load(Ordering::Relaxed);
+            let committed = node.head().committed;
             for h in seen + 1..=committed {
                 let b = chain::block(&node.store, h)?.context("block")?;
                 let now = Instant::now();
@@ -1020,7 +1019,6 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
 /// A bounded load run against an in-process node on loopback (fresh temporary data directory).
 fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()> {
     use rustorium::node::{Node, NodeConfig, chain};
-    use std::sync::atomic::Ordering;
 
     let senders = 32u64;
     let dir = std::env::temp_dir().join(format!("rustorium-load-{}", std::process::id()));
@@ -1078,7 +1076,7 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         let mut latencies = Vec::new();
         let mut seen = 0u64;
         while latencies.len() < n {
-            let committed = node.metrics.committed_height.load(Ordering::Relaxed);
+            let committed = node.head().committed;
             for h in seen + 1..=committed {
                 let b = chain::block(&node.store, h)?.context("block")?;
                 let now = Instant::now();
@@ -1093,10 +1091,11 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let committed_all = start.elapsed();
-        while node.metrics.proven_height.load(Ordering::Relaxed) < seen {
-            anyhow::ensure!(start.elapsed() < Duration::from_secs(1800), "proving timed out");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut head = node.watch_head();
+        tokio::time::timeout(Duration::from_secs(1800), head.wait_for(|h| h.proven >= seen))
+            .await
+            .context("proving timed out")?
+            .context("node stopped")?;
         let proven_all = start.elapsed();
         latencies.sort();
         println!("| transfers | accepted tx/s (QUIC, 16 per stream) | submit→commit p50 | p99 | committed tx/s | proven tx/s | blocks |");

@@ -422,7 +422,7 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
                 }
             }
             // The built-in light client follows the proven chain.
-            let proven = node.metrics.proven_height.load(Ordering::Relaxed);
+            let proven = node.head().proven;
             for h in verified_h + 1..=proven {
                 let bytes = chain::proof(&node.store, h)?.context("proof missing")?;
                 let block = chain::block(&node.store, h)?.context("block missing")?;
@@ -433,7 +433,7 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
                 last_report = Instant::now();
                 let m = &node.metrics;
                 let secs = start.elapsed().as_secs_f64();
-                let heights: Vec<u64> = nodes.iter().map(|n| n.metrics.committed_height.load(Ordering::Relaxed)).collect();
+                let heights: Vec<u64> = nodes.iter().map(|n| n.head().committed).collect();
                 if nodes.len() > 1 {
                     println!("[{secs:6.1} s] validators committed {heights:?}");
                 }

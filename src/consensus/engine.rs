@@ -165,7 +165,7 @@ impl Engine {
         let Some(node) = self.node.upgrade() else {
             return;
         };
-        let mut height = node.metrics.committed_height.load(Ordering::Relaxed) + 1;
+        let mut height = node.head().committed + 1;
         drop(node);
         let mut state = self.new_state(height);
         let mut inputs = vec![self.start_input(height)];
@@ -270,7 +270,7 @@ impl Engine {
                 inputs.insert(0, Input::TimeoutElapsed(entry.remove()));
             }
             // Blocks committed by sync move us past the height consensus was working on.
-            let committed = node.metrics.committed_height.load(Ordering::Relaxed);
+            let committed = node.head().committed;
             if committed >= height {
                 self.advance(&node, &mut state, &mut height, &mut inputs, committed + 1);
             }
@@ -514,7 +514,7 @@ impl Handler<'_> {
                         .fetch_add(n.max(1), Ordering::Relaxed);
                     tracing::warn!(height = cert.height.0, ?evidence, "equivocation evidence");
                 }
-                if self.node.metrics.committed_height.load(Ordering::Relaxed) >= cert.height.0 {
+                if self.node.head().committed >= cert.height.0 {
                     io.finalized = Some(cert.height.0);
                 }
                 r.resume_with(())

@@ -139,6 +139,43 @@ pub struct Node {
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Scoring and policy.
     pub admission: admission::Admission,
+    head: tokio::sync::watch::Sender<ChainHead>,
+    wake: Wake,
+}
+
+/// The chain's head as this node sees it. Published through a watch channel
+/// ([`Node::watch_head`]): the producer, consensus, the API and tools read it instead of metrics,
+/// and waiters are woken by its changes instead of polling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The last committed height (0: genesis only).
+    pub committed: u64,
+    /// The highest height with every block up to it proven.
+    pub proven: u64,
+}
+
+/// Wakes the producer thread: a transfer was admitted, a proof stored, or the node is stopping.
+#[derive(Default)]
+struct Wake {
+    pending: Mutex<bool>,
+    cond: std::sync::Condvar,
+}
+
+impl Wake {
+    fn notify(&self) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cond.notify_all();
+    }
+
+    /// Waits until notified or `timeout` passes; consumes the notification.
+    fn wait(&self, timeout: Duration) {
+        let guard = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut guard, _) = self
+            .cond
+            .wait_timeout_while(guard, timeout, |pending| !*pending)
+            .unwrap_or_else(|e| e.into_inner());
+        *guard = false;
+    }
 }
 
 impl std::fmt::Debug for Node {
@@ -318,13 +355,15 @@ impl Node {
             runtime: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
             admission,
+            head: tokio::sync::watch::Sender::new(ChainHead::default()),
+            wake: Wake::default(),
         });
         let latest = node.store.reader()?.latest_version()?.unwrap_or(0);
-        node.metrics
-            .committed_height
-            .store(latest, Ordering::Relaxed);
         let proven = chain::proven_height(&node.store)?;
-        node.metrics.proven_height.store(proven, Ordering::Relaxed);
+        node.set_head(|h| {
+            h.committed = latest;
+            h.proven = proven;
+        });
         if node.keys.is_some() {
             // Block `proven + 1` re-executes on version `proven`: never prune it.
             node.store.hold_from(proven);
@@ -365,6 +404,30 @@ impl Node {
         Ok(node)
     }
 
+    /// The chain head now.
+    pub fn head(&self) -> ChainHead {
+        *self.head.borrow()
+    }
+
+    /// A receiver of every change of the chain head.
+    pub fn watch_head(&self) -> tokio::sync::watch::Receiver<ChainHead> {
+        self.head.subscribe()
+    }
+
+    /// Updates the head, its metrics, and wakes whoever waits on it.
+    fn set_head(&self, change: impl FnOnce(&mut ChainHead)) {
+        self.head.send_modify(|h| {
+            change(h);
+            self.metrics
+                .committed_height
+                .store(h.committed, Ordering::Relaxed);
+            self.metrics
+                .proven_height
+                .store(h.proven, Ordering::Relaxed);
+        });
+        self.wake.notify();
+    }
+
     /// Installs the admission hook.
     pub fn set_admission_hook(&self, hook: Arc<dyn AdmissionHook>) {
         *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
@@ -373,6 +436,7 @@ impl Node {
     /// Asks the threads to stop.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.wake.notify();
         if let Some(rt) = self
             .runtime
             .lock()
@@ -442,6 +506,7 @@ impl Node {
         match &result {
             Ok(()) => {
                 self.metrics.tx_accepted.fetch_add(1, Ordering::Relaxed);
+                self.wake.notify();
                 self.gossip(&tx);
             }
             Err(e) => self.metrics.reject(e.reason()),
@@ -612,9 +677,7 @@ impl Node {
         self.metrics
             .tx_applied
             .fetch_add(executed.applied.len() as u64, Ordering::Relaxed);
-        self.metrics
-            .committed_height
-            .store(block.height, Ordering::Relaxed);
+        self.set_head(|h| h.committed = block.height);
         tracing::info!(
             height = block.height,
             applied = executed.applied.len(),
@@ -649,11 +712,8 @@ impl Node {
         if self.keys.is_none() || max == 0 {
             return None;
         }
-        let m = &self.metrics;
-        let backlog = m
-            .committed_height
-            .load(Ordering::Relaxed)
-            .saturating_sub(m.proven_height.load(Ordering::Relaxed));
+        let head = self.head();
+        let backlog = head.committed.saturating_sub(head.proven);
         (backlog >= max).then_some(backlog)
     }
 
@@ -661,8 +721,15 @@ impl Node {
         let interval = Duration::from_millis(self.config.block_interval_ms.max(1));
         let mut last = Instant::now();
         let mut paused = false;
+        // Woken by admissions, proofs and shutdown; otherwise asleep until the interval of a
+        // non-empty pool runs out (an idle node does no work).
+        let mut timeout = interval;
         while !self.stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(20));
+            self.wake.wait(timeout);
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            timeout = interval;
             match self.proving_backlog_full() {
                 Some(backlog) => {
                     if !paused {
@@ -680,7 +747,11 @@ impl Node {
                 None => {}
             }
             let len = self.mempool_len();
-            if len == 0 || (len < self.config.capacity && last.elapsed() < interval) {
+            if len == 0 {
+                continue;
+            }
+            if len < self.config.capacity && last.elapsed() < interval {
+                timeout = interval - last.elapsed();
                 continue;
             }
             last = Instant::now();
@@ -755,8 +826,8 @@ impl Node {
         self.store.hold_from(proven);
         self.metrics.observe_proof(secs);
         self.metrics.proofs.fetch_add(1, Ordering::Relaxed);
-        self.metrics.proven_height.store(proven, Ordering::Relaxed);
-        let committed = self.metrics.committed_height.load(Ordering::Relaxed);
+        self.set_head(|h| h.proven = proven);
+        let committed = self.head().committed;
         self.metrics.oldest_unproven.store(
             if proven < committed { proven + 1 } else { 0 },
             Ordering::Relaxed,
