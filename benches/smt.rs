@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rustorium::accel::CpuHasher;
-use rustorium::state::{StateStore, StoreOptions, workload_batch, workload_keys};
+use rustorium::state::{StateStore, StoreOptions};
 use rustorium_circuits::account::Account;
+use rustorium_testkit::{workload_batch, workload_keys};
 
 const ACCOUNTS: usize = 1 << 14;
 

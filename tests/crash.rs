@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use common::naive_root;
 use rustorium::accel::CpuHasher;
-use rustorium::state::{SplitMix, StateStore, StoreOptions, workload_batch, workload_keys};
+use rustorium::state::{StateStore, StoreOptions};
 use rustorium_circuits::Fr;
 use rustorium_circuits::field::to_decimal;
+use rustorium_testkit::{SplitMix, workload_batch, workload_keys};
 
 const DEPTH: usize = 8;
 const SEED: u64 = 42;

@@ -10,11 +10,12 @@ use std::sync::{Arc, OnceLock};
 use common::naive_root;
 use proptest::prelude::*;
 use rustorium::accel::CpuHasher;
-use rustorium::state::{StateStore, StoreError, StoreOptions, workload_keys};
+use rustorium::state::{StateStore, StoreError, StoreOptions};
 use rustorium_circuits::Fr;
 use rustorium_circuits::account::Account;
 use rustorium_circuits::eddsa::PublicKey;
 use rustorium_circuits::merkle::{AccountProof, MerkleError};
+use rustorium_testkit::workload_keys;
 
 const DEPTH: usize = 6;
 

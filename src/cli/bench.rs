@@ -570,7 +570,8 @@ fn report(out: &std::path::Path) -> Result<()> {
     ));
     // Tree update, depth 32.
     {
-        use rustorium::state::{StateStore, StoreOptions, workload_batch, workload_keys};
+        use rustorium::state::{StateStore, StoreOptions};
+        use rustorium_testkit::{workload_batch, workload_keys};
         let dir = std::env::temp_dir().join(format!("rustorium-report-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let keys = workload_keys(1024);
@@ -1119,7 +1120,8 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
 /// Per-backend Poseidon and tree-update throughput, each GPU result compared with the CPU's.
 fn accel(log_sizes: &[u32], leaves: &[usize], allow_software: bool) -> Result<()> {
     use rustorium::accel::{BatchHasher, CpuHasher};
-    use rustorium::state::{StateStore, StoreOptions, workload_batch, workload_keys};
+    use rustorium::state::{StateStore, StoreOptions};
+    use rustorium_testkit::{workload_batch, workload_keys};
     use std::collections::BTreeMap;
     use std::sync::Arc;
 

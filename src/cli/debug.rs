@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Subcommand;
 use rustorium::accel::CpuHasher;
-use rustorium::state::{StateStore, StoreOptions, workload_batch, workload_keys};
+use rustorium::state::{StateStore, StoreOptions};
 use rustorium_circuits::field::to_decimal;
+use rustorium_testkit::{workload_batch, workload_keys};
 
 use super::Outcome;
 

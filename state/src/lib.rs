@@ -4,7 +4,6 @@
 mod exec;
 mod genesis;
 mod store;
-mod workload;
 
 pub use exec::{
     AccountSource, AppliedTransfer, BlockPlan, ExecutedBlock, NonceRule, Snapshot, TransferRules,
@@ -13,7 +12,6 @@ pub use exec::{
 };
 pub use genesis::{Genesis, GenesisAccount, GenesisError, dev_secret, dev_validator_key};
 pub use store::{StateReader, StateStore, StoreOptions};
-pub use workload::{SplitMix, workload_batch, workload_keys};
 
 use rustorium_circuits::merkle::MerkleError;
 use thiserror::Error;

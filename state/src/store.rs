@@ -157,16 +157,7 @@ impl StateStore {
             txn.open_table(STALE)?;
         }
         txn.commit()?;
-        Ok(Self {
-            db,
-            depth,
-            chain_id,
-            empty: empty_hashes(depth),
-            hasher,
-            options,
-            recovered,
-            hold_from: std::sync::atomic::AtomicU64::new(u64::MAX),
-        })
+        Ok(Self::with_db(db, depth, chain_id, hasher, options, recovered))
     }
 
     /// Creates a store at `path` holding `genesis` as version 0 (accounts at indices 0, 1, …) and
@@ -258,7 +249,18 @@ impl StateStore {
         if depth == 0 || depth > MAX_DEPTH {
             return Err(StoreError::Corrupt(format!("stored depth {depth}")));
         }
-        Ok(Self {
+        Ok(Self::with_db(db, depth, chain_id, hasher, options, recovered))
+    }
+
+    fn with_db(
+        db: Database,
+        depth: usize,
+        chain_id: u64,
+        hasher: Arc<dyn BatchHasher<Fr>>,
+        options: StoreOptions,
+        recovered: bool,
+    ) -> Self {
+        Self {
             db,
             depth,
             chain_id,
@@ -267,7 +269,7 @@ impl StateStore {
             options,
             recovered,
             hold_from: std::sync::atomic::AtomicU64::new(u64::MAX),
-        })
+        }
     }
 
     /// Never prunes `version` or any later one until the hold moves (it may only move up): the

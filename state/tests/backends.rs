@@ -4,38 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustorium_accel::wgpu::WgpuHasher;
-use rustorium_accel::{AccelError, BatchHasher, CpuHasher, FallbackHasher};
-use rustorium_circuits::Fr;
-use rustorium_state::{StateStore, StoreOptions, workload_batch, workload_keys};
-
-/// A device that fails every batch.
-struct BrokenGpu;
-
-impl BatchHasher<Fr> for BrokenGpu {
-    fn name(&self) -> &'static str {
-        "cuda"
-    }
-    fn hash_batch(&self, _: usize, _: &[Fr], _: &mut [Fr]) -> Result<(), AccelError> {
-        Err(AccelError::Device {
-            backend: "cuda",
-            message: "simulated device loss".into(),
-        })
-    }
-}
-
-fn wgpu_hasher() -> Option<WgpuHasher> {
-    match WgpuHasher::new(true, 1 << 16) {
-        Ok(h) => Some(h),
-        Err(e) => {
-            assert!(
-                std::env::var_os("RUSTORIUM_SKIP_WGPU").is_some(),
-                "no Vulkan adapter ({e}): run scripts/test.sh (installs mesa-vulkan-drivers) or set RUSTORIUM_SKIP_WGPU=1"
-            );
-            None
-        }
-    }
-}
+use rustorium_accel::{CpuHasher, FallbackHasher};
+use rustorium_state::{StateStore, StoreOptions};
+use rustorium_testkit::{FailingHasher, wgpu_hasher, workload_batch, workload_keys};
 
 /// The store's batch update runs through the fallback with identical roots.
 #[test]
@@ -47,7 +18,10 @@ fn a_store_on_a_failing_gpu_commits_the_cpu_root() {
         &dir.path().join("g.redb"),
         8,
         1,
-        Arc::new(FallbackHasher::new(Arc::new(BrokenGpu), counter.clone())),
+        Arc::new(FallbackHasher::new(
+            Arc::new(FailingHasher),
+            counter.clone(),
+        )),
         StoreOptions::default(),
     )
     .expect("create");

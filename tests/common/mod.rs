@@ -2,47 +2,14 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rustorium_circuits::Fr;
-use rustorium_circuits::account::Account;
-use rustorium_circuits::poseidon;
-
-/// The root of a tree of `depth` recomputed from scratch: every leaf, every level. The reference
-/// the store's incremental batch updates are compared with (small depths only).
-pub fn naive_root(model: &BTreeMap<u64, Account>, depth: usize) -> Fr {
-    let mut level: Vec<Fr> = (0..1u64 << depth)
-        .map(|i| model.get(&i).map_or(Fr::from(0u64), Account::leaf))
-        .collect();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|p| poseidon::hash2(p[0], p[1]))
-            .collect();
-    }
-    level[0]
-}
-
-/// `config/genesis.toml` (funded dev accounts 0..4) with the tree depth set to `depth`, written to
-/// `dir/genesis.toml`; returns the path. Tests keep circuits small. The pinned verifying keys are
-/// left out: they are for the devnet's depth.
-pub fn small_genesis(dir: &std::path::Path, depth: usize) -> std::path::PathBuf {
-    let full = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/genesis.toml"))
-        .expect("genesis");
-    let text = full
-        .split("[[verifying_keys]]")
-        .next()
-        .expect("split yields one part")
-        .replace("depth = 32", &format!("depth = {depth}"));
-    let path = dir.join("genesis.toml");
-    std::fs::write(&path, text).expect("write genesis");
-    path
-}
+#[allow(unused_imports)] // each test binary uses a subset
+pub use rustorium_testkit::{dev_transfer, naive_root, node_config, small_genesis};
 
 /// Starts `rustorium node --config <config>` and waits for its ready line; returns the process and
 /// its QUIC and HTTP addresses. The process's stdout is drained in the background; stderr is
@@ -84,38 +51,4 @@ pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Writes a depth-5 [`small_genesis`] and `dir/node.toml` for a node on ephemeral loopback ports
-/// (producer 3), with `extra` TOML lines appended; returns the config's path.
-pub fn node_config(dir: &Path, extra: &str) -> std::path::PathBuf {
-    small_genesis(dir, 5);
-    let config = dir.join("node.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"data\"\ngenesis = \"genesis.toml\"\nproducer = 3\nquic_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\n{extra}"
-        ),
-    )
-    .expect("write node.toml");
-    config
-}
-
-/// A transfer on the devnet chain (1337) signed by devnet key `from`.
-pub fn dev_transfer(
-    from: u64,
-    to: rustorium_circuits::transfer::Recipient,
-    amount: u64,
-    fee: u64,
-    nonce: u64,
-) -> rustorium_circuits::transfer::SignedTransfer {
-    rustorium_circuits::transfer::Transfer {
-        chain_id: 1337,
-        from,
-        to,
-        amount,
-        fee,
-        nonce,
-    }
-    .sign(&rustorium::state::dev_secret(from))
 }

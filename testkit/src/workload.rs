@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use rustorium_circuits::account::Account;
 use rustorium_circuits::eddsa::PublicKey;
 
-use super::genesis::dev_secret;
+use rustorium_state::dev_secret;
 
 /// SplitMix64: tiny, seedable, good enough for workloads.
 #[derive(Clone, Debug)]
