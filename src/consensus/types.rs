@@ -475,3 +475,116 @@ pub fn verify_commit(
 }
 
 pub use rustorium_state::dev_validator_key;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHAIN: u64 = 1337;
+
+    fn validators(n: u16) -> ValidatorSet {
+        ValidatorSet(
+            (0..n)
+                .map(|i| Validator {
+                    id: ValidatorId(i),
+                    key: dev_validator_key(i.into()).verifying_key(),
+                    fee_account: i.into(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Validator `signer`'s precommit for `value` at height 7, round 1, signed for `chain`.
+    fn precommit(chain: u64, signer: u16, value: BlockHash) -> mt::CommitSignature<Ctx> {
+        let vote = Vote {
+            kind: mt::VoteType::Precommit,
+            height: Height(7),
+            round: mt::Round::new(1),
+            value: mt::NilOrVal::Val(value),
+            validator: ValidatorId(signer),
+        };
+        let key = dev_validator_key(signer.into());
+        mt::CommitSignature::new(
+            ValidatorId(signer),
+            sign(&key, &vote_sign_bytes(chain, &vote)),
+        )
+    }
+
+    fn certificate(sigs: Vec<mt::CommitSignature<Ctx>>) -> mt::CommitCertificate<Ctx> {
+        mt::CommitCertificate {
+            height: Height(7),
+            round: mt::Round::new(1),
+            value_id: BlockHash([9; 32]),
+            commit_signatures: sigs,
+        }
+    }
+
+    /// A commit certificate counts distinct valid precommits of known validators against
+    /// `2f + 1`; every way to fall short is refused with its own error.
+    #[test]
+    fn commit_certificates_need_a_quorum_of_distinct_valid_precommits() {
+        let vs = validators(4); // f = 1: 3 signatures needed
+        let value = BlockHash([9; 32]);
+        let good = |i| precommit(CHAIN, i, value);
+        assert_eq!(
+            verify_commit(CHAIN, &vs, &certificate(vec![good(0), good(1), good(3)])),
+            Ok(())
+        );
+        assert_eq!(
+            verify_commit(CHAIN, &vs, &certificate(vec![good(0), good(1)])),
+            Err(CertificateError::NoQuorum { got: 2, needed: 3 })
+        );
+        // A validator signing twice is counted once.
+        assert_eq!(
+            verify_commit(CHAIN, &vs, &certificate(vec![good(0), good(1), good(1)])),
+            Err(CertificateError::NoQuorum { got: 2, needed: 3 })
+        );
+        // Another block's precommit, another chain's, or another signer's key: bad signature.
+        let other_value = precommit(CHAIN, 2, BlockHash([8; 32]));
+        let other_chain = precommit(CHAIN + 1, 2, value);
+        let mut stolen = good(2);
+        stolen.address = ValidatorId(1);
+        for (bad, signer) in [(other_value, 2), (other_chain, 2), (stolen, 1)] {
+            assert_eq!(
+                verify_commit(CHAIN, &vs, &certificate(vec![good(0), good(3), bad])),
+                Err(CertificateError::BadSignature(ValidatorId(signer)))
+            );
+        }
+        let mut outsider = precommit(CHAIN, 4, value);
+        outsider.address = ValidatorId(4);
+        assert_eq!(
+            verify_commit(CHAIN, &vs, &certificate(vec![good(0), good(1), outsider])),
+            Err(CertificateError::UnknownValidator(ValidatorId(4)))
+        );
+    }
+
+    /// Signatures and keys of the wrong length or off the curve do not decode.
+    #[test]
+    fn malformed_keys_and_signatures_are_typed_errors() {
+        use mt::SigningScheme;
+        assert_eq!(
+            Ed25519::decode_signature(&[0; 63]),
+            Err(KeyDecodeError::SignatureLength(63))
+        );
+        assert_eq!(
+            Ed25519::decode_public_key(&[0; 33]).err(),
+            Some(KeyDecodeError::KeyLength(33))
+        );
+        let key = dev_validator_key(0).verifying_key();
+        assert_eq!(Ed25519::decode_public_key(&key.to_bytes()).ok(), Some(key));
+        // An encoding that ed25519-dalek itself cannot decompress (about half of all y are off
+        // the curve).
+        let off_curve = (2u8..)
+            .map(|y| {
+                let mut b = [0u8; 32];
+                b[0] = y;
+                b
+            })
+            .find(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_err())
+            .expect("some small y is off the curve");
+        assert_eq!(
+            Ed25519::decode_public_key(&off_curve).err(),
+            Some(KeyDecodeError::InvalidKey)
+        );
+    }
+}

@@ -378,3 +378,86 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::consensus::types::{BlockHash, Height, ValidatorId};
+    use crate::node::NodeConfig;
+
+    fn config(dir: &std::path::Path) -> NodeConfig {
+        NodeConfig {
+            data_dir: dir.join("data"),
+            genesis: rustorium_testkit::small_genesis(dir, 4),
+            producer: 3,
+            quic_listen: "127.0.0.1:0".into(),
+            http_listen: "127.0.0.1:0".into(),
+            block_interval_ms: 60_000,
+            capacity: 1,
+            keys_dir: dir.join("keys"),
+            key_seed: 5,
+            prover_workers: 1,
+            keep_versions: 64,
+            max_proving_backlog: 64,
+            http: Default::default(),
+            prove: false,
+            mempool: Default::default(),
+            hardware: None,
+            consensus: None,
+            scoring: Default::default(),
+            policy: Default::default(),
+        }
+    }
+
+    fn precommit(round: i64, value: Option<u8>) -> Vote {
+        Vote {
+            kind: mt::VoteType::Precommit,
+            height: Height(3),
+            round: mt::Round::from(round),
+            value: value.map_or(mt::NilOrVal::Nil, |b| mt::NilOrVal::Val(BlockHash([b; 32]))),
+            validator: ValidatorId(0),
+        }
+    }
+
+    /// The double-sign guard: the first vote at (height, round, type) is recorded before it is
+    /// signed; a later, different vote at the same place (as after a restart with lost consensus
+    /// state) is replaced by the recorded one, also across a restart; other places are free.
+    #[test]
+    fn the_vote_guard_never_signs_two_values_at_one_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = Node::start(config(dir.path())).expect("node starts");
+        let first = precommit(0, Some(1));
+        assert_eq!(node.guard_vote(first.clone()).expect("guard"), first);
+        assert_eq!(node.guard_vote(first.clone()).expect("guard"), first);
+        assert_eq!(
+            node.guard_vote(precommit(0, Some(2))).expect("guard"),
+            first,
+            "a second value at the same place signs the first again"
+        );
+        assert_eq!(node.guard_vote(precommit(0, None)).expect("guard"), first);
+        let prevote = Vote {
+            kind: mt::VoteType::Prevote,
+            ..precommit(0, Some(2))
+        };
+        assert_eq!(node.guard_vote(prevote.clone()).expect("guard"), prevote);
+        let nil_next_round = precommit(1, None);
+        assert_eq!(
+            node.guard_vote(nil_next_round.clone()).expect("guard"),
+            nil_next_round
+        );
+        assert!(node.close(Duration::from_secs(30)), "closed cleanly");
+        let node = Node::start(config(dir.path())).expect("node restarts");
+        assert_eq!(
+            node.guard_vote(precommit(0, Some(3))).expect("guard"),
+            first
+        );
+        assert_eq!(
+            node.guard_vote(precommit(1, Some(3))).expect("guard"),
+            nil_next_round,
+            "a recorded nil vote is kept too"
+        );
+        node.shutdown();
+    }
+}

@@ -157,7 +157,9 @@ impl StateStore {
             txn.open_table(STALE)?;
         }
         txn.commit()?;
-        Ok(Self::with_db(db, depth, chain_id, hasher, options, recovered))
+        Ok(Self::with_db(
+            db, depth, chain_id, hasher, options, recovered,
+        ))
     }
 
     /// Creates a store at `path` holding `genesis` as version 0 (accounts at indices 0, 1, …) and
@@ -249,7 +251,9 @@ impl StateStore {
         if depth == 0 || depth > MAX_DEPTH {
             return Err(StoreError::Corrupt(format!("stored depth {depth}")));
         }
-        Ok(Self::with_db(db, depth, chain_id, hasher, options, recovered))
+        Ok(Self::with_db(
+            db, depth, chain_id, hasher, options, recovered,
+        ))
     }
 
     fn with_db(
