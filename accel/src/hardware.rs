@@ -229,101 +229,129 @@ impl Profile {
         }
     }
 
-    /// The Poseidon batch hasher this profile selects, wrapped with the counted CPU retry when it is
-    /// a GPU; with the backend's name. `auto` falls back to the CPU at start-up (logged) when no
-    /// device works; `require_gpu` turns that into an error.
+    /// The one backend selection of every operation. `choice` names the backend; `auto` tries
+    /// CUDA, then a hardware wgpu adapter (software adapters only where `wgpu` is named and
+    /// `wgpu.allow_software` is set), then the CPU. Whatever is chosen, the CPU included, passes
+    /// `check` (a comparison with the CPU reference) before it is returned: a device that answers
+    /// wrong is an error, never used. No working device is an error under `require_gpu`, otherwise
+    /// the CPU is used and the reasons are logged.
+    fn select<T: ?Sized>(
+        &self,
+        op: &'static str,
+        choice: Backend,
+        open: impl Fn(Backend, bool) -> Result<(Arc<T>, String), AccelError>,
+        check: impl Fn(&Arc<T>) -> Result<(), SelfCheckError>,
+        cpu: impl Fn() -> Arc<T>,
+    ) -> Result<(Arc<T>, String), HardwareError> {
+        let candidates: &[(Backend, bool)] = match choice {
+            Backend::Cpu => &[],
+            Backend::Cuda => &[(Backend::Cuda, false)],
+            Backend::Wgpu => &[(Backend::Wgpu, self.wgpu.allow_software)],
+            Backend::Auto => &[(Backend::Cuda, false), (Backend::Wgpu, false)],
+        };
+        let failed = |backend: String, e: SelfCheckError| HardwareError::GpuRequired {
+            profile: self.name.clone(),
+            op,
+            reason: format!("{backend} failed its self-check: {e}"),
+        };
+        let mut reasons = Vec::new();
+        for &(backend, software) in candidates {
+            match open(backend, software) {
+                Ok((device, name)) => {
+                    check(&device).map_err(|e| failed(name.clone(), e))?;
+                    tracing::info!(profile = %self.name, op, backend = %name, "backend selected and checked");
+                    return Ok((device, name));
+                }
+                Err(e) => reasons.push(e.to_string()),
+            }
+        }
+        if !reasons.is_empty() {
+            let reason = reasons.join("; ");
+            if self.require_gpu {
+                return Err(HardwareError::GpuRequired {
+                    profile: self.name.clone(),
+                    op,
+                    reason,
+                });
+            }
+            tracing::warn!(profile = %self.name, op, %reason, "no GPU: using the CPU");
+        }
+        let device = cpu();
+        check(&device).map_err(|e| failed("cpu".into(), e))?;
+        Ok((device, "cpu".into()))
+    }
+
+    /// The Poseidon batch hasher this profile selects (see `select`), wrapped with the counted CPU
+    /// retry when it is a GPU; with the backend's name.
     pub fn poseidon_hasher(
         &self,
         fallbacks: Arc<AtomicU64>,
     ) -> Result<(Arc<dyn BatchHasher<Fr>>, String), HardwareError> {
-        let gpu = |reason: String| -> Result<(Arc<dyn BatchHasher<Fr>>, String), HardwareError> {
-            if self.require_gpu {
-                return Err(HardwareError::GpuRequired {
-                    profile: self.name.clone(),
-                    op: "poseidon",
-                    reason,
-                });
-            }
-            tracing::warn!(profile = %self.name, %reason, "no GPU for poseidon: using the CPU");
-            Ok((Arc::new(CpuHasher::new()), "cpu".into()))
-        };
-        match self.backends.poseidon {
-            Backend::Cpu => Ok((Arc::new(CpuHasher::new()), "cpu".into())),
-            Backend::Wgpu => match WgpuHasher::new(self.wgpu.allow_software, self.cuda_batch()) {
-                Ok(h) => {
+        let batch = self.cuda_batch();
+        let (hasher, name) = self.select::<dyn BatchHasher<Fr>>(
+            "poseidon",
+            self.backends.poseidon,
+            |backend, software| match backend {
+                Backend::Cuda => {
+                    let h = CudaHasher::new(self.cuda.device, batch)?;
+                    let name = h.device_name().to_string();
+                    Ok((Arc::new(h), name))
+                }
+                _ => {
+                    let h = WgpuHasher::new(software, batch)?;
                     let name = format!("wgpu {} ({})", h.adapter.name, h.adapter.device_type);
-                    let primary: Arc<dyn BatchHasher<Fr>> = Arc::new(h);
-                    self_check(primary.as_ref()).map_err(|reason| HardwareError::GpuRequired {
-                        profile: self.name.clone(),
-                        op: "poseidon",
-                        reason: reason.to_string(),
-                    })?;
-                    Ok((Arc::new(FallbackHasher::new(primary, fallbacks)), name))
+                    Ok((Arc::new(h), name))
                 }
-                Err(e) => gpu(e.to_string()),
             },
-            Backend::Cuda | Backend::Auto => {
-                match CudaHasher::new(self.cuda.device, self.cuda_batch()) {
-                    Ok(h) => {
-                        let name = h.device_name().to_string();
-                        let primary: Arc<dyn BatchHasher<Fr>> = Arc::new(h);
-                        self_check(primary.as_ref()).map_err(|reason| {
-                            HardwareError::GpuRequired {
-                                profile: self.name.clone(),
-                                op: "poseidon",
-                                reason: reason.to_string(),
-                            }
-                        })?;
-                        Ok((Arc::new(FallbackHasher::new(primary, fallbacks)), name))
-                    }
-                    Err(e) => gpu(e.to_string()),
-                }
-            }
+            |h| self_check(h.as_ref()),
+            || Arc::new(CpuHasher::new()),
+        )?;
+        if name == "cpu" {
+            return Ok((hasher, name));
         }
+        Ok((Arc::new(FallbackHasher::new(hasher, fallbacks)), name))
     }
-}
 
-impl Profile {
-    /// The prover's NTT backend this profile selects, with its name: `cuda` or `wgpu` run the
-    /// witness map's NTTs on the device (after a self-check against arkworks for CUDA); `auto` tries
-    /// wgpu, then the CPU. A missing device is an error under `require_gpu`, otherwise the CPU is
-    /// used and logged.
+    /// The prover's NTT backend this profile selects (see `select`), with its name.
     pub fn ntt_backend(&self) -> Result<(Arc<dyn NttBackend>, String), HardwareError> {
-        let cpu = || -> (Arc<dyn NttBackend>, String) { (Arc::new(CpuNtt), "cpu".into()) };
-        let unavailable = |reason: String| {
-            if self.require_gpu {
-                Err(HardwareError::GpuRequired {
-                    profile: self.name.clone(),
-                    op: "ntt",
-                    reason,
-                })
-            } else {
-                tracing::warn!(profile = %self.name, %reason, "no GPU for ntt: using the CPU");
-                Ok(cpu())
-            }
-        };
-        match self.backends.ntt {
-            Backend::Cpu => Ok(cpu()),
-            Backend::Cuda => match CudaNtt::new(self.cuda.device) {
-                Ok(n) => {
-                    ntt_self_check(&n).map_err(|reason| HardwareError::GpuRequired {
-                        profile: self.name.clone(),
-                        op: "ntt",
-                        reason: reason.to_string(),
-                    })?;
-                    Ok((Arc::new(n), "cuda".into()))
-                }
-                Err(e) => unavailable(e.to_string()),
+        self.select::<dyn NttBackend>(
+            "ntt",
+            self.backends.ntt,
+            |backend, software| match backend {
+                Backend::Cuda => Ok((Arc::new(CudaNtt::new(self.cuda.device)?), "cuda".into())),
+                _ => Ok((Arc::new(WgpuNtt::new(software)?), "wgpu".into())),
             },
-            Backend::Wgpu | Backend::Auto => match WgpuNtt::new(self.wgpu.allow_software) {
-                Ok(n) => Ok((Arc::new(n), "wgpu".into())),
-                Err(e) if self.backends.ntt == Backend::Auto => {
-                    tracing::warn!(profile = %self.name, error = %e, "no GPU for ntt: using the CPU");
-                    Ok(cpu())
-                }
-                Err(e) => unavailable(e.to_string()),
+            |n| ntt_self_check(n.as_ref()),
+            || Arc::new(CpuNtt),
+        )
+    }
+
+    /// The prover's G1 MSM backend this profile selects (see `select`), with its name.
+    pub fn msm_backend(&self) -> Result<(Arc<dyn MsmBackend>, String), HardwareError> {
+        self.select::<dyn MsmBackend>(
+            "msm",
+            self.backends.msm,
+            |backend, software| match backend {
+                Backend::Cuda => Ok((
+                    Arc::new(CudaMsm::new(
+                        self.cuda.device,
+                        self.msm.window_bits,
+                        resident_budget(self.cuda.memory_limit_mb),
+                    )?),
+                    "cuda".into(),
+                )),
+                _ => Ok((
+                    Arc::new(WgpuMsm::new(
+                        software,
+                        self.msm.window_bits,
+                        resident_budget(self.wgpu.memory_limit_mb),
+                    )?),
+                    "wgpu".into(),
+                )),
             },
-        }
+            |m| msm_self_check(m.as_ref()),
+            || Arc::new(CpuMsm),
+        )
     }
 }
 
@@ -335,71 +363,6 @@ fn resident_budget(memory_limit_mb: u64) -> u64 {
         u64::MAX
     } else {
         memory_limit_mb * (1 << 20) / 2
-    }
-}
-
-impl Profile {
-    /// The prover's G1 MSM backend this profile selects, with its name: `cuda` or `wgpu` (each
-    /// checked against arkworks at start-up), `auto` tries CUDA then a hardware wgpu adapter; a
-    /// missing device is an error under `require_gpu`, otherwise the CPU is used and logged.
-    pub fn msm_backend(&self) -> Result<(Arc<dyn MsmBackend>, String), HardwareError> {
-        let cpu = || -> (Arc<dyn MsmBackend>, String) { (Arc::new(CpuMsm), "cpu".into()) };
-        let checked = |b: Arc<dyn MsmBackend>, name: String| {
-            msm_self_check(b.as_ref()).map_err(|reason| HardwareError::GpuRequired {
-                profile: self.name.clone(),
-                op: "msm",
-                reason: reason.to_string(),
-            })?;
-            Ok((b, name))
-        };
-        let unavailable = |reason: String| {
-            if self.require_gpu {
-                Err(HardwareError::GpuRequired {
-                    profile: self.name.clone(),
-                    op: "msm",
-                    reason,
-                })
-            } else {
-                tracing::warn!(profile = %self.name, %reason, "no GPU for msm: using the CPU");
-                Ok(cpu())
-            }
-        };
-        let cuda = || {
-            CudaMsm::new(
-                self.cuda.device,
-                self.msm.window_bits,
-                resident_budget(self.cuda.memory_limit_mb),
-            )
-        };
-        let wgpu = || {
-            WgpuMsm::new(
-                self.wgpu.allow_software,
-                self.msm.window_bits,
-                resident_budget(self.wgpu.memory_limit_mb),
-            )
-        };
-        match self.backends.msm {
-            Backend::Cpu => Ok(cpu()),
-            Backend::Cuda => match cuda() {
-                Ok(m) => checked(Arc::new(m), "cuda".into()),
-                Err(e) => unavailable(e.to_string()),
-            },
-            Backend::Wgpu => match wgpu() {
-                Ok(m) => checked(Arc::new(m), "wgpu".into()),
-                Err(e) => unavailable(e.to_string()),
-            },
-            Backend::Auto => match cuda() {
-                Ok(m) => checked(Arc::new(m), "cuda".into()),
-                Err(_) => match WgpuMsm::new(
-                    false,
-                    self.msm.window_bits,
-                    resident_budget(self.wgpu.memory_limit_mb),
-                ) {
-                    Ok(m) => checked(Arc::new(m), "wgpu".into()),
-                    Err(e) => unavailable(e.to_string()),
-                },
-            },
-        }
     }
 }
 
@@ -594,6 +557,62 @@ mod tests {
         assert_eq!(p.cuda_batch(), (16 << 20) / 160);
         p.cuda.memory_limit_mb = 0;
         assert_eq!(p.cuda_batch(), 1 << 24);
+    }
+
+    /// One selection for every operation: `auto` means CUDA, then a hardware wgpu adapter, then
+    /// the CPU, for Poseidon, NTT and MSM alike (a software adapter only where `wgpu` is named and
+    /// allowed); with `require_gpu` every operation refuses alike, naming why each device failed;
+    /// a named wgpu backend (lavapipe here) is selected and self-checked for every operation.
+    #[test]
+    fn every_operation_is_selected_by_one_rule() {
+        if !list_devices().is_empty() {
+            return; // on a CUDA machine `auto` selects the GPU: covered by `hardware check`
+        }
+        let profile = |require_gpu: bool, backend: &str| {
+            Profile::parse(
+                &format!(
+                    "name = \"t\"\nrequire_gpu = {require_gpu}\n[backends]\nposeidon = \"{backend}\"\nmsm = \"{backend}\"\nntt = \"{backend}\"\n[wgpu]\nallow_software = true\n"
+                ),
+                "test",
+            )
+            .expect("profile")
+        };
+        let names = |p: &Profile| -> Vec<Result<String, String>> {
+            vec![
+                p.poseidon_hasher(Arc::new(AtomicU64::new(0)))
+                    .map(|(_, n)| n)
+                    .map_err(|e| e.to_string()),
+                p.ntt_backend().map(|(_, n)| n).map_err(|e| e.to_string()),
+                p.msm_backend().map(|(_, n)| n).map_err(|e| e.to_string()),
+            ]
+        };
+        // auto: no CUDA here and lavapipe is a software adapter, so the CPU for all three (the
+        // NTT used to take lavapipe under `auto` while MSM refused it).
+        assert_eq!(
+            names(&profile(false, "auto")),
+            vec![Ok("cpu".to_string()); 3]
+        );
+        for got in names(&profile(true, "auto")) {
+            let e = got.expect_err("require_gpu refuses");
+            assert!(
+                e.contains("requires a GPU") && e.contains("cuda") && e.contains("wgpu"),
+                "{e}"
+            );
+        }
+        if list_adapters().is_empty() {
+            assert!(
+                std::env::var_os("RUSTORIUM_SKIP_WGPU").is_some(),
+                "no Vulkan adapter: run scripts/test.sh (installs mesa-vulkan-drivers) or set RUSTORIUM_SKIP_WGPU=1"
+            );
+            return;
+        }
+        let named = names(&profile(true, "wgpu"));
+        assert!(
+            named
+                .iter()
+                .all(|n| n.as_ref().is_ok_and(|n| n.starts_with("wgpu"))),
+            "{named:?}"
+        );
     }
 
     #[test]

@@ -234,15 +234,18 @@ impl Node {
                     .poseidon_hasher(metrics.gpu_fallbacks.clone())
                     .map_err(|e| NodeError::Config(e.to_string()))?
             }
-            None => (
-                Arc::new(CpuHasher::new())
-                    as Arc<dyn crate::accel::BatchHasher<rustorium_circuits::Fr>>,
-                "cpu".to_string(),
-            ),
+            None => {
+                // The start-up self-check of the CPU path (a profile's selection checks whatever
+                // it selects): the SIMD code must agree with the native permutation.
+                let cpu = Arc::new(CpuHasher::new());
+                crate::hardware::self_check(cpu.as_ref())
+                    .map_err(|e| NodeError::Config(e.to_string()))?;
+                (
+                    cpu as Arc<dyn crate::accel::BatchHasher<rustorium_circuits::Fr>>,
+                    "cpu".to_string(),
+                )
+            }
         };
-        // The start-up self-check: the selected backend must agree with the native code.
-        crate::hardware::self_check(hasher.as_ref())
-            .map_err(|e| NodeError::Config(e.to_string()))?;
         let in_file = |e: StoreError| NodeError::Config(format!("{}: {e}", path.display()));
         let store = if path.exists() {
             let s = StateStore::open(&path, hasher, options).map_err(in_file)?;
