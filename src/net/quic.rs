@@ -17,7 +17,6 @@ use rustorium_circuits::transfer::SignedTransfer;
 use thiserror::Error;
 
 use super::codec::{CodecError, Decoder, Frame, Kind, SubmitResult};
-use crate::node::Node;
 
 /// ALPN protocol id.
 pub const ALPN: &[u8] = b"rustorium/1";
@@ -143,8 +142,21 @@ pub fn server_endpoint(addr: SocketAddr, tls_dir: &Path) -> Result<quinn::Endpoi
     Ok(quinn::Endpoint::server(config, addr)?)
 }
 
+/// What the ingestion server hands transfers to. The node implements it; this layer knows nothing
+/// of the node, its mempool or its metrics.
+pub trait Ingest: Send + Sync + 'static {
+    /// Why a transfer was refused (sent to the client as the RESULT's reason).
+    type Error: std::fmt::Display + Send + 'static;
+
+    /// Decodes and admits one encoded signed transfer; returns it when admitted.
+    fn submit_encoded(&self, bytes: &[u8]) -> Result<SignedTransfer, Self::Error>;
+
+    /// Counts a frame the server refused before any transfer was decoded.
+    fn malformed_frame(&self);
+}
+
 /// Serves ingestion on `endpoint` until it is closed.
-pub async fn serve(endpoint: quinn::Endpoint, node: Arc<Node>) {
+pub async fn serve<I: Ingest>(endpoint: quinn::Endpoint, node: Arc<I>) {
     while let Some(incoming) = endpoint.accept().await {
         let node = node.clone();
         tokio::spawn(async move {
@@ -162,8 +174,8 @@ pub async fn serve(endpoint: quinn::Endpoint, node: Arc<Node>) {
 }
 
 /// Writes an ERROR frame and finishes the stream (best effort: the peer may be gone).
-async fn send_error(send: &mut quinn::SendStream, node: &Node, reason: String) {
-    node.metrics.reject("malformed_frame");
+async fn send_error<I: Ingest>(send: &mut quinn::SendStream, node: &I, reason: String) {
+    node.malformed_frame();
     let _ = send
         .write_all(
             &Frame {
@@ -176,10 +188,10 @@ async fn send_error(send: &mut quinn::SendStream, node: &Node, reason: String) {
     let _ = send.finish();
 }
 
-async fn serve_stream(
+async fn serve_stream<I: Ingest>(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
-    node: Arc<Node>,
+    node: Arc<I>,
 ) -> Result<(), QuicError> {
     let mut decoder = Decoder::new();
     let mut buf = vec![0u8; 8192];
@@ -189,17 +201,17 @@ async fn serve_stream(
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
-                    send_error(&mut send, &node, e.to_string()).await;
+                    send_error(&mut send, node.as_ref(), e.to_string()).await;
                     return Err(e.into());
                 }
             };
             if frame.kind != Kind::Submit {
                 let msg = format!("unexpected frame kind {:?}", frame.kind);
-                send_error(&mut send, &node, msg.clone()).await;
+                send_error(&mut send, node.as_ref(), msg.clone()).await;
                 return Err(QuicError::Server(msg));
             }
             let n = node.clone();
-            let result = tokio::task::spawn_blocking(move || n.submit_bytes(&frame.payload))
+            let result = tokio::task::spawn_blocking(move || n.submit_encoded(&frame.payload))
                 .await
                 .map_err(|e| QuicError::Stream(e.to_string()))?;
             let answer = match result {
@@ -227,7 +239,7 @@ async fn serve_stream(
             None => {
                 let end = decoder.finish();
                 if let Err(e) = &end {
-                    send_error(&mut send, &node, e.to_string()).await;
+                    send_error(&mut send, node.as_ref(), e.to_string()).await;
                 } else {
                     let _ = send.finish();
                 }

@@ -840,6 +840,18 @@ impl Node {
     }
 }
 
+impl crate::net::quic::Ingest for Node {
+    type Error = SubmitError;
+
+    fn submit_encoded(&self, bytes: &[u8]) -> Result<SignedTransfer, SubmitError> {
+        self.submit_bytes(bytes)
+    }
+
+    fn malformed_frame(&self) {
+        self.metrics.reject("malformed_frame");
+    }
+}
+
 /// Loads the keys of `shape` under `dir`, or makes insecure devnet keys from `seed`.
 pub fn load_or_make_keys(dir: &Path, shape: CircuitShape, seed: u64) -> Result<KeyPair, NodeError> {
     let sub = dir.join(format!("d{}-c{}", shape.depth, shape.capacity));
