@@ -181,6 +181,19 @@ pub enum HardwareError {
     },
 }
 
+impl Backend {
+    /// The backend a profile names `name` (`cuda`, `wgpu`, `cpu`, `auto`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "cuda" => Some(Self::Cuda),
+            "wgpu" => Some(Self::Wgpu),
+            "cpu" => Some(Self::Cpu),
+            "auto" => Some(Self::Auto),
+            _ => None,
+        }
+    }
+}
+
 /// Bytes one hash occupies on the device (inputs of arity 4 + output).
 const BYTES_PER_HASH: u64 = 5 * 32;
 
@@ -217,6 +230,20 @@ impl Profile {
             });
         }
         Ok(profile)
+    }
+
+    /// The profile as TOML (serde, the same schema `parse` reads), after `comment` lines (each
+    /// prefixed with `# `). The text is parsed back before it is returned, so what is written is
+    /// always a valid profile.
+    pub fn to_toml(&self, comment: &str) -> Result<String, HardwareError> {
+        let body = toml::to_string(self).map_err(|e| HardwareError::Invalid {
+            path: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        let mut text: String = comment.lines().map(|l| format!("# {l}\n")).collect();
+        text += &body;
+        Self::parse(&text, &self.name)?;
+        Ok(text)
     }
 
     /// Hashes per CUDA launch: `cuda.batch`, lowered to fit `cuda.memory_limit_mb`.
@@ -520,6 +547,25 @@ pub fn detect() -> Detected {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Profiles are written with serde: every shipped profile written by `to_toml` reads back
+    /// as the same profile, with the comment on top.
+    #[test]
+    fn profiles_round_trip_through_to_toml() {
+        for name in ["cpu", "h100", "h200", "lavapipe", "nvidia"] {
+            let path = format!("{}/../hardware/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+            let p = Profile::load(Path::new(&path)).expect("shipped profile");
+            let text = p.to_toml("written by a test\nsecond line").expect("writes");
+            assert!(
+                text.starts_with("# written by a test\n# second line\n"),
+                "{text}"
+            );
+            let back = Profile::parse(&text, "round trip").expect("reads back");
+            assert_eq!(format!("{back:?}"), format!("{p:?}"), "{name}");
+        }
+        assert_eq!(Backend::from_name("wgpu"), Some(Backend::Wgpu));
+        assert_eq!(Backend::from_name("gpu"), None);
+    }
 
     #[test]
     fn shipped_profiles_parse_and_bad_ones_name_the_key() {

@@ -211,20 +211,44 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
         .unwrap_or("tuned")
         .to_string();
     let software = hashers.iter().any(|(n, _, _)| n.contains("llvmpipe"));
-    let profile = format!(
-        "# Written by `rustorium hardware tune` on {} ({} threads); report: {name}.md, plot: {name}.svg.\nname = \"{name}\"\nrequire_gpu = false\n\n[backends]\nposeidon = \"{poseidon_backend}\"\nmsm = \"{}\"\nntt = \"{ntt_choice}\"\n\n[msm]\nwindow_bits = {}\n\n[wgpu]\nallow_software = {software}\n\n[cuda]\nbatch = {}\n\n[cpu]\nthreads = {}\n",
-        std::env::consts::ARCH,
-        threads,
-        msm_choice.map_or("cpu", |m| m.0),
-        msm_choice.map_or(0, |m| m.1),
-        1usize << batch_log.max(10),
-        if best_threads == threads {
-            0
-        } else {
-            best_threads
+    let backend = |name: &str| {
+        rustorium::hardware::Backend::from_name(name)
+            .with_context(|| format!("unknown backend {name}"))
+    };
+    let chosen = Profile {
+        name: name.clone(),
+        require_gpu: false,
+        backends: rustorium::hardware::Backends {
+            poseidon: backend(poseidon_backend)?,
+            msm: backend(msm_choice.map_or("cpu", |m| m.0))?,
+            ntt: backend(ntt_choice)?,
+            scoring: rustorium::hardware::Backend::Cpu,
         },
-    );
-    Profile::parse(&profile, &out.display().to_string())
+        cuda: rustorium::hardware::CudaSection {
+            batch: 1usize << batch_log.max(10),
+            ..Default::default()
+        },
+        wgpu: rustorium::hardware::WgpuSection {
+            allow_software: software,
+            ..Default::default()
+        },
+        msm: rustorium::hardware::MsmSection {
+            window_bits: msm_choice.map_or(0, |m| m.1),
+        },
+        cpu: rustorium::hardware::CpuSection {
+            threads: if best_threads == threads {
+                0
+            } else {
+                best_threads
+            },
+        },
+    };
+    let profile = chosen
+        .to_toml(&format!(
+            "Written by `rustorium hardware tune` on {} ({} threads); report: {name}.md, plot: {name}.svg.",
+            std::env::consts::ARCH,
+            threads
+        ))
         .context("the tuned profile does not parse")?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
