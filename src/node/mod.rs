@@ -579,7 +579,28 @@ impl Node {
             hook.admit(&tx).map_err(|r| SubmitError::Policy(r.0))?;
         }
         let (from, nonce) = (t.from, t.nonce);
-        let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut reader, mut version, mut valid) = (reader, version, valid);
+        let mut pool = loop {
+            let pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            // A block committed since the snapshot above may already have taken its transfers
+            // out of the pool: judge again on the new version, so that a replay of a transfer
+            // that just committed is refused as stale instead of admitted. With the lock held and
+            // the version unchanged, a block now committing still has its transfers in the pool.
+            let latest = self.store.reader()?.latest_version()?.unwrap_or(0);
+            if latest == version {
+                break pool;
+            }
+            drop(pool);
+            reader = self.store.reader()?;
+            version = latest;
+            valid = validate_transfer(
+                &Snapshot::new(&reader, version),
+                &tx,
+                rules,
+                NonceRule::Deferred,
+            )??;
+        };
+        let sender = valid.sender_before;
         // Checked under the pool's lock, with what is already pending: the sender's other
         // transfers must leave enough for this one, and new accounts must stay unique and fit.
         let needed = u128::from(valid.debit) + pool.pending_spend_of(from, nonce);
