@@ -540,12 +540,15 @@ impl Node {
             chain_id: self.genesis.chain_id,
             depth: self.genesis.depth,
         };
-        let valid = validate_transfer(
-            &Snapshot::new(&reader, version),
-            &tx,
-            rules,
-            NonceRule::Deferred,
-        )??;
+        let judge = |reader: &crate::state::StateReader<'_>, version: u64| {
+            validate_transfer(
+                &Snapshot::new(reader, version),
+                &tx,
+                rules,
+                NonceRule::Deferred,
+            )
+        };
+        let valid = judge(&reader, version)??;
         let sender = valid.sender_before;
         let new_recipient = matches!(t.to, Recipient::NewKey(_));
         let pending = self
@@ -593,12 +596,7 @@ impl Node {
             drop(pool);
             reader = self.store.reader()?;
             version = latest;
-            valid = validate_transfer(
-                &Snapshot::new(&reader, version),
-                &tx,
-                rules,
-                NonceRule::Deferred,
-            )??;
+            valid = judge(&reader, version)??;
         };
         let sender = valid.sender_before;
         // Checked under the pool's lock, with what is already pending: the sender's other

@@ -388,27 +388,11 @@ mod tests {
     use crate::node::NodeConfig;
 
     fn config(dir: &std::path::Path) -> NodeConfig {
-        NodeConfig {
-            data_dir: dir.join("data"),
-            genesis: rustorium_testkit::small_genesis(dir, 4),
-            producer: 3,
-            quic_listen: "127.0.0.1:0".into(),
-            http_listen: "127.0.0.1:0".into(),
-            block_interval_ms: 60_000,
-            capacity: 1,
-            keys_dir: dir.join("keys"),
-            key_seed: 5,
-            prover_workers: 1,
-            keep_versions: 64,
-            max_proving_backlog: 64,
-            http: Default::default(),
-            prove: false,
-            mempool: Default::default(),
-            hardware: None,
-            consensus: None,
-            scoring: Default::default(),
-            policy: Default::default(),
-        }
+        let path = rustorium_testkit::node_config(
+            dir,
+            "prove = false\ncapacity = 1\nblock_interval_ms = 60000\n",
+        );
+        NodeConfig::load(&path).expect("config")
     }
 
     fn precommit(round: i64, value: Option<u8>) -> Vote {
