@@ -307,21 +307,27 @@ fn an_equivocating_validator_breaks_neither_safety_nor_progress() {
         "honest validators did not finalize the transfers"
     );
     net.assert_agreement(&[0, 1, 2, 3]);
-    // The garbage it sent was dropped and counted by the honest validators.
-    let metrics = agent()
-        .get(&format!("http://{}/metrics", net.http[0]))
-        .call()
-        .expect("metrics")
-        .body_mut()
-        .read_to_string()
-        .expect("text");
-    let malformed = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("rustorium_peer_malformed_total "))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .expect("metric");
+    // The garbage it sent was dropped and counted by the honest validators (it sends garbage on
+    // its own schedule, which a fast finalization may precede: wait for it).
+    let malformed = || {
+        agent()
+            .get(&format!("http://{}/metrics", net.http[0]))
+            .call()
+            .expect("metrics")
+            .body_mut()
+            .read_to_string()
+            .expect("text")
+            .lines()
+            .find_map(|l| l.strip_prefix("rustorium_peer_malformed_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .expect("metric")
+    };
+    let start = std::time::Instant::now();
+    while malformed() == 0 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(
-        malformed > 0,
+        malformed() > 0,
         "garbage from the faulty validator was not counted"
     );
 }
