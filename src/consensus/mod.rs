@@ -1,10 +1,13 @@
-//! BFT consensus among validators: malachite's Tendermint core (`arc-malachitebft-core-*`)
-//! driven by our own loop, over our QUIC transport, deciding blocks that carry their
+//! BFT consensus among validators: malachite's Tendermint core (`arc-malachitebft-core-*`) in a
+//! sans-IO driver ([`driver::Driver`]) that the node reaches through [`driver::Host`], run by one
+//! thread ([`engine::Engine`]) over our QUIC transport, deciding blocks that carry their
 //! post-execution state root. Design, message flow and fault model: docs/consensus.md.
 
 pub mod codec;
-pub(crate) mod engine;
+pub mod driver;
+pub mod engine;
 pub mod p2p;
+pub mod store;
 pub mod types;
 
-pub use engine::{Byzantine, EngineConfig};
+pub use driver::{Byzantine, Driver, EngineConfig, Host, Target, Transmit};

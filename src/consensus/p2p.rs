@@ -18,6 +18,7 @@ use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use tokio::sync::mpsc;
 
 use super::codec::{MAX_MESSAGE, Wire};
+pub use super::driver::Target;
 use super::types::{Sig, ValidatorId, ValidatorSet, sign, verify};
 
 const ALPN: &[u8] = b"rustorium-validator/1";
@@ -74,15 +75,6 @@ pub enum P2pError {
     /// The peer's signature over this connection's exporter does not verify.
     #[error("{0}: bad validator signature")]
     BadSignature(ValidatorId),
-}
-
-/// Where an outgoing message goes.
-#[derive(Clone, Copy, Debug)]
-pub enum Target {
-    /// Every connected validator.
-    All,
-    /// One validator.
-    One(ValidatorId),
 }
 
 /// What the transport delivers to the consensus thread.

@@ -6,25 +6,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use malachitebft_core_types as mt;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use rustorium_circuits::field::{from_bytes_le, to_bytes_le};
 use rustorium_circuits::transfer::SignedTransfer;
 
 use super::chain::{self, Block};
 use super::{Node, NodeError, SubmitError};
 use crate::consensus::codec::Wire;
+use crate::consensus::engine::Engine;
 use crate::consensus::p2p::{P2p, P2pConfig, Target};
+use crate::consensus::store::{self as cstore, ConsensusStoreError};
 use crate::consensus::types::{
     BlockValue, Ctx, Validator, ValidatorId, ValidatorSet, Vote, dev_validator_key,
 };
-use crate::consensus::{EngineConfig, engine::Engine};
+use crate::consensus::{EngineConfig, Host};
 use crate::state::{StoreError, execute_block_with, plan_block};
-
-/// Decided blocks as sync serves them: height → `Wire::SyncBlock` bytes (value + certificate).
-const DECIDED: TableDefinition<u64, &[u8]> = TableDefinition::new("consensus_decided");
-/// Votes this validator signed: (height, round, type) → the value voted for (empty = nil).
-const SIGNED_VOTES: TableDefinition<(u64, i64, u8), &[u8]> =
-    TableDefinition::new("consensus_signed_votes");
 
 fn chain_err(e: impl std::fmt::Display) -> NodeError {
     NodeError::Chain(e.to_string())
@@ -129,22 +124,22 @@ impl Node {
         self.metrics.peer_malformed.store(0, Ordering::Relaxed);
         let _ = self.p2p.set(p2p.clone());
         *self.runtime.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt);
-        let engine = Engine::new(
-            Arc::downgrade(self),
-            self.genesis.chain_id,
-            vs,
-            me.id,
+        let engine = Engine {
+            chain_id: self.genesis.chain_id,
+            validators: vs,
+            me: me.id,
             key,
             p2p,
-            EngineConfig {
+            config: EngineConfig {
                 propose_timeout: std::time::Duration::from_millis(c.propose_timeout_ms.max(10)),
                 vote_timeout: std::time::Duration::from_millis(c.vote_timeout_ms.max(10)),
                 byzantine: c.byzantine,
             },
-        );
+        };
+        let node = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("consensus".into())
-            .spawn(move || engine.run(rx))
+            .spawn(move || engine.run(node, Node::stopping, rx))
             .map_err(|e| cfg_err(e.to_string()))?;
         tracing::info!(validator = c.validator, "validator mode: consensus started");
         Ok(true)
@@ -275,7 +270,6 @@ impl Node {
             )));
         }
         let txs = Self::decode_txs(v)?;
-        let record = Wire::SyncBlock(v.clone(), cert.clone()).encode();
         let chain_id = self.genesis.chain_id;
         let mut block = None;
         let executed =
@@ -295,8 +289,10 @@ impl Node {
                     root,
                 );
                 chain::put_block(txn, &b)?;
-                txn.open_table(DECIDED)?
-                    .insert(v.height, record.as_slice())?;
+                cstore::record_decided(txn, v, cert).map_err(|e| match e {
+                    ConsensusStoreError::Db(e) => StoreError::Db(e),
+                    e => StoreError::Corrupt(e.to_string()),
+                })?;
                 block = Some(b);
                 Ok(())
             })?;
@@ -310,138 +306,63 @@ impl Node {
         &self,
         height: u64,
     ) -> Result<Option<(BlockValue, mt::CommitCertificate<Ctx>)>, NodeError> {
-        let txn = self
-            .store
-            .database()
-            .begin_read()
-            .map_err(StoreError::from)?;
-        let table = match txn.open_table(DECIDED) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(StoreError::from(e).into()),
-        };
-        let Some(bytes) = table.get(height).map_err(StoreError::from)? else {
-            return Ok(None);
-        };
-        match Wire::decode(bytes.value()) {
-            Ok(Wire::SyncBlock(v, c)) => Ok(Some((v, c))),
-            _ => Err(chain_err(format!("decided record {height} is corrupt"))),
-        }
-    }
-
-    /// The double-sign guard: records the vote before it is signed; if this validator already
-    /// signed another value at the same (height, round, type) — before a restart — returns that
-    /// vote instead.
-    pub(crate) fn guard_vote(&self, v: Vote) -> Result<Vote, NodeError> {
-        let key = (
-            v.height.0,
-            v.round.as_i64(),
-            matches!(v.kind, mt::VoteType::Precommit) as u8,
-        );
-        let value: Vec<u8> = match &v.value {
-            mt::NilOrVal::Nil => Vec::new(),
-            mt::NilOrVal::Val(h) => h.0.to_vec(),
-        };
-        let txn = self
-            .store
-            .database()
-            .begin_write()
-            .map_err(StoreError::from)?;
-        let previous = {
-            let mut t = txn.open_table(SIGNED_VOTES).map_err(StoreError::from)?;
-            let prev = t
-                .get(key)
-                .map_err(StoreError::from)?
-                .map(|g| g.value().to_vec());
-            if prev.is_none() {
-                t.insert(key, value.as_slice()).map_err(StoreError::from)?;
-            }
-            prev
-        };
-        txn.commit().map_err(StoreError::from)?;
-        match previous {
-            Some(p) if p != value => {
-                tracing::warn!(
-                    height = key.0,
-                    round = key.1,
-                    "re-signing the vote recorded before a restart"
-                );
-                let value = if p.is_empty() {
-                    mt::NilOrVal::Nil
-                } else {
-                    let b: [u8; 32] = p.try_into().map_err(|_| chain_err("corrupt vote record"))?;
-                    mt::NilOrVal::Val(crate::consensus::types::BlockHash(b))
-                };
-                Ok(Vote { value, ..v })
-            }
-            _ => Ok(v),
-        }
+        cstore::decided(self.store.database(), height).map_err(chain_err)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
+/// Consensus reaches the node through this: values from the mempool on the committed state,
+/// commits with certificates, the double-sign guard on the node's database.
+impl Host for Node {
+    type Error = NodeError;
 
-    use super::*;
-    use crate::consensus::types::{BlockHash, Height, ValidatorId};
-    use crate::node::NodeConfig;
-
-    fn config(dir: &std::path::Path) -> NodeConfig {
-        let path = rustorium_testkit::node_config(
-            dir,
-            "prove = false\ncapacity = 1\nblock_interval_ms = 60000\n",
-        );
-        NodeConfig::load(&path).expect("config")
+    fn committed_height(&self) -> u64 {
+        self.head().committed
     }
 
-    fn precommit(round: i64, value: Option<u8>) -> Vote {
-        Vote {
-            kind: mt::VoteType::Precommit,
-            height: Height(3),
-            round: mt::Round::from(round),
-            value: value.map_or(mt::NilOrVal::Nil, |b| mt::NilOrVal::Val(BlockHash([b; 32]))),
-            validator: ValidatorId(0),
-        }
+    fn has_pending(&self) -> bool {
+        self.mempool_len() > 0
     }
 
-    /// The double-sign guard: the first vote at (height, round, type) is recorded before it is
-    /// signed; a later, different vote at the same place (as after a restart with lost consensus
-    /// state) is replaced by the recorded one, also across a restart; other places are free.
-    #[test]
-    fn the_vote_guard_never_signs_two_values_at_one_place() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let node = Node::start(config(dir.path())).expect("node starts");
-        let first = precommit(0, Some(1));
-        assert_eq!(node.guard_vote(first.clone()).expect("guard"), first);
-        assert_eq!(node.guard_vote(first.clone()).expect("guard"), first);
-        assert_eq!(
-            node.guard_vote(precommit(0, Some(2))).expect("guard"),
-            first,
-            "a second value at the same place signs the first again"
-        );
-        assert_eq!(node.guard_vote(precommit(0, None)).expect("guard"), first);
-        let prevote = Vote {
-            kind: mt::VoteType::Prevote,
-            ..precommit(0, Some(2))
-        };
-        assert_eq!(node.guard_vote(prevote.clone()).expect("guard"), prevote);
-        let nil_next_round = precommit(1, None);
-        assert_eq!(
-            node.guard_vote(nil_next_round.clone()).expect("guard"),
-            nil_next_round
-        );
-        assert!(node.close(Duration::from_secs(30)), "closed cleanly");
-        let node = Node::start(config(dir.path())).expect("node restarts");
-        assert_eq!(
-            node.guard_vote(precommit(0, Some(3))).expect("guard"),
-            first
-        );
-        assert_eq!(
-            node.guard_vote(precommit(1, Some(3))).expect("guard"),
-            nil_next_round,
-            "a recorded nil vote is kept too"
-        );
-        node.shutdown();
+    fn build_value(&self, height: u64, fee_account: u64) -> Result<Option<BlockValue>, NodeError> {
+        self.build_proposal_value(height, fee_account)
+    }
+
+    fn check_value(&self, height: u64, value: &BlockValue) -> Result<(), NodeError> {
+        self.check_proposal_value(height, value)
+    }
+
+    fn commit(
+        &self,
+        value: &BlockValue,
+        cert: &mt::CommitCertificate<Ctx>,
+    ) -> Result<(), NodeError> {
+        self.commit_decided(value, cert)
+    }
+
+    fn decided(
+        &self,
+        height: u64,
+    ) -> Result<Option<(BlockValue, mt::CommitCertificate<Ctx>)>, NodeError> {
+        self.synced_block(height)
+    }
+
+    fn guard_vote(&self, vote: Vote) -> Result<Vote, NodeError> {
+        cstore::guard_vote(self.store.database(), vote).map_err(chain_err)
+    }
+
+    fn gossiped(&self, tx: &[u8]) {
+        let _ = self.submit_gossiped(tx);
+    }
+
+    fn round_started(&self, _height: u64, round: u32) {
+        self.metrics
+            .consensus_round
+            .store(u64::from(round), Ordering::Relaxed);
+    }
+
+    fn equivocation(&self, _height: u64, count: u64) {
+        self.metrics
+            .equivocations
+            .fetch_add(count, Ordering::Relaxed);
     }
 }
