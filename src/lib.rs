@@ -6,15 +6,15 @@
 
 pub use rustorium_accel as accel;
 pub use rustorium_accel::hardware;
+pub use rustorium_consensus as consensus;
+pub use rustorium_net as net;
 pub use rustorium_prover as prover;
 pub use rustorium_state as state;
 
 pub mod api;
 pub mod builtin;
-pub mod consensus;
 pub mod light;
 pub mod logging;
-pub mod net;
 pub mod node;
 pub mod policy;
 pub mod scoring;

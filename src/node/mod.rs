@@ -134,7 +134,7 @@ pub struct Node {
     queue: Mutex<Option<Sender<u64>>>,
     stop: AtomicBool,
     ready: AtomicBool,
-    p2p: std::sync::OnceLock<crate::consensus::p2p::P2p>,
+    p2p: std::sync::OnceLock<crate::net::peer::P2p>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Scoring and policy.

@@ -13,12 +13,12 @@ use super::chain::{self, Block};
 use super::{Node, NodeError, SubmitError};
 use crate::consensus::codec::Wire;
 use crate::consensus::engine::Engine;
-use crate::consensus::p2p::{P2p, P2pConfig, Target};
 use crate::consensus::store::{self as cstore, ConsensusStoreError};
 use crate::consensus::types::{
     BlockValue, Ctx, Validator, ValidatorId, ValidatorSet, Vote, dev_validator_key,
 };
 use crate::consensus::{EngineConfig, Host};
+use crate::net::peer::{P2p, P2pConfig, PeerId, Target};
 use crate::state::{StoreError, execute_block_with, plan_block};
 
 fn chain_err(e: impl std::fmt::Display) -> NodeError {
@@ -98,7 +98,7 @@ impl Node {
             .peers
             .iter()
             .enumerate()
-            .map(|(i, a)| Ok((ValidatorId(i as u16), parse(a)?)))
+            .map(|(i, a)| Ok((PeerId(i as u16), parse(a)?)))
             .collect::<Result<Vec<_>, NodeError>>()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -110,12 +110,13 @@ impl Node {
         let p2p = P2p::start(
             rt.handle(),
             P2pConfig {
-                me: me.id,
+                me: PeerId(me.id.0),
                 key: key.clone(),
-                validators: vs.clone(),
+                validators: vs.0.iter().map(|v| v.key).collect(),
                 chain_id: self.genesis.chain_id,
                 listen: parse(&c.listen)?,
                 peers,
+                max_message: crate::consensus::codec::MAX_MESSAGE,
                 malformed: self.metrics.peer_malformed.clone(),
             },
             tx,
@@ -153,7 +154,7 @@ impl Node {
     /// Sends an accepted transfer to the other validators.
     pub(super) fn gossip(&self, tx: &SignedTransfer) {
         if let (Some(p), Some(bytes)) = (self.p2p.get(), tx.encode()) {
-            p.send(Target::All, &Wire::Tx(bytes));
+            p.send(Target::All, Wire::Tx(bytes).encode());
         }
     }
 

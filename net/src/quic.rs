@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustorium_circuits::field::to_bytes_le;
 use rustorium_circuits::transfer::SignedTransfer;
 use thiserror::Error;
 
-use super::codec::{CodecError, Decoder, Frame, Kind, SubmitResult};
+use crate::codec::{CodecError, Decoder, Frame, Kind, SubmitResult};
+use crate::tls::{self, ServerTrust, TlsError};
 
 /// ALPN protocol id.
 pub const ALPN: &[u8] = b"rustorium/1";
@@ -29,7 +29,7 @@ pub const MAX_STREAMS: u32 = 16;
 pub enum QuicError {
     /// TLS set-up failed.
     #[error("tls: {0}")]
-    Tls(String),
+    Tls(#[from] TlsError),
     /// I/O (binding, certificate files).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
@@ -50,10 +50,6 @@ pub enum QuicError {
     Server(String),
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// Loads the node's certificate and key from `dir`, creating a self-signed pair on first use.
 pub fn node_identity(
     dir: &Path,
@@ -66,8 +62,7 @@ pub fn node_identity(
     match (cert_path.exists(), key_path.exists()) {
         (false, false) => {
             std::fs::create_dir_all(dir).map_err(|e| named(dir, &e))?;
-            let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
-                .map_err(|e| QuicError::Tls(e.to_string()))?;
+            let (cert, key) = tls::self_signed("localhost")?;
             // The private key is readable by the owner only, from its first byte.
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
@@ -75,10 +70,10 @@ pub fn node_identity(
                 .mode(0o600)
                 .open(&key_path)
                 .map_err(|e| named(&key_path, &e))?;
-            std::io::Write::write_all(&mut f, &ck.signing_key.serialize_der())
+            std::io::Write::write_all(&mut f, key.secret_der())
                 .and_then(|()| f.sync_all())
                 .map_err(|e| named(&key_path, &e))?;
-            std::fs::write(&cert_path, ck.cert.der()).map_err(|e| named(&cert_path, &e))?;
+            std::fs::write(&cert_path, &cert).map_err(|e| named(&cert_path, &e))?;
         }
         (true, true) => {}
         (cert, _) => {
@@ -126,19 +121,10 @@ pub fn node_identity(
 /// Binds the ingestion endpoint.
 pub fn server_endpoint(addr: SocketAddr, tls_dir: &Path) -> Result<quinn::Endpoint, QuicError> {
     let (cert, key) = node_identity(tls_dir)?;
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| QuicError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .map_err(|e| QuicError::Tls(e.to_string()))?;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
-    let crypto = QuicServerConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
-    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport.max_concurrent_bidi_streams(MAX_STREAMS.into());
     transport.max_concurrent_uni_streams(0u32.into());
-    config.transport_config(Arc::new(transport));
+    let config = tls::server_config(cert, key, ALPN, transport)?;
     Ok(quinn::Endpoint::server(config, addr)?)
 }
 
@@ -264,15 +250,6 @@ impl Client {
         addr: SocketAddr,
         cert: CertificateDer<'static>,
     ) -> Result<Self, QuicError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert).map_err(|e| QuicError::Tls(e.to_string()))?;
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| QuicError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![ALPN.to_vec()];
-        let crypto = QuicClientConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
         let bind: SocketAddr = if addr.is_ipv6() {
             "[::]:0"
         } else {
@@ -281,13 +258,15 @@ impl Client {
         .parse()
         .expect("valid address");
         let mut endpoint = quinn::Endpoint::client(bind)?;
-        let mut config = quinn::ClientConfig::new(Arc::new(crypto));
         // An idle client (one waiting for the prover, say) keeps its connection: the server's
         // idle timeout (quinn's default, 30 s) never fires while the client lives.
         let mut transport = quinn::TransportConfig::default();
         transport.keep_alive_interval(Some(CLIENT_KEEP_ALIVE));
-        config.transport_config(Arc::new(transport));
-        endpoint.set_default_client_config(config);
+        endpoint.set_default_client_config(tls::client_config(
+            ServerTrust::Pinned(cert),
+            ALPN,
+            transport,
+        )?);
         let conn = endpoint
             .connect(addr, "localhost")
             .map_err(|e| QuicError::Connect(e.to_string()))?

@@ -1,12 +1,14 @@
-//! Validator-to-validator transport over QUIC (quinn). TLS carries the connection (self-signed
-//! certificates: identity is not the certificate's job here); after the handshake both sides
-//! prove their *validator key* by signing the TLS exporter value of this very connection
-//! (`export_keying_material`), with their role in the signed bytes, so a signature cannot be
-//! replayed on another connection or reflected. Only genesis validators are accepted.
+//! The validator transport over QUIC (quinn), on the one TLS setup ([`crate::tls`]): TLS carries
+//! the connection (throwaway self-signed certificates: identity is not the certificate's job
+//! here); after the handshake both sides prove their *validator key* (Ed25519) by signing the
+//! TLS exporter value of this very connection, with their role in the signed bytes, so a
+//! signature cannot be replayed on another connection or reflected. Only the configured
+//! validators are accepted.
 //!
-//! One message per unidirectional stream (at most [`MAX_MESSAGE`] bytes, read with that limit);
-//! the lower-indexed validator dials the higher one and keeps redialling while disconnected.
-//! Undecodable messages are dropped and counted, never passed on.
+//! It carries bytes: one message per unidirectional stream, at most `max_message` bytes (read
+//! with that limit); what they mean is consensus's business. The lower-indexed validator dials
+//! the higher one and keeps redialling while disconnected. A stream that fails or exceeds the
+//! limit is dropped and counted, never passed on.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -14,12 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use tokio::sync::mpsc;
 
-use super::codec::{MAX_MESSAGE, Wire};
-pub use super::driver::Target;
-use super::types::{Sig, ValidatorId, ValidatorSet, sign, verify};
+use crate::tls::{self, ServerTrust, TlsError};
 
 const ALPN: &[u8] = b"rustorium-validator/1";
 const EXPORTER_LABEL: &[u8] = b"rustorium validator auth v1";
@@ -28,15 +28,9 @@ const EXPORTER_LABEL: &[u8] = b"rustorium validator auth v1";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum P2pError {
-    /// The connection's self-signed certificate could not be made.
-    #[error("validator certificate: {0}")]
-    Certificate(#[from] rcgen::Error),
-    /// The TLS configuration was refused.
+    /// The TLS configuration could not be made, or the connection has no exporter.
     #[error("validator TLS: {0}")]
-    Tls(#[from] rustls::Error),
-    /// The TLS configuration has no cipher suite QUIC can use.
-    #[error("validator QUIC: {0}")]
-    CipherSuite(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
+    Tls(#[from] TlsError),
     /// The listen address could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -45,9 +39,6 @@ pub enum P2pError {
         /// Why.
         source: std::io::Error,
     },
-    /// The connection has no TLS exporter (never with TLS 1.3).
-    #[error("connection has no TLS exporter")]
-    NoExporter,
     /// The connection failed during the handshake.
     #[error("connection: {0}")]
     Connection(#[from] quinn::ConnectionError),
@@ -68,22 +59,41 @@ pub enum P2pError {
     BadHello(usize),
     /// The peer names an index outside the validator set.
     #[error("{0} is not a validator")]
-    NotValidator(ValidatorId),
+    NotValidator(PeerId),
     /// The peer is ourselves or not the validator we dialled.
     #[error("unexpected peer {0}")]
-    UnexpectedPeer(ValidatorId),
+    UnexpectedPeer(PeerId),
     /// The peer's signature over this connection's exporter does not verify.
     #[error("{0}: bad validator signature")]
-    BadSignature(ValidatorId),
+    BadSignature(PeerId),
 }
 
-/// What the transport delivers to the consensus thread.
+/// A validator's index in the validator set: how the transport names peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerId(pub u16);
+
+impl std::fmt::Display for PeerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+/// Where an outgoing message goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Every connected validator.
+    All,
+    /// One validator.
+    One(PeerId),
+}
+
+/// What the transport delivers: bytes from an authenticated validator.
 #[derive(Debug)]
 pub struct Inbound {
     /// Authenticated sender.
-    pub from: ValidatorId,
-    /// The message.
-    pub msg: Wire,
+    pub from: PeerId,
+    /// The message, at most `max_message` bytes, not yet decoded.
+    pub bytes: Vec<u8>,
 }
 
 /// Handle to a running transport.
@@ -92,7 +102,8 @@ pub struct P2p {
     out: mpsc::UnboundedSender<(Target, Vec<u8>)>,
     /// Peers whose traffic is dropped both ways (fault injection for partition tests).
     pub blocked: Arc<Mutex<HashSet<u16>>>,
-    /// Messages from peers that did not decode.
+    /// Messages that failed to arrive whole or within the size limit, and (counted by the
+    /// reader) messages that did not decode.
     pub malformed: Arc<AtomicU64>,
     connected: Arc<Mutex<HashMap<u16, quinn::Connection>>>,
 }
@@ -100,63 +111,24 @@ pub struct P2p {
 /// Transport settings.
 pub struct P2pConfig {
     /// This validator.
-    pub me: ValidatorId,
+    pub me: PeerId,
     /// Its key.
-    pub key: ed25519_dalek::SigningKey,
-    /// The validator set.
-    pub validators: ValidatorSet,
+    pub key: SigningKey,
+    /// Every validator's key, by index.
+    pub validators: Vec<VerifyingKey>,
     /// Chain id (in the authentication bytes).
     pub chain_id: u64,
     /// Listen address.
     pub listen: SocketAddr,
     /// Peer addresses by validator index.
-    pub peers: Vec<(ValidatorId, SocketAddr)>,
+    pub peers: Vec<(PeerId, SocketAddr)>,
+    /// The largest message accepted.
+    pub max_message: usize,
     /// Counter of malformed messages (the node's metric).
     pub malformed: Arc<AtomicU64>,
 }
 
-#[derive(Debug)]
-struct AnyServerCert(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        // Identity is proven by the validator-key signature over the exporter value.
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 is not offered".into()))
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn auth_bytes(chain_id: u64, exporter: &[u8; 32], role: u8, id: ValidatorId) -> Vec<u8> {
+fn auth_bytes(chain_id: u64, exporter: &[u8; 32], role: u8, id: PeerId) -> Vec<u8> {
     let mut b = b"rustorium/p2p-auth/v1".to_vec();
     b.extend_from_slice(&chain_id.to_le_bytes());
     b.extend_from_slice(exporter);
@@ -171,6 +143,17 @@ struct Shared {
     p2p: P2p,
 }
 
+fn transport() -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    transport.keep_alive_interval(Some(Duration::from_millis(500)));
+    // 3 s, in milliseconds.
+    transport.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(
+        3_000,
+    ))));
+    transport.max_concurrent_uni_streams(1024u32.into());
+    transport
+}
+
 impl P2p {
     /// Binds `listen` and starts the transport on `rt`; authenticated messages arrive on `inbox`.
     pub fn start(
@@ -178,37 +161,9 @@ impl P2p {
         cfg: P2pConfig,
         inbox: std::sync::mpsc::Sender<Inbound>,
     ) -> Result<Self, P2pError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let ck = rcgen::generate_simple_self_signed(vec!["validator".to_string()])?;
-        let cert = rustls::pki_types::CertificateDer::from(ck.cert.der().to_vec());
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-            rustls::pki_types::PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()),
-        );
-        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_no_client_auth()
-            .with_single_cert(vec![cert], key)?;
-        server.alpn_protocols = vec![ALPN.to_vec()];
-        let mut client = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)))
-            .with_no_client_auth();
-        client.alpn_protocols = vec![ALPN.to_vec()];
-        let server = QuicServerConfig::try_from(server)?;
-        let client = QuicClientConfig::try_from(client)?;
-        let mut transport = quinn::TransportConfig::default();
-        transport.keep_alive_interval(Some(Duration::from_millis(500)));
-        // 3 s, in milliseconds.
-        transport.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(
-            3_000,
-        ))));
-        transport.max_concurrent_uni_streams(1024u32.into());
-        let transport = Arc::new(transport);
-        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
-        server.transport_config(transport.clone());
-        let mut client = quinn::ClientConfig::new(Arc::new(client));
-        client.transport_config(transport);
+        let (cert, key) = tls::self_signed("validator")?;
+        let server = tls::server_config(cert, key, ALPN, transport())?;
+        let client = tls::client_config(ServerTrust::ProvenOnConnection, ALPN, transport())?;
         let endpoint = {
             let _guard = rt.enter();
             let mut e =
@@ -237,14 +192,9 @@ impl P2p {
         Ok(p2p)
     }
 
-    /// Queues `msg` for `to` (never blocks; dropped for disconnected peers: consensus
+    /// Queues `bytes` for `to` (never blocks; dropped for disconnected peers: consensus
     /// rebroadcasts and block sync recover).
-    pub fn send(&self, to: Target, msg: &Wire) {
-        let _ = self.out.send((to, msg.encode()));
-    }
-
-    /// Queues raw bytes (fault injection: garbage).
-    pub fn send_raw(&self, to: Target, bytes: Vec<u8>) {
+    pub fn send(&self, to: Target, bytes: Vec<u8>) {
         let _ = self.out.send((to, bytes));
     }
 
@@ -271,20 +221,18 @@ async fn handshake(
     conn: &quinn::Connection,
     s: &Shared,
     dialer: bool,
-    expect: Option<ValidatorId>,
-) -> Result<ValidatorId, P2pError> {
-    let mut exporter = [0u8; 32];
-    conn.export_keying_material(&mut exporter, EXPORTER_LABEL, b"")
-        .map_err(|_| P2pError::NoExporter)?;
+    expect: Option<PeerId>,
+) -> Result<PeerId, P2pError> {
+    let exporter = tls::exporter(conn, EXPORTER_LABEL)?;
     let (my_role, their_role) = if dialer { (0u8, 1u8) } else { (1, 0) };
     let me = s.cfg.me;
     let hello = {
-        let sig = sign(
-            &s.cfg.key,
-            &auth_bytes(s.cfg.chain_id, &exporter, my_role, me),
-        );
+        let sig = s
+            .cfg
+            .key
+            .sign(&auth_bytes(s.cfg.chain_id, &exporter, my_role, me));
         let mut b = me.0.to_le_bytes().to_vec();
-        b.extend_from_slice(&sig.0);
+        b.extend_from_slice(&sig.to_bytes());
         b
     };
     let (mut send, mut recv) = if dialer {
@@ -300,29 +248,28 @@ async fn handshake(
     if theirs.len() != 66 {
         return Err(P2pError::BadHello(theirs.len()));
     }
-    let id = ValidatorId(u16::from_le_bytes([theirs[0], theirs[1]]));
+    let id = PeerId(u16::from_le_bytes([theirs[0], theirs[1]]));
     let mut sig = [0u8; 64];
     sig.copy_from_slice(&theirs[2..]);
-    let v = s
+    let key = s
         .cfg
         .validators
-        .0
         .get(id.0 as usize)
         .ok_or(P2pError::NotValidator(id))?;
     if id == me || expect.is_some_and(|e| e != id) {
         return Err(P2pError::UnexpectedPeer(id));
     }
-    if !verify(
-        &v.key,
-        &auth_bytes(s.cfg.chain_id, &exporter, their_role, id),
-        &Sig(sig),
-    ) {
+    let signed = auth_bytes(s.cfg.chain_id, &exporter, their_role, id);
+    if key
+        .verify_strict(&signed, &ed25519_dalek::Signature::from_bytes(&sig))
+        .is_err()
+    {
         return Err(P2pError::BadSignature(id));
     }
     Ok(id)
 }
 
-async fn run_conn(conn: quinn::Connection, id: ValidatorId, s: Arc<Shared>) {
+async fn run_conn(conn: quinn::Connection, id: PeerId, s: Arc<Shared>) {
     if let Ok(mut m) = s.p2p.connected.lock() {
         m.insert(id.0, conn.clone());
     }
@@ -333,22 +280,14 @@ async fn run_conn(conn: quinn::Connection, id: ValidatorId, s: Arc<Shared>) {
         };
         let s = s.clone();
         tokio::spawn(async move {
-            let Ok(bytes) = recv.read_to_end(MAX_MESSAGE).await else {
+            let Ok(bytes) = recv.read_to_end(s.cfg.max_message).await else {
                 s.p2p.malformed.fetch_add(1, Ordering::Relaxed);
                 return;
             };
             if s.p2p.is_blocked(id.0) {
                 return;
             }
-            match Wire::decode(&bytes) {
-                Ok(msg) => {
-                    let _ = s.inbox.send(Inbound { from: id, msg });
-                }
-                Err(e) => {
-                    s.p2p.malformed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(peer = %id, error = %e, "malformed validator message dropped");
-                }
-            }
+            let _ = s.inbox.send(Inbound { from: id, bytes });
         });
     }
     if let Ok(mut m) = s.p2p.connected.lock()
@@ -442,7 +381,6 @@ async fn send_loop(mut rx: mpsc::UnboundedReceiver<(Target, Vec<u8>)>, s: Arc<Sh
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::types::{Validator, dev_validator_key};
 
     fn free_addr() -> SocketAddr {
         std::net::UdpSocket::bind("127.0.0.1:0")
@@ -450,31 +388,27 @@ mod tests {
             .expect("port")
     }
 
+    fn key(i: u8) -> SigningKey {
+        SigningKey::from_bytes(&[i + 1; 32])
+    }
+
     fn start(
         rt: &tokio::runtime::Runtime,
         me: u16,
-        key: u64,
+        key_seed: u8,
         addrs: &[SocketAddr],
     ) -> (P2p, std::sync::mpsc::Receiver<Inbound>) {
-        let validators = ValidatorSet(
-            (0..2)
-                .map(|i| Validator {
-                    id: ValidatorId(i),
-                    key: dev_validator_key(u64::from(i)).verifying_key(),
-                    fee_account: 0,
-                })
-                .collect(),
-        );
         let (tx, rx) = std::sync::mpsc::channel();
         let p = P2p::start(
             rt.handle(),
             P2pConfig {
-                me: ValidatorId(me),
-                key: dev_validator_key(key),
-                validators,
+                me: PeerId(me),
+                key: key(key_seed),
+                validators: vec![key(0).verifying_key(), key(1).verifying_key()],
                 chain_id: 1,
                 listen: addrs[me as usize],
-                peers: vec![(ValidatorId(0), addrs[0]), (ValidatorId(1), addrs[1])],
+                peers: vec![(PeerId(0), addrs[0]), (PeerId(1), addrs[1])],
+                max_message: 1024,
                 malformed: Arc::default(),
             },
             tx,
@@ -495,7 +429,8 @@ mod tests {
     }
 
     /// A peer holding a key that is not the claimed validator's is refused; the right key
-    /// connects, and messages arrive attributed to the authenticated sender.
+    /// connects, messages arrive attributed to the authenticated sender, and one above the size
+    /// limit is dropped and counted.
     #[test]
     fn only_the_validator_key_authenticates() {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -511,9 +446,18 @@ mod tests {
         let (a, a_in) = start(&rt, 0, 0, &addrs);
         let (b, _b_in) = start(&rt, 1, 1, &addrs);
         assert!(wait(|| a.connected() == vec![1] && b.connected() == vec![0]));
-        b.send(Target::All, &Wire::Status { committed: 5 });
+        b.send(Target::All, vec![0u8; 1025]);
+        b.send(Target::One(PeerId(0)), b"status 5".to_vec());
         let got = a_in.recv_timeout(Duration::from_secs(5)).expect("message");
-        assert_eq!(got.from, ValidatorId(1));
-        assert_eq!(got.msg, Wire::Status { committed: 5 });
+        assert_eq!(got.from, PeerId(1));
+        assert_eq!(got.bytes, b"status 5");
+        assert!(
+            wait(|| a.malformed.load(Ordering::Relaxed) == 1),
+            "oversized message not counted"
+        );
+        assert!(
+            a_in.try_recv().is_err(),
+            "the oversized message was passed on"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Deterministic simulation of consensus: four validators' sans-IO drivers
-//! (`rustorium::consensus::Driver`), each on an in-memory host, on a simulated network with
+//! (`rustorium_consensus::Driver`), each on an in-memory host, on a simulated network with
 //! seeded message delays and losses and a virtual clock. Nothing here reads the real clock or
 //! opens a socket, so a seed replays exactly (checked below), and many seeds run in seconds.
 //!
@@ -19,12 +19,12 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::time::{Duration, Instant};
 
 use malachitebft_core_types as mt;
-use rustorium::consensus::codec::Wire;
-use rustorium::consensus::types::{
+use rustorium_consensus::codec::Wire;
+use rustorium_consensus::types::{
     BlockHash, BlockValue, Ctx, Validator, ValidatorId, ValidatorSet, Vote, dev_validator_key,
     verify_commit,
 };
-use rustorium::consensus::{Byzantine, Driver, EngineConfig, Host, Target};
+use rustorium_consensus::{Byzantine, Driver, EngineConfig, Host, Target};
 use rustorium_testkit::SplitMix;
 use sha2::{Digest, Sha256};
 

@@ -127,7 +127,7 @@ pub fn guard_vote(db: &Database, v: Vote) -> Result<Vote, ConsensusStoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::types::{Height, ValidatorId};
+    use crate::types::{Height, ValidatorId};
 
     fn precommit(round: i64, value: Option<u8>) -> Vote {
         Vote {

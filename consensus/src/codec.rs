@@ -401,7 +401,7 @@ impl Wire {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::types::{Proposal, dev_validator_key, sign, vote_sign_bytes};
+    use crate::types::{Proposal, dev_validator_key, sign, vote_sign_bytes};
 
     fn samples() -> Vec<Wire> {
         let key = dev_validator_key(0);

@@ -3,9 +3,9 @@
 //! passing of time — into actions: messages to send ([`Driver::poll_transmit`]) and the next
 //! instant it wants to be woken at ([`Driver::poll_timeout`]). It never reads a clock, opens a
 //! socket or spawns a thread: the time is passed in, so the same inputs give the same actions,
-//! which is what the deterministic simulation tests (`tests/consensus_sim.rs`) rely on. The
+//! which is what the deterministic simulation tests (`tests/sim.rs`) rely on. The
 //! application — execution, storage, the double-sign guard's records — is reached through
-//! [`Host`], which the node implements; the IO loop around it is `super::engine`.
+//! [`Host`], which the node implements; the IO loop around it is `crate::engine`.
 //!
 //! What the driver adds around the algorithm:
 //! - **Values**: the proposer asks its host for a block (all transfers applicable, the
@@ -14,7 +14,7 @@
 //!   proposer whose host has nothing pending waits and asks again on the next tick.
 //! - **Decide**: the decided block goes to [`Host::commit`] with its commit certificate.
 //! - **Double-sign guard** instead of malachite's write-ahead log: every vote passes
-//!   [`Host::guard_vote`] before it is signed (the node persists it: `super::store`).
+//!   [`Host::guard_vote`] before it is signed (the node persists it: `crate::store`).
 //! - **Sync**: the driver announces its committed height every [`STATUS_INTERVAL`]; one that is
 //!   behind asks a peer ahead of it for blocks with commit certificates, checks each certificate
 //!   (≥ 2f + 1 valid precommits) and hands the block to [`Host::commit`], which re-executes it.
