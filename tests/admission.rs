@@ -74,12 +74,11 @@ fn anomalous_transfers_are_rejected_by_the_policy_and_normal_ones_admitted() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(config(dir.path(), None, true)).expect("node starts");
-    assert_eq!(node.admission.scoring_status, "on (cpu)");
+    assert_eq!(node.admission().scoring_status, "on (cpu)");
     let normal = normal_transfer();
     node.submit(normal).expect("a normal transfer is admitted");
     // A fresh account draining itself into a new key with an absurd fee, far ahead of its nonce.
     let balance = node
-        .store
         .reader()
         .expect("reader")
         .account(0, 0)
@@ -104,7 +103,7 @@ fn anomalous_transfers_are_rejected_by_the_policy_and_normal_ones_admitted() {
         1,
         "the rejected transfer changed the mempool"
     );
-    let text = node.metrics.render();
+    let text = node.metrics().render();
     assert!(text.contains("rustorium_scoring_enabled 1"), "{text}");
     assert!(text.contains("rustorium_tx_score_count 2"), "{text}");
     assert!(
@@ -132,13 +131,13 @@ fn a_missing_runtime_fails_start_up_unless_scoring_is_optional() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(config(dir.path(), missing, false)).expect("optional scoring");
-    let status = node.admission.scoring_status.clone();
+    let status = node.admission().scoring_status.clone();
     assert!(
         status.starts_with("off: ") && status.contains("not found"),
         "{status}"
     );
     assert!(
-        node.metrics
+        node.metrics()
             .render()
             .contains("rustorium_scoring_enabled 0")
     );
@@ -281,8 +280,7 @@ fn admission_and_execution_refuse_the_same_transfers_for_the_same_reasons() {
         );
     }
     assert_eq!(node.mempool_len(), 0, "a refused transfer reached the pool");
-    let executed =
-        rustorium::state::plan_block(&node.store, 0, &[to_rich, wraps], 3, false).expect("plan");
+    let executed = node.dry_run(&[to_rich, wraps], 3).expect("plan");
     assert!(executed.applied.is_empty());
     let reasons: Vec<&TxError> = executed.rejected.iter().map(|(_, e)| e).collect();
     assert_eq!(reasons, [&TxError::Overflow, &TxError::Overflow]);

@@ -157,7 +157,7 @@ async fn ingest_block_prove_and_verify_as_a_light_client() {
     );
 
     wait_for("two proven blocks", 120, || {
-        node.metrics
+        node.metrics()
             .proven_height
             .load(std::sync::atomic::Ordering::Relaxed)
             >= 2
@@ -328,7 +328,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     // Nothing was admitted, nothing committed; the node still takes a valid transfer.
     assert_eq!(node.mempool_len(), 0);
     assert_eq!(
-        node.store.reader().expect("r").latest_version().expect("v"),
+        node.reader().expect("r").latest_version().expect("v"),
         Some(0)
     );
     let ok = t(0, 1, 0);
@@ -453,7 +453,7 @@ async fn json_fields_cli_submission_and_admission_hook() {
     );
     let out = run("7"); // same nonce, a replacement with the same fee: refused by the mempool
     assert_eq!(out.status.code(), Some(1));
-    assert!(node.metrics.rejected().get("policy") == Some(&1));
+    assert!(node.metrics().rejected().get("policy") == Some(&1));
     client.close().await;
     node.shutdown();
 }
@@ -587,7 +587,7 @@ async fn the_chain_head_is_a_watch_channel() {
     assert_eq!(seen.first(), Some(&(1, 0)), "commit first: {seen:?}");
     assert_eq!(seen.last(), Some(&(1, 1)), "then the proof: {seen:?}");
     assert_eq!(node.head(), *head.borrow());
-    let metrics = node.metrics.render();
+    let metrics = node.metrics().render();
     assert!(
         metrics.contains("rustorium_committed_height 1\n"),
         "{metrics}"

@@ -22,7 +22,7 @@ use rustorium_circuits::field::to_decimal;
 use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer, TransferDecodeError};
 use serde_json::{Value, json};
 
-use crate::node::{Node, chain};
+use crate::node::Node;
 use crate::prover::{ProofEnvelope, proof_json, public_json, verifying_key_json, vk_hash};
 
 pub mod serve;
@@ -36,13 +36,14 @@ pub async fn start_servers(
     quic_addr: std::net::SocketAddr,
     http_addr: std::net::SocketAddr,
 ) -> std::io::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
-    let endpoint = crate::net::quic::server_endpoint(quic_addr, &node.config.data_dir.join("tls"))
-        .map_err(std::io::Error::other)?;
+    let endpoint =
+        crate::net::quic::server_endpoint(quic_addr, &node.config().data_dir.join("tls"))
+            .map_err(std::io::Error::other)?;
     let quic_bound = endpoint.local_addr()?;
     tokio::spawn(crate::net::quic::serve(endpoint, node.clone()));
     let listener = tokio::net::TcpListener::bind(http_addr).await?;
     let http_bound = listener.local_addr()?;
-    let limits = node.config.http;
+    let limits = node.config().http;
     let app = router(node, limits);
     tokio::spawn(serve::serve(listener, app, limits));
     Ok((quic_bound, http_bound))
@@ -119,10 +120,10 @@ async fn readyz(State(n): State<Shared>) -> Response {
     let body = json!({
         "ready": n.is_ready(),
         "store": true,
-        "keys": n.keys.is_some() || !n.config.prove,
-        "backends": n.metrics.backends(),
-        "scoring": n.admission.scoring_status,
-        "policy": n.admission.policy_script,
+        "keys": n.keys().is_some() || !n.config().prove,
+        "backends": n.metrics().backends(),
+        "scoring": n.admission().scoring_status,
+        "policy": n.admission().policy_script,
     });
     if n.is_ready() {
         ok(body)
@@ -134,7 +135,7 @@ async fn readyz(State(n): State<Shared>) -> Response {
 async fn metrics(State(n): State<Shared>) -> Response {
     (
         [("content-type", "text/plain; version=0.0.4")],
-        n.metrics.render(),
+        n.metrics().render(),
     )
         .into_response()
 }
@@ -146,7 +147,7 @@ async fn partition(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let allowed = n
-        .config
+        .config()
         .consensus
         .as_ref()
         .is_some_and(|c| c.fault_injection);
@@ -174,19 +175,19 @@ async fn partition(
 }
 
 async fn status(State(n): State<Shared>) -> Response {
-    let m = &n.metrics;
+    let m = &n.metrics();
     let head = n.head();
     ok(json!({
-        "chain_id": n.genesis.chain_id,
-        "depth": n.genesis.depth,
-        "capacity": n.config.capacity,
+        "chain_id": n.genesis().chain_id,
+        "depth": n.genesis().depth,
+        "capacity": n.config().capacity,
         "committed_height": head.committed,
         "proven_height": head.proven,
         "mempool": n.mempool_len(),
-        "store_recovered": n.store.recovered(),
+        "store_recovered": n.store_recovered(),
         "proving_queue": m.proving_queue.load(Ordering::Relaxed),
-        "vk_hash": n.keys.as_ref().map(|k| hex::encode(vk_hash(&k.pk.vk))),
-        "validator": n.config.consensus.as_ref().map(|c| c.validator),
+        "vk_hash": n.keys().map(|k| hex::encode(vk_hash(&k.pk.vk))),
+        "validator": n.config().consensus.as_ref().map(|c| c.validator),
         "consensus_round": m.consensus_round.load(Ordering::Relaxed),
         "connected_validators": n.p2p().map(|p| p.connected()),
         "decided_hash": n
@@ -198,16 +199,16 @@ async fn status(State(n): State<Shared>) -> Response {
 }
 
 async fn genesis(State(n): State<Shared>) -> Response {
-    match n.store.reader().and_then(|r| r.root(0)) {
+    match n.reader().and_then(|r| r.root(0)) {
         Ok(root) => ok(json!({
-            "chain_id": n.genesis.chain_id,
-            "depth": n.genesis.depth,
+            "chain_id": n.genesis().chain_id,
+            "depth": n.genesis().depth,
             "root": to_decimal(&root),
-            "state_hash": hex::encode(n.genesis.state_hash()),
-            "accounts": n.genesis.accounts.iter().enumerate().map(|(i, a)| json!({
+            "state_hash": hex::encode(n.genesis().state_hash()),
+            "accounts": n.genesis().accounts.iter().enumerate().map(|(i, a)| json!({
                 "index": i, "pubkey": hex::encode(a.pubkey.pack()), "balance": a.balance,
             })).collect::<Vec<_>>(),
-            "verifying_keys": n.genesis.verifying_keys.iter().map(|(c, h)| json!({
+            "verifying_keys": n.genesis().verifying_keys.iter().map(|(c, h)| json!({
                 "capacity": c, "hash": hex::encode(h),
             })).collect::<Vec<_>>(),
         })),
@@ -216,12 +217,12 @@ async fn genesis(State(n): State<Shared>) -> Response {
 }
 
 fn block_json(n: &Node, h: u64) -> Response {
-    let b = match chain::block(&n.store, h) {
+    let b = match n.block(h) {
         Ok(Some(b)) => b,
         Ok(None) => return err(StatusCode::NOT_FOUND, format!("no block {h}")),
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let proof = chain::proof(&n.store, h).ok().flatten();
+    let proof = n.proof(h).ok().flatten();
     ok(json!({
         "height": b.height,
         "timestamp_ms": b.timestamp_ms,
@@ -268,7 +269,7 @@ async fn block_proof(State(n): State<Shared>, Path(h): Path<String>) -> Response
             format!("height {h:?} is not a number"),
         );
     };
-    match chain::proof(&n.store, h) {
+    match n.proof(h) {
         Ok(Some(bytes)) => match ProofEnvelope::decode(&bytes) {
             Ok(env) => ok(json!({
                 "height": h,
@@ -284,7 +285,7 @@ async fn block_proof(State(n): State<Shared>, Path(h): Path<String>) -> Response
 
 async fn proven_latest(State(n): State<Shared>) -> Response {
     let h = n.head().proven;
-    match n.store.reader().and_then(|r| r.root(h)) {
+    match n.reader().and_then(|r| r.root(h)) {
         Ok(root) => ok(json!({"height": h, "root": to_decimal(&root)})),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
@@ -301,7 +302,7 @@ async fn account(
             format!("index {index:?} is not a number"),
         );
     };
-    let reader = match n.store.reader() {
+    let reader = match n.reader() {
         Ok(r) => r,
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
@@ -340,7 +341,7 @@ async fn account(
 }
 
 async fn vk(State(n): State<Shared>) -> Response {
-    let Some(keys) = &n.keys else {
+    let Some(keys) = n.keys() else {
         return err(StatusCode::NOT_FOUND, "proving is off");
     };
     // From the key in memory: the file on disk was checked at start but may change since.
@@ -455,7 +456,7 @@ async fn submit(
     let tx = match parse_transfer_json(&body) {
         Ok(t) => t,
         Err(e) => {
-            n.metrics.reject("malformed");
+            n.metrics().reject("malformed");
             return err(StatusCode::BAD_REQUEST, e);
         }
     };

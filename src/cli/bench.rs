@@ -918,7 +918,7 @@ fn ring_transfers(n: u64, senders: u64) -> Vec<rustorium_circuits::transfer::Sig
 
 /// Submit→final latency and throughput of `n` in-process validators on loopback.
 fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result<()> {
-    use rustorium::node::{NodeConfig, chain};
+    use rustorium::node::NodeConfig;
 
     let senders = 32u64;
     let dir = std::env::temp_dir().join(format!("rustorium-consensus-{}", std::process::id()));
@@ -983,7 +983,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
             }
             let committed = node.head().committed;
             for h in seen + 1..=committed {
-                let b = chain::block(&node.store, h)?.context("block")?;
+                let b = node.block(h)?.context("block")?;
                 let now = Instant::now();
                 for (tx, _) in &b.applied {
                     if let Some(t) = submitted_at.get(&rustorium_circuits::field::to_decimal(&tx.tx.message())) {
@@ -1019,7 +1019,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
 
 /// A bounded load run against an in-process node on loopback (fresh temporary data directory).
 fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()> {
-    use rustorium::node::{Node, NodeConfig, chain};
+    use rustorium::node::{Node, NodeConfig};
 
     let senders = 32u64;
     let dir = std::env::temp_dir().join(format!("rustorium-load-{}", std::process::id()));
@@ -1079,7 +1079,7 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         while latencies.len() < n {
             let committed = node.head().committed;
             for h in seen + 1..=committed {
-                let b = chain::block(&node.store, h)?.context("block")?;
+                let b = node.block(h)?.context("block")?;
                 let now = Instant::now();
                 for (tx, _) in &b.applied {
                     if let Some(t) = submitted_at.get(&rustorium_circuits::field::to_decimal(&tx.tx.message())) {

@@ -13,7 +13,7 @@ use rustls::pki_types::CertificateDer;
 use rustorium::accel::CpuHasher;
 use rustorium::light::{BlockData, ChainSpec, LightClient, verify_account};
 use rustorium::net::quic::Client;
-use rustorium::node::{Node, NodeConfig, chain};
+use rustorium::node::{Node, NodeConfig};
 use rustorium::prover::{ProofEnvelope, parse_verifying_key, vk_hash};
 use rustorium::state::{Genesis, StateStore, StoreOptions, dev_secret};
 use rustorium_circuits::Fr;
@@ -243,7 +243,7 @@ pub(crate) fn run_node(a: NodeArgs) -> Result<Outcome> {
         config.genesis.display()
     );
     let node = Node::start(config)?;
-    if node.store.recovered() {
+    if node.store_recovered() {
         tracing::warn!("the data directory was not closed cleanly last time: redb repaired it");
     }
     let rt = runtime()?;
@@ -251,7 +251,7 @@ pub(crate) fn run_node(a: NodeArgs) -> Result<Outcome> {
         let (q, h) = serve(node.clone(), quic_addr, http_addr).await?;
         println!(
             "node ready: quic {q} http http://{h} (cert {})",
-            node.config.data_dir.join("tls/cert.der").display()
+            node.config().data_dir.join("tls/cert.der").display()
         );
         let signal = shutdown_signal().await?;
         eprintln!("{signal}: shutting down (intake stopped, finishing in-flight work)");
@@ -354,20 +354,20 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
     let node = nodes[0].clone();
     eprintln!(
         "devnet: scoring {}, policy {}",
-        node.admission.scoring_status,
-        node.admission.policy_script.as_deref().unwrap_or("off")
+        node.admission().scoring_status,
+        node.admission().policy_script.as_deref().unwrap_or("off")
     );
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let (quic_addr, http_addr) = serve(node.clone(), a.quic, a.http).await?;
-        let cert = CertificateDer::from(std::fs::read(node.config.data_dir.join("tls/cert.der"))?);
+        let cert = CertificateDer::from(std::fs::read(node.config().data_dir.join("tls/cert.der"))?);
         println!("devnet: QUIC {quic_addr}, HTTP http://{http_addr}; Ctrl-C to stop");
         let mut client = Client::connect(quic_addr, cert.clone()).await?;
-        let vk = node.keys.as_ref().context("keys")?.pk.vk.clone();
-        let genesis_root = node.store.reader()?.root(0)?;
+        let vk = node.keys().context("keys")?.pk.vk.clone();
+        let genesis_root = node.reader()?.root(0)?;
         let mut light = LightClient::new(
             ChainSpec {
-                chain_id: node.genesis.chain_id,
+                chain_id: node.genesis().chain_id,
                 genesis_root,
                 vk_hash: vk_hash(&vk),
             },
@@ -383,12 +383,12 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
         let mut stop_signal = Box::pin(shutdown_signal());
         loop {
             // Back-pressure: do not run ahead of the prover.
-            if node.metrics.proving_queue.load(Ordering::Relaxed) < 3 {
+            if node.metrics().proving_queue.load(Ordering::Relaxed) < 3 {
                 let from = senders[(k % senders.len() as u64) as usize];
                 let to = senders[((k + 1) % senders.len() as u64) as usize];
                 k += 1;
                 let nonce = nonces[&from];
-                let tx = Transfer { chain_id: node.genesis.chain_id, from, to: Recipient::Index(to), amount: 1 + k % 7, fee: 1, nonce }
+                let tx = Transfer { chain_id: node.genesis().chain_id, from, to: Recipient::Index(to), amount: 1 + k % 7, fee: 1, nonce }
                     .sign(&dev_secret(from));
                 // The load generator never ends the devnet: a failed submission (a connection
                 // that timed out while the node was busy proving, say) reconnects and goes on.
@@ -414,7 +414,7 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
                     sent += 1;
                 } else {
                     // Resynchronize with the committed state.
-                    let r = node.store.reader()?;
+                    let r = node.reader()?;
                     let v = r.latest_version()?.unwrap_or(0);
                     if let Some(acc) = r.account(from, v)? {
                         nonces.insert(from, acc.nonce);
@@ -424,14 +424,14 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
             // The built-in light client follows the proven chain.
             let proven = node.head().proven;
             for h in verified_h + 1..=proven {
-                let bytes = chain::proof(&node.store, h)?.context("proof missing")?;
-                let block = chain::block(&node.store, h)?.context("block missing")?;
+                let bytes = node.proof(h)?.context("proof missing")?;
+                let block = node.block(h)?.context("block missing")?;
                 light.apply(&ProofEnvelope::decode(&bytes)?, &block.light_data())?;
                 (verified_h, verified_root) = light.head();
             }
             if last_report.elapsed() >= Duration::from_secs(2) || a.blocks.is_some_and(|b| verified_h >= b) {
                 last_report = Instant::now();
-                let m = &node.metrics;
+                let m = node.metrics();
                 let secs = start.elapsed().as_secs_f64();
                 let heights: Vec<u64> = nodes.iter().map(|n| n.head().committed).collect();
                 if nodes.len() > 1 {
@@ -455,7 +455,7 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
                 println!(
                     "devnet summary: {verified_h} blocks proven and verified from genesis in {:.1} s; {} transfers applied; head root {}",
                     start.elapsed().as_secs_f64(),
-                    node.metrics.tx_applied.load(Ordering::Relaxed),
+                    node.metrics().tx_applied.load(Ordering::Relaxed),
                     to_decimal(&verified_root)
                 );
                 break;
@@ -485,7 +485,7 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
 }
 
 fn avg_proof_secs(node: &Node) -> f64 {
-    let text = node.metrics.render();
+    let text = node.metrics().render();
     let get = |name: &str| {
         text.lines()
             .find_map(|l| {

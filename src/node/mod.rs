@@ -38,8 +38,8 @@ use crate::prover::{
     vk_hash,
 };
 use crate::state::{
-    ExecutedBlock, Genesis, GenesisError, NonceRule, Snapshot, StateStore, StoreError,
-    StoreOptions, TransferRules, TxError, commit_plan, plan_block, validate_transfer,
+    BlockPlan, ExecutedBlock, Genesis, GenesisError, NonceRule, Snapshot, StateReader, StateStore,
+    StoreError, StoreOptions, TransferRules, TxError, commit_plan, plan_block, validate_transfer,
 };
 use chain::Block;
 use mempool::{Mempool, MempoolError};
@@ -116,18 +116,15 @@ pub trait AdmissionHook: Send + Sync {
     fn admit(&self, tx: &SignedTransfer) -> Result<(), Refused>;
 }
 
-/// A running node's shared state.
+/// A running node's shared state. Its parts are private: the API, the CLI and tests read the
+/// chain through [`Node::reader`], [`Node::block`] and [`Node::proof`], and change it only
+/// through submission and consensus, never by writing to the store.
 pub struct Node {
-    /// Configuration.
-    pub config: NodeConfig,
-    /// Genesis.
-    pub genesis: Genesis,
-    /// State and chain store.
-    pub store: StateStore,
-    /// Proving keys (None when proving is off).
-    pub keys: Option<KeyPair>,
-    /// Metrics.
-    pub metrics: Metrics,
+    config: NodeConfig,
+    genesis: Genesis,
+    store: StateStore,
+    keys: Option<KeyPair>,
+    metrics: Metrics,
     mempool: Mutex<Mempool>,
     prover: Prover,
     hook: Mutex<Option<Arc<dyn AdmissionHook>>>,
@@ -137,8 +134,7 @@ pub struct Node {
     p2p: std::sync::OnceLock<crate::net::peer::P2p>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    /// Scoring and policy.
-    pub admission: admission::Admission,
+    admission: admission::Admission,
     head: tokio::sync::watch::Sender<ChainHead>,
     wake: Wake,
 }
@@ -193,158 +189,74 @@ fn now_ms() -> u64 {
 }
 
 impl Node {
+    /// The configuration it was started with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The chain's genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The proving keys (`None` when proving is off).
+    pub fn keys(&self) -> Option<&KeyPair> {
+        self.keys.as_ref()
+    }
+
+    /// The node's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Scoring and policy as loaded.
+    pub fn admission(&self) -> &admission::Admission {
+        &self.admission
+    }
+
+    /// A consistent read view of the state and chain at the moment of the call.
+    pub fn reader(&self) -> Result<StateReader<'_>, StoreError> {
+        self.store.reader()
+    }
+
+    /// The committed block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<chain::Block>, StoreError> {
+        chain::block(&self.store, height)
+    }
+
+    /// The stored proof envelope of block `height`.
+    pub fn proof(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        chain::proof(&self.store, height)
+    }
+
+    /// Whether the store was repaired when it was opened (an unclean shutdown).
+    pub fn store_recovered(&self) -> bool {
+        self.store.recovered()
+    }
+
+    /// What executing `txs` as the next block, crediting fees to `producer`, would do, without
+    /// committing anything (a dry run on the latest version).
+    pub fn dry_run(&self, txs: &[SignedTransfer], producer: u64) -> Result<BlockPlan, StoreError> {
+        let latest = self.store.reader()?.latest_version()?.unwrap_or(0);
+        plan_block(&self.store, latest, txs, producer, false)
+    }
+}
+
+impl Node {
     /// Opens (or creates from genesis) the store, loads or makes keys, and starts the producer and
     /// prover threads. Committed but unproven blocks are queued for proving.
     pub fn start(config: NodeConfig) -> Result<Arc<Self>, NodeError> {
         let genesis = Genesis::load(&config.genesis)?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| NodeError::Config(format!("{}: {e}", config.data_dir.display())))?;
-        let path = config.data_dir.join("state.redb");
-        let options = StoreOptions {
-            keep_versions: config.keep_versions,
-        };
         let metrics = Metrics::default();
-        let mut ntt_backend = "cpu".to_string();
-        let mut msm_backend = "cpu".to_string();
-        let mut prover = Prover::cpu();
-        let profile = config
-            .hardware
-            .as_deref()
-            .map(Profile::load)
-            .transpose()
-            .map_err(|e| NodeError::Config(e.to_string()))?;
-        let (hasher, poseidon_backend) = match &profile {
-            Some(profile) => {
-                let (ntt, name) = profile
-                    .ntt_backend()
-                    .map_err(|e| NodeError::Config(e.to_string()))?;
-                let (msm, msm_name) = profile
-                    .msm_backend()
-                    .map_err(|e| NodeError::Config(e.to_string()))?;
-                prover = Prover::new(msm, ntt);
-                ntt_backend = name;
-                msm_backend = msm_name;
-                if profile.cpu.threads > 0 {
-                    // Only the first pool configuration of a process takes effect.
-                    let _ = rayon::ThreadPoolBuilder::new()
-                        .num_threads(profile.cpu.threads)
-                        .build_global();
-                }
-                profile
-                    .poseidon_hasher(metrics.gpu_fallbacks.clone())
-                    .map_err(|e| NodeError::Config(e.to_string()))?
-            }
-            None => {
-                // The start-up self-check of the CPU path (a profile's selection checks whatever
-                // it selects): the SIMD code must agree with the native permutation.
-                let cpu = Arc::new(CpuHasher::new());
-                crate::hardware::self_check(cpu.as_ref())
-                    .map_err(|e| NodeError::Config(e.to_string()))?;
-                (
-                    cpu as Arc<dyn crate::accel::BatchHasher<rustorium_circuits::Fr>>,
-                    "cpu".to_string(),
-                )
-            }
-        };
-        let in_file = |e: StoreError| NodeError::Config(format!("{}: {e}", path.display()));
-        let store = if path.exists() {
-            let s = StateStore::open(&path, hasher, options).map_err(in_file)?;
-            if s.depth() != genesis.depth || s.chain_id() != genesis.chain_id {
-                return Err(NodeError::Config(format!(
-                    "{} belongs to another chain or depth than {}",
-                    path.display(),
-                    config.genesis.display()
-                )));
-            }
-            match s.genesis_hash().map_err(in_file)? {
-                Some(h) if h != genesis.state_hash() => {
-                    return Err(NodeError::Config(format!(
-                        "{} was created from another genesis than {} (accounts or balances differ)",
-                        path.display(),
-                        config.genesis.display()
-                    )));
-                }
-                Some(_) => {}
-                None => tracing::warn!(
-                    path = %path.display(),
-                    "store made before genesis hashes were recorded: cannot check it against the genesis file"
-                ),
-            }
-            s
-        } else {
-            StateStore::create_from_genesis(&path, &genesis, hasher, options).map_err(in_file)?
-        };
-        if store
-            .reader()?
-            .account(
-                config.producer,
-                store.reader()?.latest_version()?.unwrap_or(0),
-            )?
-            .is_none()
-        {
-            return Err(NodeError::Config(format!(
-                "producer {} is not an account",
-                config.producer
-            )));
-        }
-        let keys = if config.prove {
-            Some(load_or_make_keys(
-                &config.keys_dir,
-                CircuitShape {
-                    depth: genesis.depth,
-                    capacity: config.capacity,
-                },
-                config.key_seed,
-            )?)
-        } else {
-            None
-        };
-        if let Some(k) = &keys {
-            let got = vk_hash(&k.pk.vk);
-            if let Some(pinned) = genesis.pinned_vk(config.capacity)
-                && pinned != got
-            {
-                return Err(NodeError::Config(format!(
-                    "the verifying key in {} (hash {}) is not the key {} pins for capacity {} ({})",
-                    config.keys_dir.display(),
-                    hex::encode(got),
-                    config.genesis.display(),
-                    config.capacity,
-                    hex::encode(pinned)
-                )));
-            }
-            k.matrices()?;
-        }
-        for (op, backend) in [
-            ("poseidon", poseidon_backend.as_str()),
-            ("msm", msm_backend.as_str()),
-            ("ntt", ntt_backend.as_str()),
-        ] {
-            metrics.set_backend(op, backend);
-            tracing::info!(op, backend, "backend selected");
-        }
-        tracing::info!(
-            cpu_path = crate::accel::cpu_path(),
-            field_arithmetic = crate::accel::field_arithmetic(),
-            "CPU arithmetic"
-        );
-        let mut scoring = config.scoring.clone();
-        if let Some(profile) = &profile {
-            scoring.cuda |= profile.backends.scoring == crate::hardware::Backend::Cuda;
-        }
-        let admission = admission::Admission::load(
-            &scoring,
-            &config.policy,
-            &metrics.scoring_fallbacks,
-            &crate::builtin::dir(&config.data_dir),
-        )
-        .map_err(|e| NodeError::Config(e.to_string()))?;
-        metrics
-            .scoring_enabled
-            .store(u64::from(admission.scoring_on()), Ordering::Relaxed);
+        let backends = Backends::select(&config, &metrics)?;
+        let store = open_store(&config, &genesis, backends.hasher.clone())?;
+        let keys = load_keys(&config, &genesis)?;
+        let admission = load_admission(&config, backends.profile.as_ref(), &metrics)?;
         let node = Arc::new(Self {
             mempool: Mutex::new(Mempool::new(config.mempool.into())),
-            prover,
+            prover: backends.prover,
             hook: Mutex::new(None),
             config,
             genesis,
@@ -368,43 +280,46 @@ impl Node {
             h.proven = proven;
         });
         if node.keys.is_some() {
-            // Block `proven + 1` re-executes on version `proven`: never prune it.
-            node.store.hold_from(proven);
-        }
-        if node.keys.is_some() {
-            let (tx, rx) = channel();
-            let rx = Arc::new(Mutex::new(rx));
-            for _ in 0..node.config.prover_workers.max(1) {
-                let n = node.clone();
-                let rx = rx.clone();
-                let h = std::thread::spawn(move || n.prover_loop(&rx));
-                node.threads
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(h);
-            }
-            let pending = chain::unproven(&node.store, proven + 1, latest)?;
-            if !pending.is_empty() {
-                tracing::warn!(
-                    blocks = pending.len(),
-                    "re-queueing committed blocks without proofs"
-                );
-            }
-            for h in pending {
-                node.enqueue(&tx, h);
-            }
-            *node.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+            node.start_provers(proven, latest)?;
         }
         if !node.start_validator()? {
-            let n = node.clone();
-            let h = std::thread::spawn(move || n.producer_loop());
-            node.threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(h);
+            node.spawn(|n| n.producer_loop());
         }
         node.ready.store(true, Ordering::Relaxed);
         Ok(node)
+    }
+
+    fn spawn(self: &Arc<Self>, f: impl FnOnce(Arc<Self>) + Send + 'static) {
+        let n = self.clone();
+        let h = std::thread::spawn(move || f(n));
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(h);
+    }
+
+    /// The prover threads, and the committed blocks left unproven by the last run queued for them.
+    fn start_provers(self: &Arc<Self>, proven: u64, latest: u64) -> Result<(), NodeError> {
+        // Block `proven + 1` re-executes on version `proven`: never prune it.
+        self.store.hold_from(proven);
+        let (tx, rx) = channel();
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..self.config.prover_workers.max(1) {
+            let rx = rx.clone();
+            self.spawn(move |n| n.prover_loop(&rx));
+        }
+        let pending = chain::unproven(&self.store, proven + 1, latest)?;
+        if !pending.is_empty() {
+            tracing::warn!(
+                blocks = pending.len(),
+                "re-queueing committed blocks without proofs"
+            );
+        }
+        for h in pending {
+            self.enqueue(&tx, h);
+        }
+        *self.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        Ok(())
     }
 
     /// The chain head now.
@@ -921,4 +836,174 @@ pub fn load_or_make_keys(dir: &Path, shape: CircuitShape, seed: u64) -> Result<K
     let k = dev_setup(shape, seed)?;
     save_keys(&sub, &k)?;
     Ok(k)
+}
+/// The compute backends a node runs on: the hardware profile's selection (each self-checked by
+/// `Profile::select`), or the checked CPU path without a profile.
+struct Backends {
+    profile: Option<Profile>,
+    prover: Prover,
+    hasher: Arc<dyn crate::accel::BatchHasher<rustorium_circuits::Fr>>,
+}
+
+impl Backends {
+    fn select(config: &NodeConfig, metrics: &Metrics) -> Result<Self, NodeError> {
+        let cfg = |e: &dyn std::fmt::Display| NodeError::Config(e.to_string());
+        let profile = config
+            .hardware
+            .as_deref()
+            .map(Profile::load)
+            .transpose()
+            .map_err(|e| cfg(&e))?;
+        let (prover, hasher, names) = match &profile {
+            Some(profile) => {
+                let (ntt, ntt_name) = profile.ntt_backend().map_err(|e| cfg(&e))?;
+                let (msm, msm_name) = profile.msm_backend().map_err(|e| cfg(&e))?;
+                if profile.cpu.threads > 0 {
+                    // Only the first pool configuration of a process takes effect.
+                    let _ = rayon::ThreadPoolBuilder::new()
+                        .num_threads(profile.cpu.threads)
+                        .build_global();
+                }
+                let (hasher, poseidon_name) = profile
+                    .poseidon_hasher(metrics.gpu_fallbacks.clone())
+                    .map_err(|e| cfg(&e))?;
+                (
+                    Prover::new(msm, ntt),
+                    hasher,
+                    [poseidon_name, msm_name, ntt_name],
+                )
+            }
+            None => {
+                // The start-up self-check of the CPU path (a profile's selection checks whatever
+                // it selects): the SIMD code must agree with the native permutation.
+                let cpu = Arc::new(CpuHasher::new());
+                crate::hardware::self_check(cpu.as_ref()).map_err(|e| cfg(&e))?;
+                (
+                    Prover::cpu(),
+                    cpu as _,
+                    ["cpu".into(), "cpu".into(), "cpu".into()],
+                )
+            }
+        };
+        for (op, backend) in ["poseidon", "msm", "ntt"].into_iter().zip(&names) {
+            metrics.set_backend(op, backend);
+            tracing::info!(op, backend = backend.as_str(), "backend selected");
+        }
+        tracing::info!(
+            cpu_path = crate::accel::cpu_path(),
+            field_arithmetic = crate::accel::field_arithmetic(),
+            "CPU arithmetic"
+        );
+        Ok(Self {
+            profile,
+            prover,
+            hasher,
+        })
+    }
+}
+
+/// Opens the node's store (or creates it from the genesis), refusing one of another chain, depth
+/// or genesis, and a producer that is not an account.
+fn open_store(
+    config: &NodeConfig,
+    genesis: &Genesis,
+    hasher: Arc<dyn crate::accel::BatchHasher<rustorium_circuits::Fr>>,
+) -> Result<StateStore, NodeError> {
+    let path = config.data_dir.join("state.redb");
+    let options = StoreOptions {
+        keep_versions: config.keep_versions,
+    };
+    let in_file = |e: StoreError| NodeError::Config(format!("{}: {e}", path.display()));
+    let store = if path.exists() {
+        let s = StateStore::open(&path, hasher, options).map_err(in_file)?;
+        if s.depth() != genesis.depth || s.chain_id() != genesis.chain_id {
+            return Err(NodeError::Config(format!(
+                "{} belongs to another chain or depth than {}",
+                path.display(),
+                config.genesis.display()
+            )));
+        }
+        match s.genesis_hash().map_err(in_file)? {
+            Some(h) if h != genesis.state_hash() => {
+                return Err(NodeError::Config(format!(
+                    "{} was created from another genesis than {} (accounts or balances differ)",
+                    path.display(),
+                    config.genesis.display()
+                )));
+            }
+            Some(_) => {}
+            None => tracing::warn!(
+                path = %path.display(),
+                "store made before genesis hashes were recorded: cannot check it against the genesis file"
+            ),
+        }
+        s
+    } else {
+        StateStore::create_from_genesis(&path, genesis, hasher, options).map_err(in_file)?
+    };
+    let reader = store.reader()?;
+    if reader
+        .account(config.producer, reader.latest_version()?.unwrap_or(0))?
+        .is_none()
+    {
+        return Err(NodeError::Config(format!(
+            "producer {} is not an account",
+            config.producer
+        )));
+    }
+    drop(reader);
+    Ok(store)
+}
+
+/// The proving keys when proving is on, checked against the key the genesis pins.
+fn load_keys(config: &NodeConfig, genesis: &Genesis) -> Result<Option<KeyPair>, NodeError> {
+    if !config.prove {
+        return Ok(None);
+    }
+    let k = load_or_make_keys(
+        &config.keys_dir,
+        CircuitShape {
+            depth: genesis.depth,
+            capacity: config.capacity,
+        },
+        config.key_seed,
+    )?;
+    let got = vk_hash(&k.pk.vk);
+    if let Some(pinned) = genesis.pinned_vk(config.capacity)
+        && pinned != got
+    {
+        return Err(NodeError::Config(format!(
+            "the verifying key in {} (hash {}) is not the key {} pins for capacity {} ({})",
+            config.keys_dir.display(),
+            hex::encode(got),
+            config.genesis.display(),
+            config.capacity,
+            hex::encode(pinned)
+        )));
+    }
+    k.matrices()?;
+    Ok(Some(k))
+}
+
+/// Scoring (on the profile's backend) and policy.
+fn load_admission(
+    config: &NodeConfig,
+    profile: Option<&Profile>,
+    metrics: &Metrics,
+) -> Result<admission::Admission, NodeError> {
+    let mut scoring = config.scoring.clone();
+    if let Some(profile) = profile {
+        scoring.cuda |= profile.backends.scoring == crate::hardware::Backend::Cuda;
+    }
+    let admission = admission::Admission::load(
+        &scoring,
+        &config.policy,
+        &metrics.scoring_fallbacks,
+        &crate::builtin::dir(&config.data_dir),
+    )
+    .map_err(|e| NodeError::Config(e.to_string()))?;
+    metrics
+        .scoring_enabled
+        .store(u64::from(admission.scoring_on()), Ordering::Relaxed);
+    Ok(admission)
 }
