@@ -56,7 +56,7 @@ fn t(from: u64, to: u64, nonce: u64) -> SignedTransfer {
 
 async fn start(dir: &Path) -> (Arc<Node>, Client, SocketAddr) {
     let node = Node::start(config(dir)).expect("node starts");
-    let (quic, http) = rustorium::api::start_servers(
+    let (quic, http) = rustorium::start_servers(
         node.clone(),
         "127.0.0.1:0".parse().expect("addr"),
         "127.0.0.1:0".parse().expect("addr"),

@@ -957,7 +957,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (quic, _) = rustorium::api::start_servers(node.clone(), "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?).await?;
+        let (quic, _) = rustorium::start_servers(node.clone(), "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?).await?;
         let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.join("v0/tls/cert.der"))?);
         let client = rustorium::net::quic::Client::connect(quic, cert).await?;
         // Wait until the validators are connected.
@@ -1060,7 +1060,7 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (quic, _) = rustorium::api::start_servers(node.clone(), "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?).await?;
+        let (quic, _) = rustorium::start_servers(node.clone(), "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?).await?;
         let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.join("data/tls/cert.der"))?);
         let client = rustorium::net::quic::Client::connect(quic, cert).await?;
         let start = Instant::now();

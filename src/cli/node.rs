@@ -228,7 +228,7 @@ async fn serve(
     quic_addr: SocketAddr,
     http_addr: SocketAddr,
 ) -> Result<(SocketAddr, SocketAddr)> {
-    rustorium::api::start_servers(node, quic_addr, http_addr)
+    rustorium::start_servers(node, quic_addr, http_addr)
         .await
         .with_context(|| format!("binding QUIC {quic_addr} / HTTP {http_addr}"))
 }

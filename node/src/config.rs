@@ -2,6 +2,7 @@
 //! relative paths are relative to the config file's directory.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -97,7 +98,7 @@ pub struct NodeConfig {
     pub policy: super::admission::PolicySection,
     /// HTTP server limits (`[http]`: connections, timeouts in seconds, body bytes).
     #[serde(default)]
-    pub http: crate::api::serve::HttpLimits,
+    pub http: HttpLimits,
 }
 
 /// `[consensus]`: run as validator `validator` of the genesis validator set.
@@ -212,5 +213,52 @@ impl NodeConfig {
             )));
         }
         Ok(c)
+    }
+}
+
+/// Limits of the HTTP server (`rustorium-api`; defaults in [`HttpLimits::default`]); the node
+/// config's `[http]` section sets them (seconds and bytes there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpLimits {
+    /// Connections served at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Connections served at once from one IP address.
+    pub max_connections_per_ip: usize,
+    /// A connection silent this long (no byte either way) is closed.
+    #[serde(with = "secs")]
+    pub idle_timeout: Duration,
+    /// Request headers must be complete this soon after the request starts.
+    #[serde(with = "secs")]
+    pub header_timeout: Duration,
+    /// A request must be answered this soon (body included).
+    #[serde(with = "secs")]
+    pub request_timeout: Duration,
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            max_connections_per_ip: 64,
+            idle_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_body: 16 * 1024,
+        }
+    }
+}
+
+/// Durations in (fractional) seconds.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
     }
 }

@@ -26,52 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
-/// Limits of the HTTP server (defaults in [`HttpLimits::default`]); the node config's `[http]`
-/// section sets them (seconds and bytes there).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpLimits {
-    /// Connections served at once; more are closed on accept.
-    pub max_connections: usize,
-    /// Connections served at once from one IP address.
-    pub max_connections_per_ip: usize,
-    /// A connection silent this long (no byte either way) is closed.
-    #[serde(with = "secs")]
-    pub idle_timeout: Duration,
-    /// Request headers must be complete this soon after the request starts.
-    #[serde(with = "secs")]
-    pub header_timeout: Duration,
-    /// A request must be answered this soon (body included).
-    #[serde(with = "secs")]
-    pub request_timeout: Duration,
-    /// Largest request body, in bytes.
-    pub max_body: usize,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self {
-            max_connections: 512,
-            max_connections_per_ip: 64,
-            idle_timeout: Duration::from_secs(30),
-            header_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_body: 16 * 1024,
-        }
-    }
-}
-
-/// Durations in (fractional) seconds.
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
-    }
-}
+pub use rustorium_node::HttpLimits;
 
 /// Connections open per IP address.
 #[derive(Default)]

@@ -54,7 +54,7 @@ pub fn discover_runtime(explicit: Option<&Path>) -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     let mut roots = vec![std::env::current_dir().ok()?];
-    roots.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    roots.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")));
     for root in roots {
         let Ok(libs) = std::fs::read_dir(root.join(".venv/lib")) else {
             continue;
@@ -199,7 +199,7 @@ mod tests {
     use super::*;
 
     fn scorer() -> Option<Scorer> {
-        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models/scoring.onnx");
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/models/scoring.onnx");
         match discover_runtime(None) {
             Some(rt) => {
                 Some(Scorer::load(&rt, &model, false, &AtomicU64::new(0)).expect("load the model"))
@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn scoring_matches_the_python_fixture() {
         let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models/scoring_fixture.json"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/models/scoring_fixture.json"),
         )
         .expect("fixture");
         let fixture: Fixture = serde_json::from_str(&text).expect("fixture JSON");
@@ -302,7 +302,7 @@ mod tests {
         let Some(rt) = discover_runtime(None) else {
             return;
         };
-        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models/scoring.onnx");
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/models/scoring.onnx");
         let fallbacks = AtomicU64::new(0);
         let s = Scorer::load(&rt, &model, true, &fallbacks).expect("load");
         // scripts/requirements.txt pins the CPU wheel, which has no CUDA execution provider.
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_missing_runtime_or_model_is_a_clear_error() {
-        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/models/scoring.onnx");
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/models/scoring.onnx");
         if let Some(rt) = discover_runtime(None) {
             let e = Scorer::load(
                 &rt,

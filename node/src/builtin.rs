@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 
 /// `config/genesis.toml`: the devnet genesis (public devnet keys; never a real network's).
-pub const GENESIS: &str = include_str!("../config/genesis.toml");
+pub const GENESIS: &str = include_str!("../../config/genesis.toml");
 /// `config/policy.glu`: the shipped admission policy.
-pub const POLICY: &str = include_str!("../config/policy.glu");
+pub const POLICY: &str = include_str!("../../config/policy.glu");
 /// `config/models/scoring.onnx`: the shipped transaction-scoring model.
-pub const SCORING_MODEL: &[u8] = include_bytes!("../config/models/scoring.onnx");
+pub const SCORING_MODEL: &[u8] = include_bytes!("../../config/models/scoring.onnx");
 
 /// Names of the built-in files as they are written.
 pub const GENESIS_FILE: &str = "genesis.toml";
@@ -46,7 +46,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         assert_eq!(
             GENESIS,
-            std::fs::read_to_string(root.join("config/genesis.toml")).expect("genesis")
+            std::fs::read_to_string(root.join("../config/genesis.toml")).expect("genesis")
         );
         assert!(crate::state::Genesis::parse(GENESIS, "built-in").is_ok());
         let d = tempfile::tempdir().expect("tempdir");

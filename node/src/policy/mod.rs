@@ -369,7 +369,7 @@ mod tests {
     #[test]
     fn the_shipped_policy_rejects_by_score_and_deprioritizes_borderline() {
         let p = Policy::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy.glu"),
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/policy.glu"),
             PolicyLimits::default(),
         )
         .expect("shipped policy compiles");

@@ -22,31 +22,25 @@ use rustorium_circuits::field::to_decimal;
 use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer, TransferDecodeError};
 use serde_json::{Value, json};
 
-use crate::node::Node;
-use crate::prover::{ProofEnvelope, proof_json, public_json, verifying_key_json, vk_hash};
+use rustorium_node::Node;
+use rustorium_prover::{ProofEnvelope, proof_json, public_json, verifying_key_json, vk_hash};
 
 pub mod serve;
 
 type Shared = Arc<Node>;
 
-/// Starts QUIC ingestion and the HTTP API for `node` on the tokio runtime; returns the bound
-/// addresses (port 0 picks a free port).
-pub async fn start_servers(
+/// Serves the HTTP API for `node` on the tokio runtime, under the node's `[http]` limits; returns
+/// the bound address (port 0 picks a free port).
+pub async fn serve_http(
     node: Arc<Node>,
-    quic_addr: std::net::SocketAddr,
-    http_addr: std::net::SocketAddr,
-) -> std::io::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
-    let endpoint =
-        crate::net::quic::server_endpoint(quic_addr, &node.config().data_dir.join("tls"))
-            .map_err(std::io::Error::other)?;
-    let quic_bound = endpoint.local_addr()?;
-    tokio::spawn(crate::net::quic::serve(endpoint, node.clone()));
-    let listener = tokio::net::TcpListener::bind(http_addr).await?;
-    let http_bound = listener.local_addr()?;
+    addr: std::net::SocketAddr,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
     let limits = node.config().http;
     let app = router(node, limits);
     tokio::spawn(serve::serve(listener, app, limits));
-    Ok((quic_bound, http_bound))
+    Ok(bound)
 }
 
 fn err(status: StatusCode, msg: impl std::fmt::Display) -> Response {
@@ -321,14 +315,14 @@ async fn account(
     let root = match reader.root(height) {
         Ok(r) => r,
         Err(
-            e @ (crate::state::StoreError::UnknownVersion(_)
-            | crate::state::StoreError::VersionPruned { .. }),
+            e @ (rustorium_state::StoreError::UnknownVersion(_)
+            | rustorium_state::StoreError::VersionPruned { .. }),
         ) => return err(StatusCode::NOT_FOUND, e),
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let proof = match reader.proof(index, height) {
         Ok(p) => p,
-        Err(e @ crate::state::StoreError::Merkle(_)) => return err(StatusCode::BAD_REQUEST, e),
+        Err(e @ rustorium_state::StoreError::Merkle(_)) => return err(StatusCode::BAD_REQUEST, e),
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     ok(json!({
@@ -345,7 +339,7 @@ async fn vk(State(n): State<Shared>) -> Response {
         return err(StatusCode::NOT_FOUND, "proving is off");
     };
     // From the key in memory: the file on disk was checked at start but may change since.
-    match crate::prover::verifying_key_file(keys) {
+    match rustorium_prover::verifying_key_file(keys) {
         Ok(bytes) => ok(
             json!({"file": hex::encode(bytes), "vk_hash": hex::encode(vk_hash(&keys.pk.vk)), "snarkjs": verifying_key_json(&keys.pk.vk)}),
         ),

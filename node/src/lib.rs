@@ -11,13 +11,25 @@
 //! any moment loses no committed transfer and leaves no block unproven.
 
 pub mod admission;
+pub mod builtin;
 pub mod chain;
 mod config;
+pub mod light;
 pub mod mempool;
 pub mod metrics;
+pub mod policy;
+pub mod scoring;
 mod validator;
 
-pub use config::{ConsensusSection, MempoolSection, NodeConfig};
+pub use config::{ConsensusSection, HttpLimits, MempoolSection, NodeConfig};
+
+// The crates below, under the names the node's modules use for them.
+use rustorium_accel as accel;
+use rustorium_accel::hardware;
+use rustorium_consensus as consensus;
+use rustorium_net as net;
+use rustorium_prover as prover;
+use rustorium_state as state;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -239,6 +251,19 @@ impl Node {
     pub fn dry_run(&self, txs: &[SignedTransfer], producer: u64) -> Result<BlockPlan, StoreError> {
         let latest = self.store.reader()?.latest_version()?.unwrap_or(0);
         plan_block(&self.store, latest, txs, producer, false)
+    }
+
+    /// Binds QUIC ingestion (`net::quic`, the node's certificate in `<data_dir>/tls/`) on `addr`
+    /// and serves it on the current tokio runtime; returns the bound address (port 0 picks a
+    /// free port).
+    pub fn serve_ingestion(
+        self: &Arc<Self>,
+        addr: std::net::SocketAddr,
+    ) -> Result<std::net::SocketAddr, net::quic::QuicError> {
+        let endpoint = net::quic::server_endpoint(addr, &self.config.data_dir.join("tls"))?;
+        let bound = endpoint.local_addr()?;
+        tokio::spawn(net::quic::serve(endpoint, self.clone()));
+        Ok(bound)
     }
 }
 
