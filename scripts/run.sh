@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# The main job: builds Rustorium and runs it on the embedded redb store.
 # The main job: a local devnet (node on a fresh data directory, transfers over QUIC, proofs, the
 # built-in light client). Extra arguments go to `rustorium devnet` (e.g. --blocks 5 to stop).
 set -euo pipefail
@@ -8,5 +7,6 @@ setup_build
 setup_venv
 setup_vulkan
 cd "$ROOT"
-cargo build --release --locked --bin rustorium
+# `rustorium-bench` too: `rustorium bench …` runs it from beside the `rustorium` binary.
+cargo build --release --locked -p rustorium -p rustorium-bench
 exec "$CARGO_TARGET_DIR/release/rustorium" devnet "$@"

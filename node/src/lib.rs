@@ -14,6 +14,7 @@ pub mod admission;
 pub mod builtin;
 pub mod chain;
 mod config;
+pub mod devnet;
 pub mod light;
 pub mod mempool;
 pub mod metrics;

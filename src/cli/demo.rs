@@ -237,42 +237,6 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// A full block for `shape` on a fresh temporary store holding the demo genesis accounts (at
-/// `shape.depth`): `capacity` transfers among the five dev accounts, every slot used (benchmarks
-/// must not prove mostly-zero padding).
-pub(crate) fn demo_witness(shape: CircuitShape) -> Result<rustorium_circuits::block::BlockCircuit> {
-    let mut genesis = super::load_genesis(None)?;
-    genesis.depth = shape.depth;
-    let dir = std::env::temp_dir().join(format!("rustorium-bench-{}", std::process::id()));
-    let store = quiet_store(&genesis, &dir)?;
-    let txs: Vec<SignedTransfer> = (0..shape.capacity as u64)
-        .map(|i| {
-            let from = i % 5;
-            Transfer {
-                chain_id: genesis.chain_id,
-                from,
-                to: Recipient::Index((from + 1 + i / 5) % 5),
-                amount: 1 + i,
-                fee: 1,
-                nonce: i / 5,
-            }
-            .sign(&dev_secret(from))
-        })
-        .collect();
-    let block = execute_block(&store, &txs, PRODUCER, true)?;
-    anyhow::ensure!(
-        block.rejected.is_empty(),
-        "benchmark block rejected {:?}",
-        block.rejected
-    );
-    let w = block.witness.context("witness requested")?;
-    drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(rustorium_circuits::block::BlockCircuit::from_witness(
-        &w, PRODUCER, 1, shape,
-    )?)
-}
-
 pub(crate) fn run_prove(args: ProveArgs) -> Result<Outcome> {
     let genesis = super::load_genesis(args.genesis.as_deref())?;
     if genesis.accounts.len() < 5 {

@@ -1,7 +1,6 @@
 //! clap commands. Errors print to stderr and exit with status 2; `crypto eddsa verify` exits 1 for a
 //! well-formed but invalid signature.
 
-mod bench;
 mod crypto;
 mod debug;
 mod demo;
@@ -53,9 +52,14 @@ enum Command {
     /// Transactions.
     #[command(subcommand)]
     Tx(node::TxCommand),
-    /// Benchmarks with their references side by side (markdown tables).
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    /// Benchmarks with their references side by side (markdown tables): runs `rustorium-bench`
+    /// (built beside this binary) with the arguments given; `rustorium bench --help` lists them.
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// Passed to `rustorium-bench`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Admission policy scripts (gluon).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -111,6 +115,29 @@ pub(crate) fn genesis_name(path: Option<&std::path::Path>) -> String {
     })
 }
 
+/// `rustorium bench …`: the harnesses live in the `rustorium-bench` binary (its own crate, with
+/// the reference implementations), found beside this executable.
+fn run_bench(args: &[std::ffi::OsString]) -> anyhow::Result<Outcome> {
+    use anyhow::Context;
+    let exe = std::env::current_exe().context("locating this executable")?;
+    let bench = exe.with_file_name("rustorium-bench");
+    let status = std::process::Command::new(&bench)
+        .args(args)
+        .status()
+        .with_context(|| {
+            format!(
+                "running {} (build it with `cargo build --release -p rustorium-bench`, as \
+                 scripts/run.sh and scripts/test.sh do)",
+                bench.display()
+            )
+        })?;
+    Ok(match status.code() {
+        Some(0) => Outcome::Ok,
+        Some(c) => Outcome::Status(u8::try_from(c).unwrap_or(2)),
+        None => anyhow::bail!("{} was killed by a signal", bench.display()),
+    })
+}
+
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -140,7 +167,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Node(a) => node::run_node(a),
         Command::Devnet(a) => node::run_devnet(a),
         Command::Tx(c) => node::run_tx(c),
-        Command::Bench(c) => bench::run(c),
+        Command::Bench { args } => run_bench(&args),
         Command::Hardware(c) => hardware::run(c),
         Command::Policy(c) => policy::run(c),
         Command::Debug(c) => debug::run(c),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -78,14 +78,6 @@ pub(crate) struct DevnetArgs {
     no_policy: bool,
 }
 
-/// Free UDP ports on loopback (bound, read, released; a small race acceptable for a devnet).
-fn free_udp_ports(n: usize) -> Result<Vec<u16>> {
-    let socks = (0..n)
-        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    socks.iter().map(|s| Ok(s.local_addr()?.port())).collect()
-}
-
 /// Starts the devnet's nodes: one producer, or `a.validators` validators (the first is the API
 /// and proving node).
 fn start_devnet_nodes(a: &DevnetArgs) -> Result<Vec<Arc<Node>>> {
@@ -93,65 +85,14 @@ fn start_devnet_nodes(a: &DevnetArgs) -> Result<Vec<Arc<Node>>> {
     if a.validators <= 1 {
         return Ok(vec![Node::start(config)?]);
     }
-    start_validators(
+    let nodes = rustorium::node::devnet::start_validators(
         a.genesis.as_deref().expect("resolved by run_devnet"),
         &a.data,
         a.validators as usize,
         config,
         true,
-    )
-}
-
-/// Starts `n` validators in this process under BFT consensus on loopback: a genesis with
-/// `[[validators]]` (devnet keys and fee accounts 0..n) is written to `data/genesis.toml`,
-/// validator `i` keeps its data in `data/v{i}`. Validator 0 keeps `base`'s listen addresses and
-/// proves when `prove_first`; the others listen on ephemeral ports and do not prove.
-pub(crate) fn start_validators(
-    genesis_src: &Path,
-    data: &Path,
-    n: usize,
-    base: NodeConfig,
-    prove_first: bool,
-) -> Result<Vec<Arc<Node>>> {
-    anyhow::ensure!(
-        n >= 4,
-        "BFT needs at least 4 validators (n = 3f + 1), got {n}"
-    );
-    std::fs::create_dir_all(data)?;
-    let mut genesis = std::fs::read_to_string(genesis_src)
-        .with_context(|| format!("reading {}", genesis_src.display()))?;
-    for i in 0..n {
-        genesis += &format!("\n[[validators]]\ndev_key = {i}\nfee_account = {i}\n");
-    }
-    let genesis_path = data.join("genesis.toml");
-    std::fs::write(&genesis_path, genesis)?;
-    let ports = free_udp_ports(n)?;
-    let peers: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let mut nodes = Vec::new();
-    for i in 0..n {
-        let mut c = base.clone();
-        c.genesis = genesis_path.clone();
-        c.data_dir = data.join(format!("v{i}"));
-        c.producer = i as u64;
-        c.prove = prove_first && i == 0;
-        if i > 0 {
-            c.quic_listen = "127.0.0.1:0".into();
-            c.http_listen = "127.0.0.1:0".into();
-        }
-        c.consensus = Some(rustorium::node::ConsensusSection {
-            validator: i as u16,
-            dev_key: Some(i as u64),
-            key_file: None,
-            listen: peers[i].clone(),
-            peers: peers.clone(),
-            propose_timeout_ms: 1000,
-            vote_timeout_ms: 400,
-            fault_injection: false,
-            byzantine: rustorium::consensus::Byzantine::None,
-        });
-        nodes.push(Node::start(c)?);
-    }
-    eprintln!("{n} validators under BFT consensus on {}", peers.join(", "));
+    )?;
+    eprintln!("{} validators under BFT consensus", nodes.len());
     Ok(nodes)
 }
 

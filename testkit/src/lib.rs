@@ -115,3 +115,67 @@ pub fn wgpu_hasher() -> Option<WgpuHasher> {
         }
     }
 }
+
+/// Why [`demo_block`] could not build its block.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoBlockError {
+    /// The temporary store failed.
+    #[error("store: {0}")]
+    Store(#[from] rustorium_state::StoreError),
+    /// A temporary directory could not be made.
+    #[error("temporary directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// The devnet genesis did not parse.
+    #[error("genesis: {0}")]
+    Genesis(#[from] rustorium_state::GenesisError),
+    /// A transfer of the block was rejected (capacity above what the dev accounts can pay).
+    #[error("the demo block rejected transfers: {0}")]
+    Rejected(String),
+    /// The witness does not fit the shape.
+    #[error("circuit: {0}")]
+    Circuit(#[from] rustorium_circuits::block::CircuitError),
+}
+
+/// A block circuit of `shape` with a full witness: `shape.capacity` transfers among the devnet
+/// accounts 0..4 (senders in turn, nonces counting up), executed on the devnet genesis at depth
+/// `shape.depth` in a temporary store, fees to account 3. Every slot is used: benchmarks must not
+/// prove mostly-zero padding.
+pub fn demo_block(
+    shape: rustorium_circuits::block::CircuitShape,
+) -> Result<rustorium_circuits::block::BlockCircuit, DemoBlockError> {
+    let mut genesis = rustorium_state::Genesis::parse(DEVNET_GENESIS, "devnet genesis")?;
+    genesis.depth = shape.depth;
+    const PRODUCER: u64 = 3;
+    let dir = tempfile::tempdir()?;
+    let store = rustorium_state::StateStore::create_from_genesis(
+        &dir.path().join("state.redb"),
+        &genesis,
+        std::sync::Arc::new(rustorium_accel::CpuHasher::new()),
+        rustorium_state::StoreOptions::default(),
+    )?;
+    let txs: Vec<SignedTransfer> = (0..shape.capacity as u64)
+        .map(|i| {
+            let from = i % 5;
+            Transfer {
+                chain_id: genesis.chain_id,
+                from,
+                to: Recipient::Index((from + 1 + i / 5) % 5),
+                amount: 1 + i,
+                fee: 1,
+                nonce: i / 5,
+            }
+            .sign(&rustorium_state::dev_secret(from))
+        })
+        .collect();
+    let block = rustorium_state::execute_block(&store, &txs, PRODUCER, true)?;
+    if !block.rejected.is_empty() {
+        return Err(DemoBlockError::Rejected(format!("{:?}", block.rejected)));
+    }
+    let w = block
+        .witness
+        .ok_or_else(|| DemoBlockError::Rejected("no witness".into()))?;
+    Ok(rustorium_circuits::block::BlockCircuit::from_witness(
+        &w, PRODUCER, 1, shape,
+    )?)
+}

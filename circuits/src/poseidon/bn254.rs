@@ -17,7 +17,7 @@
 //!   need no final subtraction; additions subtract 2p when needed; the permutation's output is
 //!   brought below p once at the end.
 //!
-//! Measured (`cargo bench --bench poseidon -- poseidon_single`, BENCHMARKS.md): Poseidon(2)
+//! Measured (`cargo bench -p rustorium-bench --bench poseidon -- poseidon_single`, BENCHMARKS.md): Poseidon(2)
 //! 14.8 µs on the generic path, 10.8 µs here in the same run; each step above paid for itself.
 //!
 //! Results are the same bits as arkworks' and as the generic path (tests in this module and the

@@ -1,5 +1,8 @@
-//! `rustorium bench …`: measurements too large for criterion's repetition counts, always beside
-//! the reference measured in the same run, printed as markdown tables.
+//! `rustorium-bench` (also reached as `rustorium bench …`, which forwards here): measurements too
+//! large for criterion's repetition counts, always beside the reference measured in the same run,
+//! printed as markdown tables. The benchmark harnesses and their references (light-poseidon,
+//! arkworks, ark-groth16) live in this crate, out of the node's dependencies; the criterion
+//! benches are in `benches/`.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +13,7 @@ use ark_r1cs_std::prelude::*;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef};
 use ark_std::UniformRand;
 use ark_std::rand::SeedableRng;
-use clap::Subcommand;
+use clap::{Parser, Subcommand};
 use rand_chacha::ChaCha20Rng;
 use rustorium::prover::{Prover, dev_setup, verify};
 use rustorium_circuits::Fr;
@@ -20,11 +23,38 @@ use rustorium_circuits::gadgets::FrVar;
 use rustorium_circuits::gadgets::babyjubjub::PointVar;
 use rustorium_circuits::gadgets::{eddsa, merkle, poseidon};
 
-use super::Outcome;
-use super::demo::demo_witness;
+use rustorium_testkit::demo_block as demo_witness;
+
+#[derive(Parser)]
+#[command(
+    name = "rustorium-bench",
+    version,
+    about = "Benchmarks with their references side by side (markdown tables)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(rustorium::logging::env_filter(
+            std::env::var("RUSTORIUM_LOG").ok().as_deref(),
+        ))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
 
 #[derive(Subcommand)]
-pub(crate) enum BenchCommand {
+enum BenchCommand {
     /// Constraint counts per component of the block circuit.
     Circuit {
         /// Tree depth.
@@ -397,7 +427,7 @@ fn prove_table(
     Ok(())
 }
 
-pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
+fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Circuit { depth } => circuit_table(depth)?,
         BenchCommand::Prove {
@@ -450,7 +480,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<Outcome> {
             interval_ms,
         } => load(txs, capacity, depth, interval_ms)?,
     }
-    Ok(Outcome::Ok)
+    Ok(())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -639,12 +669,11 @@ fn report(out: &std::path::Path) -> Result<()> {
         },
         2,
     )?;
-    let (msm, msm_name) = match rustorium::hardware::Profile::parse(
+    let auto = rustorium::hardware::Profile::parse(
         "name = \"x\"\n[backends]\nposeidon = \"cpu\"\nmsm = \"auto\"\nntt = \"auto\"\n",
         "auto",
-    )?
-    .msm_backend()
-    {
+    )?;
+    let (msm, msm_name) = match auto.msm_backend() {
         Ok(m) => m,
         Err(_) => (
             std::sync::Arc::new(rustorium::accel::CpuMsm)
@@ -666,20 +695,43 @@ fn report(out: &std::path::Path) -> Result<()> {
         "arkworks".into(),
         theirs,
     ));
+    // NTT: the backend `auto` selects (the CPU here without a GPU) beside arkworks' radix-2 FFT
+    // called directly, on the same input; the outputs must agree.
     let data: Vec<Fr> = (0..k).map(|_| Fr::rand(&mut rng)).collect();
+    let domain = <ark_poly::Radix2EvaluationDomain<Fr> as ark_poly::EvaluationDomain<Fr>>::new(k)
+        .context("2^16 domain")?;
+    let mut want = data.clone();
+    ark_poly::EvaluationDomain::fft_in_place(&domain, &mut want);
+    let (ntt, ntt_name) = auto.ntt_backend().unwrap_or_else(|_| {
+        (
+            std::sync::Arc::new(CpuNtt) as std::sync::Arc<dyn NttBackend>,
+            "cpu".into(),
+        )
+    });
+    let mut got = data.clone();
+    ntt.ntt(&mut got, NttKind::Forward)?;
+    anyhow::ensure!(got == want, "{ntt_name} NTT differs from arkworks' FFT");
+    let ours = per_call(
+        || {
+            let mut v = data.clone();
+            ntt.ntt(&mut v, NttKind::Forward)?;
+            Ok(())
+        },
+        3,
+    )?;
     let theirs = per_call(
         || {
             let mut v = data.clone();
-            CpuNtt.ntt(&mut v, NttKind::Forward)?;
+            ark_poly::EvaluationDomain::fft_in_place(&domain, &mut v);
             Ok(())
         },
         3,
     )?;
     rows.push((
-        "NTT forward (arkworks-backed CPU)".into(),
+        format!("NTT forward ({ntt_name})"),
         "2^16".into(),
-        theirs,
-        "arkworks".into(),
+        ours,
+        "arkworks Radix2 FFT".into(),
         theirs,
     ));
     // Prove and verify (depth 16, capacity 1).
@@ -950,7 +1002,13 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
         scoring: Default::default(),
         policy: Default::default(),
     };
-    let nodes = super::node::start_validators(&dir.join("genesis.src.toml"), &dir, n, base, false)?;
+    let nodes = rustorium::node::devnet::start_validators(
+        &dir.join("genesis.src.toml"),
+        &dir,
+        n,
+        base,
+        false,
+    )?;
     let node = nodes[0].clone();
     let txs = ring_transfers(count as u64, senders);
     let rt = tokio::runtime::Builder::new_multi_thread()
