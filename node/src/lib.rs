@@ -145,6 +145,9 @@ pub struct Node {
     stop: AtomicBool,
     ready: AtomicBool,
     p2p: std::sync::OnceLock<crate::net::peer::P2p>,
+    /// Validator mode: the plans of blocks this node built or checked at the current height, by
+    /// block hash, kept until one of them is decided and committed.
+    plans: Mutex<validator::KeptPlans>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     admission: admission::Admission,
@@ -293,6 +296,7 @@ impl Node {
             stop: AtomicBool::new(false),
             ready: AtomicBool::new(false),
             p2p: std::sync::OnceLock::new(),
+            plans: Mutex::default(),
             runtime: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
             admission,

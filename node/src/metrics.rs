@@ -42,6 +42,11 @@ pub struct Metrics {
     pub equivocations: AtomicU64,
     /// Validator messages dropped as malformed (validator mode).
     pub peer_malformed: std::sync::Arc<AtomicU64>,
+    /// Decided blocks committed from the plan made when they were built or checked (validator
+    /// mode), without executing them again.
+    pub plans_reused: AtomicU64,
+    /// Decided or synced blocks that had to be planned again at commit (validator mode).
+    pub plans_replanned: AtomicU64,
     /// 1 while transaction scoring runs.
     pub scoring_enabled: AtomicU64,
     /// Scoring sessions that asked for CUDA and run on the CPU.
@@ -239,6 +244,20 @@ impl Metrics {
             "counter",
             "Equivocation evidence records (conflicting proposals or votes) seen.",
             l(&self.equivocations),
+        );
+        g(
+            &mut out,
+            "rustorium_block_plans_reused_total",
+            "counter",
+            "Decided blocks committed from the plan checked at proposal time.",
+            l(&self.plans_reused),
+        );
+        g(
+            &mut out,
+            "rustorium_block_plans_replanned_total",
+            "counter",
+            "Decided or synced blocks executed again at commit (no kept plan).",
+            l(&self.plans_replanned),
         );
         g(
             &mut out,

@@ -15,11 +15,39 @@ use crate::consensus::codec::Wire;
 use crate::consensus::engine::Engine;
 use crate::consensus::store::{self as cstore, ConsensusStoreError};
 use crate::consensus::types::{
-    BlockValue, Ctx, Validator, ValidatorId, ValidatorSet, Vote, dev_validator_key,
+    BlockHash, BlockValue, Ctx, Validator, ValidatorId, ValidatorSet, Vote, dev_validator_key,
 };
 use crate::consensus::{EngineConfig, Host};
 use crate::net::peer::{P2p, P2pConfig, PeerId, Target};
-use crate::state::{StoreError, execute_block_with, plan_block};
+use crate::state::{BlockPlan, StoreError, commit_plan, plan_block};
+use std::collections::HashMap;
+
+/// Checked block plans kept until commit (validator mode): a block is executed once, when it is
+/// built or checked; committing the decided one reuses that plan instead of executing (and
+/// verifying every signature of) the block again. Bounded: the proposals of one height.
+#[derive(Default)]
+pub(crate) struct KeptPlans(HashMap<BlockHash, BlockPlan>);
+
+impl KeptPlans {
+    const MAX: usize = 16;
+
+    fn keep(&mut self, hash: BlockHash, plan: BlockPlan) {
+        self.0.retain(|_, p| p.base_version == plan.base_version);
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(hash, plan);
+    }
+
+    fn take(&mut self, hash: &BlockHash, base_version: u64) -> Option<BlockPlan> {
+        let plan = self
+            .0
+            .remove(hash)
+            .filter(|p| p.base_version == base_version);
+        self.0.clear();
+        plan
+    }
+}
 
 fn chain_err(e: impl std::fmt::Display) -> NodeError {
     NodeError::Chain(e.to_string())
@@ -190,7 +218,7 @@ impl Node {
             })
         };
         drop(reader);
-        let mut plan = plan_block(&self.store, base, &txs, fee_account, true)?;
+        let mut plan = plan_block(&self.store, base, &txs, fee_account, false)?;
         if !plan.rejected.is_empty() {
             let bad: Vec<usize> = plan.rejected.iter().map(|(i, _)| *i).collect();
             let dropped: Vec<SignedTransfer> = bad.iter().map(|i| txs[*i].clone()).collect();
@@ -203,20 +231,25 @@ impl Node {
             let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
             pool.remove_committed(&dropped);
             drop(pool);
-            plan = plan_block(&self.store, base, &txs, fee_account, true)?;
+            plan = plan_block(&self.store, base, &txs, fee_account, false)?;
         }
         if txs.is_empty() || !plan.rejected.is_empty() {
             return Ok(None);
         }
-        let w = plan.witness.ok_or_else(|| chain_err("no witness"))?;
-        Ok(Some(BlockValue {
+        let root = self.store.root_after(base, &plan.changes)?;
+        let value = BlockValue {
             height,
             timestamp_ms: super::now_ms(),
             producer: fee_account,
             parent_root: to_bytes_le(&plan.old_root),
-            state_root: to_bytes_le(&w.new_root),
+            state_root: to_bytes_le(&root),
             txs: txs.iter().filter_map(|t| t.encode()).collect(),
-        }))
+        };
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keep(value.hash(), plan);
+        Ok(Some(value))
     }
 
     /// Checks a proposed block against the committed state: right height and parent root, at
@@ -236,14 +269,17 @@ impl Node {
             return Err(chain_err(format!("{} transfers", v.txs.len())));
         }
         let txs = Self::decode_txs(v)?;
-        let plan = plan_block(&self.store, base, &txs, v.producer, true)?;
+        let plan = plan_block(&self.store, base, &txs, v.producer, false)?;
         if !plan.rejected.is_empty() {
             return Err(chain_err("a transfer does not apply"));
         }
-        let w = plan.witness.ok_or_else(|| chain_err("no witness"))?;
-        if to_bytes_le(&w.new_root) != v.state_root {
+        if to_bytes_le(&self.store.root_after(base, &plan.changes)?) != v.state_root {
             return Err(chain_err("state root differs from execution"));
         }
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keep(v.hash(), plan);
         Ok(())
     }
 
@@ -273,30 +309,46 @@ impl Node {
         let txs = Self::decode_txs(v)?;
         let chain_id = self.genesis.chain_id;
         let mut block = None;
-        let executed =
-            execute_block_with(&self.store, &txs, v.producer, false, |txn, plan, root| {
-                if !plan.rejected.is_empty() || to_bytes_le(&root) != v.state_root {
-                    return Err(StoreError::Corrupt(
-                        "decided block does not execute to its root".into(),
-                    ));
-                }
-                let b = Block::from_plan(
-                    v.height,
-                    v.timestamp_ms,
-                    v.producer,
-                    chain_id,
-                    plan,
-                    &txs,
-                    root,
-                );
-                chain::put_block(txn, &b)?;
-                cstore::record_decided(txn, v, cert).map_err(|e| match e {
-                    ConsensusStoreError::Db(e) => StoreError::Db(e),
-                    e => StoreError::Corrupt(e.to_string()),
-                })?;
-                block = Some(b);
-                Ok(())
+        // The plan checked when the block was built or proposed to us, if we hold it; a block
+        // that reached us only by sync (or after a restart) is planned here.
+        let kept = self
+            .plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(&v.hash(), committed);
+        let plan = match kept {
+            Some(plan) => {
+                self.metrics.plans_reused.fetch_add(1, Ordering::Relaxed);
+                plan
+            }
+            None => {
+                self.metrics.plans_replanned.fetch_add(1, Ordering::Relaxed);
+                plan_block(&self.store, committed, &txs, v.producer, false)?
+            }
+        };
+        let executed = commit_plan(&self.store, plan, |txn, plan, root| {
+            if !plan.rejected.is_empty() || to_bytes_le(&root) != v.state_root {
+                return Err(StoreError::Corrupt(
+                    "decided block does not execute to its root".into(),
+                ));
+            }
+            let b = Block::from_plan(
+                v.height,
+                v.timestamp_ms,
+                v.producer,
+                chain_id,
+                plan,
+                &txs,
+                root,
+            );
+            chain::put_block(txn, &b)?;
+            cstore::record_decided(txn, v, cert).map_err(|e| match e {
+                ConsensusStoreError::Db(e) => StoreError::Db(e),
+                e => StoreError::Corrupt(e.to_string()),
             })?;
+            block = Some(b);
+            Ok(())
+        })?;
         let block = block.ok_or_else(|| chain_err("block record not written"))?;
         self.after_commit(&block, &txs, &executed);
         Ok(())

@@ -384,7 +384,6 @@ impl StateStore {
             let mut stale = txn.open_table(STALE)?;
 
             // Leaves: write accounts and register new keys.
-            let mut leaf_inputs = Vec::with_capacity(changes.len() * 4);
             for (&index, account) in changes {
                 let prev = account_entry(&accounts, index, version.saturating_sub(1))?;
                 if let Some((old_version, _)) = prev.filter(|_| version > 0) {
@@ -400,57 +399,18 @@ impl StateStore {
                     next_index = next_index.max(index + 1);
                 }
                 accounts.insert((index, version), account.to_bytes().as_slice())?;
-                leaf_inputs.extend_from_slice(&account.leaf_inputs());
             }
-            let mut hashes = vec![Fr::from(0u64); changes.len()];
-            self.hasher.hash_batch(4, &leaf_inputs, &mut hashes)?;
-            let mut level: Vec<(u64, Fr)> = changes.keys().copied().zip(hashes).collect();
-
-            // Levels: write this level's dirty nodes, then hash their parents in one batch.
-            let mut root = prev_root;
-            for l in 0..=self.depth {
-                for &(index, value) in &level {
-                    if let Some((old_version, _)) = node_entry(&nodes, l as u8, index, version)?
-                        && old_version < version
-                    {
-                        stale.insert((version, STALE_NODE, l as u8, index, old_version), ())?;
-                    }
-                    nodes.insert((l as u8, index, version), to_bytes_le(&value))?;
-                }
-                if l == self.depth {
-                    if let Some(&(_, r)) = level.first() {
-                        root = r;
-                    }
-                    break;
-                }
-                let mut parents = Vec::with_capacity(level.len());
-                let mut inputs = Vec::with_capacity(level.len() * 2);
-                let mut i = 0;
-                while i < level.len() {
-                    let (index, value) = level[i];
-                    let parent = index >> 1;
-                    let sibling_index = index ^ 1;
-                    let pair_in_batch = i + 1 < level.len() && level[i + 1].0 == sibling_index;
-                    let sibling = if pair_in_batch {
-                        level[i + 1].1
-                    } else {
-                        match node_entry(&nodes, l as u8, sibling_index, version)? {
-                            Some((_, bytes)) => decode_fr(&bytes)?,
-                            None => self.empty[l],
-                        }
-                    };
-                    if index & 1 == 0 {
-                        inputs.extend_from_slice(&[value, sibling]);
-                    } else {
-                        inputs.extend_from_slice(&[sibling, value]);
-                    }
-                    parents.push(parent);
-                    i += if pair_in_batch { 2 } else { 1 };
-                }
-                let mut out = vec![Fr::from(0u64); parents.len()];
-                self.hasher.hash_batch(2, &inputs, &mut out)?;
-                level = parents.into_iter().zip(out).collect();
-            }
+            // Nodes: each level's dirty nodes written (and what they replace marked stale), then
+            // their parents hashed in one batch.
+            let root = self.hash_up(
+                changes,
+                prev_root,
+                &mut WriteLevels {
+                    nodes: &mut nodes,
+                    stale: &mut stale,
+                    version,
+                },
+            )?;
             let mut record = [0u8; 40];
             record[..32].copy_from_slice(&to_bytes_le(&root));
             record[32..].copy_from_slice(&next_index.to_le_bytes());
@@ -473,9 +433,147 @@ impl StateStore {
         Ok(root)
     }
 
+    /// The root `changes` would give on top of `base_version`, computed as [`StateStore::commit`]
+    /// computes it (leaves in one batch, then each level's dirty parents in one batch, through the
+    /// store's batch hasher) but read-only: a dry-run batch update. A block's planned root comes
+    /// from here, not from recording every Merkle path (which only the prover needs).
+    pub fn root_after(
+        &self,
+        base_version: u64,
+        changes: &BTreeMap<u64, Account>,
+    ) -> Result<Fr, StoreError> {
+        let reader = self.reader()?;
+        let prev_root = reader.root(base_version)?;
+        for &index in changes.keys() {
+            if self.depth < 64 && index >> self.depth != 0 {
+                return Err(MerkleError::Index {
+                    index,
+                    depth: self.depth,
+                }
+                .into());
+            }
+        }
+        self.hash_up(
+            changes,
+            prev_root,
+            &mut ReadLevels {
+                nodes: &reader.nodes,
+                version: base_version,
+            },
+        )
+    }
+
+    /// Hashes the leaves of `changes` and every dirty node above them, one batch per level;
+    /// `io` supplies untouched siblings and sees each level's new nodes. Returns the root
+    /// (`prev_root` when nothing changed).
+    fn hash_up(
+        &self,
+        changes: &BTreeMap<u64, Account>,
+        prev_root: Fr,
+        io: &mut impl LevelIo,
+    ) -> Result<Fr, StoreError> {
+        let mut leaf_inputs = Vec::with_capacity(changes.len() * 4);
+        for account in changes.values() {
+            leaf_inputs.extend_from_slice(&account.leaf_inputs());
+        }
+        let mut hashes = vec![Fr::from(0u64); changes.len()];
+        self.hasher.hash_batch(4, &leaf_inputs, &mut hashes)?;
+        let mut level: Vec<(u64, Fr)> = changes.keys().copied().zip(hashes).collect();
+        let mut root = prev_root;
+        for l in 0..=self.depth {
+            io.visit(l as u8, &level)?;
+            if l == self.depth {
+                if let Some(&(_, r)) = level.first() {
+                    root = r;
+                }
+                break;
+            }
+            let mut parents = Vec::with_capacity(level.len());
+            let mut inputs = Vec::with_capacity(level.len() * 2);
+            let mut i = 0;
+            while i < level.len() {
+                let (index, value) = level[i];
+                let parent = index >> 1;
+                let sibling_index = index ^ 1;
+                let pair_in_batch = i + 1 < level.len() && level[i + 1].0 == sibling_index;
+                let sibling = if pair_in_batch {
+                    level[i + 1].1
+                } else {
+                    io.sibling(l as u8, sibling_index)?.unwrap_or(self.empty[l])
+                };
+                if index & 1 == 0 {
+                    inputs.extend_from_slice(&[value, sibling]);
+                } else {
+                    inputs.extend_from_slice(&[sibling, value]);
+                }
+                parents.push(parent);
+                i += if pair_in_batch { 2 } else { 1 };
+            }
+            let mut out = vec![Fr::from(0u64); parents.len()];
+            self.hasher.hash_batch(2, &inputs, &mut out)?;
+            level = parents.into_iter().zip(out).collect();
+        }
+        Ok(root)
+    }
+
     /// The underlying database, for tables that must commit together with the state (the chain).
     pub fn database(&self) -> &Database {
         &self.db
+    }
+}
+
+/// Where [`StateStore::hash_up`] reads untouched siblings and what it does with new nodes.
+trait LevelIo {
+    /// The node at (`level`, `index`) as of the version being built on, if ever written.
+    fn sibling(&mut self, level: u8, index: u64) -> Result<Option<Fr>, StoreError>;
+    /// The new nodes of `level` (sorted by index), before their parents are hashed.
+    fn visit(&mut self, level: u8, nodes: &[(u64, Fr)]) -> Result<(), StoreError>;
+}
+
+/// A commit: new nodes are written at `version`, and the ones they replace marked stale.
+struct WriteLevels<'a, 't> {
+    nodes: &'a mut Table<'t, (u8, u64, u64), [u8; 32]>,
+    stale: &'a mut Table<'t, (u64, u8, u8, u64, u64), ()>,
+    version: u64,
+}
+
+impl LevelIo for WriteLevels<'_, '_> {
+    fn sibling(&mut self, level: u8, index: u64) -> Result<Option<Fr>, StoreError> {
+        node_entry(self.nodes, level, index, self.version)?
+            .map(|(_, bytes)| decode_fr(&bytes))
+            .transpose()
+    }
+
+    fn visit(&mut self, level: u8, nodes: &[(u64, Fr)]) -> Result<(), StoreError> {
+        for &(index, value) in nodes {
+            if let Some((old_version, _)) = node_entry(self.nodes, level, index, self.version)?
+                && old_version < self.version
+            {
+                self.stale
+                    .insert((self.version, STALE_NODE, level, index, old_version), ())?;
+            }
+            self.nodes
+                .insert((level, index, self.version), to_bytes_le(&value))?;
+        }
+        Ok(())
+    }
+}
+
+/// A dry run: siblings read as of `version`, nothing written.
+struct ReadLevels<'a> {
+    nodes: &'a ReadOnlyTable<(u8, u64, u64), [u8; 32]>,
+    version: u64,
+}
+
+impl LevelIo for ReadLevels<'_> {
+    fn sibling(&mut self, level: u8, index: u64) -> Result<Option<Fr>, StoreError> {
+        node_entry(self.nodes, level, index, self.version)?
+            .map(|(_, bytes)| decode_fr(&bytes))
+            .transpose()
+    }
+
+    fn visit(&mut self, _: u8, _: &[(u64, Fr)]) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
