@@ -18,8 +18,8 @@ use rustorium::light::{
     BlockData, ChainSpec, LightClient, LightError, verify_account, verify_chain, verify_envelope,
 };
 use rustorium::prover::{
-    KeyPair, ProofEnvelope, Prover, ProverError, dev_setup, load_proving_key, load_verifying_key,
-    proof_json, public_json, save_keys, verify, verifying_key_json, vk_hash,
+    KeyPair, PreparedKey, ProofEnvelope, Prover, ProverError, dev_setup, load_proving_key,
+    load_verifying_key, proof_json, public_json, save_keys, verify, verifying_key_json, vk_hash,
 };
 use rustorium::state::{StateStore, StoreOptions, dev_secret, execute_block};
 use rustorium_circuits::Fr;
@@ -177,6 +177,13 @@ fn our_proofs_equal_ark_groth16_and_bind_their_inputs() {
     let mut inputs = c.public_inputs();
     inputs[2] += Fr::from(1u64);
     assert!(!verify(&pk.vk, &ours, &inputs));
+    // The key prepared once (what a light client holds) judges alike, a wrong input count
+    // included (refused, not a panic).
+    let prepared = PreparedKey::new(&pk.vk);
+    assert!(prepared.verify(&ours, &c.public_inputs()));
+    assert!(!prepared.verify(&ours, &inputs));
+    assert!(!prepared.verify(&ours, &c.public_inputs()[1..]));
+    assert!(!verify(&pk.vk, &ours, &c.public_inputs()[1..]));
     // A witness that does not satisfy the circuit is refused before any MSM.
     let mut bad = c.clone();
     bad.slots[0].amount += Fr::from(1u64);

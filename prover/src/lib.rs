@@ -347,7 +347,7 @@ impl Prover {
     }
 }
 
-pub use rustorium_verifier::verify;
+pub use rustorium_verifier::{PreparedKey, verify};
 
 /// Proves with `primary`; if its backends fail (a device error, or a proof that does not verify),
 /// logs, counts in `fallbacks` and proves again on the CPU. Errors of the witness itself are not

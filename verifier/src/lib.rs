@@ -17,10 +17,28 @@ pub use light::{
     BlockData, ChainSpec, LightClient, LightError, verify_account, verify_chain, verify_envelope,
 };
 
-/// Verifies a proof against public inputs (the key prepared for this one call; a
-/// [`LightClient`] prepares it once per chain).
+/// Verifies a proof against public inputs (the key prepared for this one call; to check many
+/// proofs under one key, prepare it once: [`PreparedKey`], as [`LightClient`] does).
 pub fn verify(vk: &VerifyingKey<Bn254>, proof: &Proof<Bn254>, inputs: &[Fr]) -> bool {
-    let pvk: PreparedVerifyingKey<Bn254> = ark_groth16::prepare_verifying_key(vk);
-    inputs.len() + 1 == vk.gamma_abc_g1.len()
-        && Groth16::<Bn254>::verify_proof(&pvk, proof, inputs).unwrap_or(false)
+    PreparedKey::new(vk).verify(proof, inputs)
+}
+
+/// A verifying key prepared once (the pairing with `alpha`/`beta` and the negated `gamma`,
+/// `delta` precomputed): verifying a proof then costs about half of a one-off [`verify`]
+/// (BENCHMARKS.md, "Latest full report").
+#[derive(Clone)]
+pub struct PreparedKey(PreparedVerifyingKey<Bn254>);
+
+impl PreparedKey {
+    /// Prepares `vk`.
+    pub fn new(vk: &VerifyingKey<Bn254>) -> Self {
+        Self(ark_groth16::prepare_verifying_key(vk))
+    }
+
+    /// Whether `proof` verifies for `inputs` (false, never a panic, for the wrong number of
+    /// inputs).
+    pub fn verify(&self, proof: &Proof<Bn254>, inputs: &[Fr]) -> bool {
+        inputs.len() + 1 == self.0.vk.gamma_abc_g1.len()
+            && Groth16::<Bn254>::verify_proof(&self.0, proof, inputs).unwrap_or(false)
+    }
 }

@@ -13,7 +13,7 @@
 //! height]` with the key prepared once per chain.
 
 use ark_bn254::Bn254;
-use ark_groth16::{Groth16, PreparedVerifyingKey, VerifyingKey};
+use ark_groth16::VerifyingKey;
 use rustorium_circuits::Fr;
 use rustorium_circuits::block::tx_commitment;
 use rustorium_circuits::field::to_decimal;
@@ -123,7 +123,7 @@ impl BlockData {
 #[derive(Clone)]
 pub struct LightClient {
     spec: ChainSpec,
-    pvk: PreparedVerifyingKey<Bn254>,
+    pvk: crate::PreparedKey,
     height: u64,
     root: Fr,
 }
@@ -149,7 +149,7 @@ impl LightClient {
             });
         }
         Ok(Self {
-            pvk: ark_groth16::prepare_verifying_key(vk),
+            pvk: crate::PreparedKey::new(vk),
             height: 0,
             root: spec.genesis_root,
             spec,
@@ -203,9 +203,7 @@ impl LightClient {
         if block.commitment(chain) != env.commitment() {
             return Err(LightError::Commitment(env.height));
         }
-        if !Groth16::<Bn254>::verify_proof(&self.pvk, &env.proof, &env.public_inputs())
-            .unwrap_or(false)
-        {
+        if !self.pvk.verify(&env.proof, &env.public_inputs()) {
             return Err(LightError::InvalidProof(env.height));
         }
         self.height = env.height;
