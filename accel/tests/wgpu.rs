@@ -54,3 +54,54 @@ fn wgsl_poseidon_equals_native() {
         Err(AccelError::Length(_))
     ));
 }
+
+/// One device for every wgpu backend of the process: after the first backend opened it, more
+/// backends (another hasher, the NTT, the MSM) open none, and each still computes correctly on it
+/// concurrently with the others.
+#[test]
+fn every_wgpu_backend_shares_one_device() {
+    use rustorium_accel::wgpu::{WgpuHasher, WgpuMsm, WgpuNtt, devices_opened};
+    use rustorium_accel::{CpuNtt, NttBackend, NttKind};
+    let Some(first) = wgpu_hasher() else { return };
+    let opened = devices_opened();
+    assert!(opened >= 1);
+    let hasher = WgpuHasher::new(true, 1 << 10).expect("second hasher");
+    let ntt = WgpuNtt::new(true).expect("ntt");
+    let _msm = WgpuMsm::new(true, 0, 1 << 20).expect("msm");
+    assert_eq!(
+        devices_opened(),
+        opened,
+        "a backend opened a device of its own"
+    );
+    let mut rng = ark_std::test_rng();
+    let inputs: Vec<Fr> = (0..64).map(|_| Fr::rand(&mut rng)).collect();
+    let data: Vec<Fr> = (0..256).map(|_| Fr::rand(&mut rng)).collect();
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            let mut out = vec![Fr::from(0u64); 32];
+            first.hash_batch(2, &inputs, &mut out).expect("first");
+            out
+        });
+        let b = s.spawn(|| {
+            let mut out = vec![Fr::from(0u64); 32];
+            hasher.hash_batch(2, &inputs, &mut out).expect("second");
+            out
+        });
+        let c = s.spawn(|| {
+            let mut v = data.clone();
+            ntt.ntt(&mut v, NttKind::Forward).expect("ntt");
+            v
+        });
+        let want: Vec<Fr> = inputs
+            .chunks(2)
+            .map(|p| poseidon::hash(p).expect("hash"))
+            .collect();
+        assert_eq!(a.join().expect("thread"), want);
+        assert_eq!(b.join().expect("thread"), want);
+        let mut reference = data.clone();
+        CpuNtt
+            .ntt(&mut reference, NttKind::Forward)
+            .expect("cpu ntt");
+        assert_eq!(c.join().expect("thread"), reference);
+    });
+}

@@ -6,14 +6,10 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
-};
-use cudarc::nvrtc::Ptx;
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
 use rustorium_circuits::Fr;
 use rustorium_circuits::poseidon::PoseidonField;
 
-use super::nvrtc::compile_ptx;
 use crate::{AccelError, BatchHasher, fr_from_device, gpu_batch_is_wide};
 
 pub(super) fn dev(message: impl std::fmt::Display) -> AccelError {
@@ -47,15 +43,17 @@ pub fn list_devices() -> Vec<CudaDevice> {
     if !driver_available() {
         return Vec::new();
     }
-    let n = CudaContext::device_count().unwrap_or(0).max(0) as usize;
+    let n = cudarc::driver::CudaContext::device_count()
+        .unwrap_or(0)
+        .max(0) as usize;
     (0..n)
         .filter_map(|i| {
-            let ctx = CudaContext::new(i).ok()?;
+            let ctx = super::DeviceContext::get(i).ok()?;
             Some(CudaDevice {
                 ordinal: i,
-                name: ctx.name().ok()?,
-                compute_capability: ctx.compute_capability().ok()?,
-                memory: ctx.total_mem().ok()?,
+                name: ctx.name().to_string(),
+                compute_capability: ctx.compute_capability(),
+                memory: ctx.memory(),
             })
         })
         .collect()
@@ -95,15 +93,10 @@ impl CudaHasher {
     /// Opens device `ordinal`, compiles the kernels for it (NVRTC) and uploads the constants.
     /// `max_batch` bounds the hashes per launch.
     pub fn new(ordinal: usize, max_batch: usize) -> Result<Self, AccelError> {
-        if !driver_available() {
-            return Err(dev("CUDA driver (libcuda) not found"));
-        }
-        let ctx = CudaContext::new(ordinal).map_err(dev)?;
-        let cc = ctx.compute_capability().map_err(dev)?;
-        let name = ctx.name().map_err(dev)?;
-        let ptx = compile_ptx("poseidon.cu", arch_of(cc))?;
-        let module = ctx.load_module(Ptx::from_src(ptx)).map_err(dev)?;
-        let stream = ctx.default_stream();
+        let ctx = super::DeviceContext::get(ordinal)?;
+        let name = ctx.name().to_string();
+        let module = ctx.module("poseidon.cu")?;
+        let stream = ctx.stream()?;
         let spec3 = Fr::poseidon_spec(3).ok_or_else(|| dev("no width 3"))?;
         let spec5 = Fr::poseidon_spec(5).ok_or_else(|| dev("no width 5"))?;
         Ok(Self {

@@ -3,12 +3,14 @@
 //! The field arithmetic and the Poseidon permutation are shared headers that also compile as host
 //! C++ (`build.rs`); `host` exposes that build to tests, which compare it with arkworks.
 
+pub mod context;
 pub mod host;
 pub mod nvrtc;
 
 mod hasher;
 mod msm;
 mod ntt;
+pub use context::{DeviceContext, compilations, contexts_opened};
 pub use hasher::{CudaDevice, CudaHasher, driver_available, list_devices};
 pub use msm::CudaMsm;
 pub use ntt::CudaNtt;

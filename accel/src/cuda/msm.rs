@@ -7,13 +7,9 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
-};
-use cudarc::nvrtc::Ptx;
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
 
-use super::hasher::{arch_of, dev, driver_available};
-use super::nvrtc::compile_ptx;
+use super::hasher::dev;
 use crate::msm::{
     BasesId, ResidentCache, bases_limbs, checked_result, jacobian_from_device, plan_for_device,
 };
@@ -33,19 +29,13 @@ impl CudaMsm {
     /// Opens device `ordinal`, compiles the MSM kernels; `window_bits` 0 picks per size, and at
     /// most `resident_bytes` of bases stay on the device between calls.
     pub fn new(ordinal: usize, window_bits: u32, resident_bytes: u64) -> Result<Self, AccelError> {
-        if !driver_available() {
-            return Err(dev("CUDA driver (libcuda) not found"));
-        }
-        let ctx = CudaContext::new(ordinal).map_err(dev)?;
-        let arch = arch_of(ctx.compute_capability().map_err(dev)?);
-        let module = ctx
-            .load_module(Ptx::from_src(compile_ptx("msm.cu", arch)?))
-            .map_err(dev)?;
+        let ctx = super::DeviceContext::get(ordinal)?;
+        let module = ctx.module("msm.cu")?;
         Ok(Self {
             accumulate: module.load_function("msm_accumulate").map_err(dev)?,
             combine: module.load_function("msm_combine").map_err(dev)?,
             reduce: module.load_function("msm_reduce").map_err(dev)?,
-            stream: ctx.default_stream(),
+            stream: ctx.stream()?,
             window_bits,
             resident: ResidentCache::new(resident_bytes),
         })

@@ -5,14 +5,10 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
-};
-use cudarc::nvrtc::Ptx;
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
 use rustorium_circuits::Fr;
 
-use super::hasher::{arch_of, dev, driver_available, limbs};
-use super::nvrtc::compile_ptx;
+use super::hasher::{dev, limbs};
 use crate::cpu_prover::ntt_plan;
 use crate::{AccelError, NttBackend, NttKind, fr_from_device};
 
@@ -27,19 +23,13 @@ pub struct CudaNtt {
 impl CudaNtt {
     /// Opens device `ordinal` and compiles the NTT kernels for it.
     pub fn new(ordinal: usize) -> Result<Self, AccelError> {
-        if !driver_available() {
-            return Err(dev("CUDA driver (libcuda) not found"));
-        }
-        let ctx = CudaContext::new(ordinal).map_err(dev)?;
-        let arch = arch_of(ctx.compute_capability().map_err(dev)?);
-        let module = ctx
-            .load_module(Ptx::from_src(compile_ptx("ntt.cu", arch)?))
-            .map_err(dev)?;
+        let ctx = super::DeviceContext::get(ordinal)?;
+        let module = ctx.module("ntt.cu")?;
         Ok(Self {
             bitrev: module.load_function("ntt_bitrev").map_err(dev)?,
             butterfly: module.load_function("ntt_butterfly").map_err(dev)?,
             scale: module.load_function("ntt_scale").map_err(dev)?,
-            stream: ctx.default_stream(),
+            stream: ctx.stream()?,
         })
     }
 

@@ -59,10 +59,28 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
-/// Opens the first suitable Vulkan adapter; software adapters only with `allow_software`.
-pub(crate) fn open_device(
-    allow_software: bool,
-) -> Result<(wgpu::Device, wgpu::Queue, wgpu::AdapterInfo), AccelError> {
+/// Devices opened so far in this process (one per kind of adapter asked for: see [`open_device`]).
+static DEVICES_OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many wgpu devices this process has opened: one per kind of adapter (hardware only, or
+/// software allowed), however many backends use it.
+pub fn devices_opened() -> u64 {
+    DEVICES_OPENED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+type OpenDevice = (wgpu::Device, wgpu::Queue, wgpu::AdapterInfo);
+
+/// The process's device on the first suitable Vulkan adapter (software adapters only with
+/// `allow_software`), opened on first use and shared by every wgpu backend after that: one device
+/// per GPU, not one per backend. (wgpu's devices and queues are reference-counted handles, and
+/// its error scopes are per thread, so backends on different threads do not see each other's
+/// errors.)
+pub(crate) fn open_device(allow_software: bool) -> Result<OpenDevice, AccelError> {
+    static SHARED: std::sync::Mutex<Vec<(bool, OpenDevice)>> = std::sync::Mutex::new(Vec::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, d)) = shared.iter().find(|(s, _)| *s == allow_software) {
+        return Ok(d.clone());
+    }
     let inst = instance();
     let adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::VULKAN));
     let adapter = adapters
@@ -81,7 +99,11 @@ pub(crate) fn open_device(
     device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| {
         tracing::error!(error = %e, "wgpu error outside an error scope");
     }));
-    Ok((device, queue, info))
+    DEVICES_OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(adapter = %info.name, allow_software, "wgpu device opened");
+    let opened = (device, queue, info);
+    shared.push((allow_software, opened.clone()));
+    Ok(opened)
 }
 
 /// A device with the Poseidon pipelines and constants ready.
