@@ -10,6 +10,7 @@ mod fallback;
 pub mod hardware;
 pub mod msm;
 pub mod simd;
+pub mod tune;
 pub mod wgpu;
 pub use cpu_prover::{CpuMsm, CpuNtt};
 pub use fallback::FallbackHasher;

@@ -22,7 +22,7 @@ pub(crate) enum HardwareCommand {
     /// writes a profile the node loads, plus a markdown report and an SVG plot beside it.
     Tune {
         /// Profile to write (report: same name `.md`, plot: `.svg`).
-        #[arg(long, default_value_os_t = super::tune::default_out())]
+        #[arg(long, default_value_os_t = rustorium::accel::tune::default_out())]
         out: PathBuf,
         /// Also measure software wgpu adapters (lavapipe).
         #[arg(long)]
@@ -89,7 +89,20 @@ pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
             allow_software,
             quick,
         } => {
-            super::tune::tune(&out, allow_software, quick)?;
+            let mut bar = |done: usize, total: usize, what: &str| {
+                let width = 30;
+                let filled = width * done / total.max(1);
+                eprint!(
+                    "\r[{}{}] {done:>3}/{total} {what:<48}",
+                    "#".repeat(filled),
+                    ".".repeat(width - filled),
+                );
+                if done == total {
+                    eprintln!();
+                }
+            };
+            let report = rustorium::accel::tune::tune(&out, allow_software, quick, &mut bar)?;
+            println!("{report}");
             Ok(Outcome::Ok)
         }
         HardwareCommand::Check { profile } => {

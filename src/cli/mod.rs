@@ -9,7 +9,6 @@ mod keys;
 mod node;
 mod policy;
 mod prove;
-mod tune;
 
 use std::process::ExitCode;
 

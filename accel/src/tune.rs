@@ -1,44 +1,64 @@
-//! `rustorium hardware tune`: measures this machine and writes a hardware profile the node loads,
-//! with a markdown report and an SVG plot of Poseidon throughput against batch size per backend.
+//! Hardware tuning (`rustorium hardware tune`): measures this machine's backends and writes a
+//! hardware profile the node loads (through serde: [`Profile::to_toml`]), with a markdown report
+//! and an SVG plot of Poseidon throughput against batch size per backend. It lives beside the
+//! profiles and the backends it measures; the CLI only draws the progress bar.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use ark_std::UniformRand;
 use ark_std::rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use rustorium::accel::{BatchHasher, CpuHasher, CpuNtt, MsmBackend, NttBackend, NttKind};
-use rustorium::hardware::Profile;
 use rustorium_circuits::Fr;
 
+use crate::hardware::{HardwareError, Profile};
+use crate::{AccelError, BatchHasher, CpuHasher, CpuNtt, MsmBackend, NttBackend, NttKind};
+
+/// Why tuning stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TuneError {
+    /// A backend failed while being measured.
+    #[error(transparent)]
+    Accel(#[from] AccelError),
+    /// The profile or its report could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A thread pool for the thread-count measurement could not be built.
+    #[error("thread pool: {0}")]
+    ThreadPool(#[from] rayon::ThreadPoolBuildError),
+    /// The chosen profile did not serialize to a profile that loads.
+    #[error("the tuned profile does not load: {0}")]
+    Profile(#[from] HardwareError),
+    /// Nothing could be measured.
+    #[error("no backend could be measured")]
+    NoBackend,
+}
+
+type Result<T, E = TuneError> = std::result::Result<T, E>;
+
 /// Opens an MSM backend with a given window size.
-type MakeMsm = Box<dyn Fn(u32) -> Result<Arc<dyn MsmBackend>>>;
+type MakeMsm = Box<dyn Fn(u32) -> Result<Arc<dyn MsmBackend>, AccelError>>;
 
 /// A measured series: backend → (log2 batch, hashes/s).
 type Series = Vec<(String, Vec<(u32, f64)>)>;
 
-struct Progress {
+struct Progress<'a> {
     done: usize,
     total: usize,
+    report: &'a mut dyn FnMut(usize, usize, &str),
 }
 
-impl Progress {
+impl Progress<'_> {
     fn step(&mut self, what: &str) {
         self.done += 1;
-        let width = 30;
-        let filled = width * self.done / self.total.max(1);
-        eprint!(
-            "\r[{}{}] {:>3}/{} {what:<48}",
-            "#".repeat(filled),
-            ".".repeat(width - filled),
-            self.done,
-            self.total
-        );
-        if self.done == self.total {
-            eprintln!();
-        }
+        (self.report)(self.done, self.total, what);
     }
 }
 
@@ -53,8 +73,16 @@ fn rate(mut f: impl FnMut() -> Result<()>, items: usize, budget: Duration) -> Re
     Ok(items as f64 * f64::from(runs) / start.elapsed().as_secs_f64())
 }
 
-/// Runs the tuning and writes `out`, `out.md` and `out.svg`.
-pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> {
+/// Measures, chooses, and writes the profile `out`, its report `out.md` and plot `out.svg`;
+/// returns the report. `progress(done, total, step)` is called after each measurement.
+/// `allow_software` lets wgpu measure a software adapter (lavapipe); `quick` measures fewer sizes
+/// for less time.
+pub fn tune(
+    out: &Path,
+    allow_software: bool,
+    quick: bool,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<String> {
     let logs: Vec<u32> = if quick {
         vec![8, 10, 12]
     } else {
@@ -63,36 +91,32 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
     let budget = Duration::from_millis(if quick { 150 } else { 600 });
     let mut hashers: Vec<(String, &'static str, Arc<dyn BatchHasher<Fr>>)> =
         vec![("cpu scalar".into(), "cpu", Arc::new(CpuHasher::scalar()))];
-    if rustorium::accel::simd::ifma_available() {
+    if crate::simd::ifma_available() {
         hashers.push(("cpu avx512-ifma".into(), "cpu", Arc::new(CpuHasher::new())));
     }
-    if let Ok(h) = rustorium::accel::cuda::CudaHasher::new(0, 1 << 22) {
+    if let Ok(h) = crate::cuda::CudaHasher::new(0, 1 << 22) {
         hashers.push((format!("cuda {}", h.device_name()), "cuda", Arc::new(h)));
     }
-    if let Ok(h) = rustorium::accel::wgpu::WgpuHasher::new(allow_software, 1 << 22) {
+    if let Ok(h) = crate::wgpu::WgpuHasher::new(allow_software, 1 << 22) {
         hashers.push((format!("wgpu {}", h.adapter.name), "wgpu", Arc::new(h)));
     }
     let mut msms: Vec<(&'static str, MakeMsm)> = Vec::new();
-    if rustorium::accel::cuda::driver_available() {
+    if crate::cuda::driver_available() {
         msms.push((
             "cuda",
             Box::new(|c| {
-                Ok(
-                    Arc::new(rustorium::accel::cuda::CudaMsm::new(0, c, u64::MAX)?)
-                        as Arc<dyn MsmBackend>,
-                )
+                Ok(Arc::new(crate::cuda::CudaMsm::new(0, c, u64::MAX)?) as Arc<dyn MsmBackend>)
             }),
         ));
     }
-    if rustorium::accel::wgpu::WgpuMsm::new(allow_software, 4, 0).is_ok() {
+    if crate::wgpu::WgpuMsm::new(allow_software, 4, 0).is_ok() {
         msms.push((
             "wgpu",
             Box::new(move |c| {
-                Ok(Arc::new(rustorium::accel::wgpu::WgpuMsm::new(
-                    allow_software,
-                    c,
-                    u64::MAX,
-                )?) as Arc<dyn MsmBackend>)
+                Ok(
+                    Arc::new(crate::wgpu::WgpuMsm::new(allow_software, c, u64::MAX)?)
+                        as Arc<dyn MsmBackend>,
+                )
             }),
         ));
     }
@@ -105,6 +129,7 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
     let mut p = Progress {
         done: 0,
         total: hashers.len() * logs.len() + 2 + msms.len() * windows.len() + 2,
+        report: progress,
     };
     let mut rng = ChaCha20Rng::seed_from_u64(3);
 
@@ -140,7 +165,7 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
         p.step(&format!("cpu threads {t}"));
     }
     // GPU MSM window sizes (2^12 points).
-    let (_, bases, scalars) = rustorium::accel::msm::edge_case_inputs(1 << 12, 5).remove(0);
+    let (_, bases, scalars) = crate::msm::edge_case_inputs(1 << 12, 5).remove(0);
     let mut msm_rows = Vec::new();
     for (name, make) in &msms {
         for &c in &windows {
@@ -158,9 +183,9 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
     let ntt_in: Vec<Fr> = (0..1 << 12).map(|_| Fr::rand(&mut rng)).collect();
     let mut ntt_rows = Vec::new();
     let mut ntts: Vec<(&'static str, Arc<dyn NttBackend>)> = vec![("cpu", Arc::new(CpuNtt))];
-    if let Ok(n) = rustorium::accel::cuda::CudaNtt::new(0) {
+    if let Ok(n) = crate::cuda::CudaNtt::new(0) {
         ntts.push(("cuda", Arc::new(n)));
-    } else if let Ok(n) = rustorium::accel::wgpu::WgpuNtt::new(allow_software) {
+    } else if let Ok(n) = crate::wgpu::WgpuNtt::new(allow_software) {
         ntts.push(("wgpu", Arc::new(n)));
     }
     for (name, b) in ntts.iter().take(2) {
@@ -185,7 +210,7 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
         .iter()
         .zip(&series)
         .max_by(|a, b| top(&a.1.1).total_cmp(&top(&b.1.1)))
-        .context("no backend")?;
+        .ok_or(TuneError::NoBackend)?;
     let poseidon_backend = best.0.1;
     let best_pts = &best.1.1;
     let peak = top(best_pts);
@@ -212,30 +237,34 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
         .to_string();
     let software = hashers.iter().any(|(n, _, _)| n.contains("llvmpipe"));
     let backend = |name: &str| {
-        rustorium::hardware::Backend::from_name(name)
-            .with_context(|| format!("unknown backend {name}"))
+        crate::hardware::Backend::from_name(name).ok_or_else(|| {
+            TuneError::Accel(AccelError::Device {
+                backend: "tune",
+                message: format!("unknown backend {name}"),
+            })
+        })
     };
     let chosen = Profile {
         name: name.clone(),
         require_gpu: false,
-        backends: rustorium::hardware::Backends {
+        backends: crate::hardware::Backends {
             poseidon: backend(poseidon_backend)?,
             msm: backend(msm_choice.map_or("cpu", |m| m.0))?,
             ntt: backend(ntt_choice)?,
-            scoring: rustorium::hardware::Backend::Cpu,
+            scoring: crate::hardware::Backend::Cpu,
         },
-        cuda: rustorium::hardware::CudaSection {
+        cuda: crate::hardware::CudaSection {
             batch: 1usize << batch_log.max(10),
             ..Default::default()
         },
-        wgpu: rustorium::hardware::WgpuSection {
+        wgpu: crate::hardware::WgpuSection {
             allow_software: software,
             ..Default::default()
         },
-        msm: rustorium::hardware::MsmSection {
+        msm: crate::hardware::MsmSection {
             window_bits: msm_choice.map_or(0, |m| m.1),
         },
-        cpu: rustorium::hardware::CpuSection {
+        cpu: crate::hardware::CpuSection {
             threads: if best_threads == threads {
                 0
             } else {
@@ -243,19 +272,26 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
             },
         },
     };
-    let profile = chosen
-        .to_toml(&format!(
-            "Written by `rustorium hardware tune` on {} ({} threads); report: {name}.md, plot: {name}.svg.",
-            std::env::consts::ARCH,
-            threads
-        ))
-        .context("the tuned profile does not parse")?;
+    let profile = chosen.to_toml(&format!(
+        "Written by `rustorium hardware tune` on {} ({} threads); report: {name}.md, plot: {name}.svg.",
+        std::env::consts::ARCH,
+        threads
+    ))?;
+    let write = |path: &Path, bytes: &[u8]| {
+        std::fs::write(path, bytes).map_err(|source| TuneError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|source| TuneError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
-    std::fs::write(out, &profile)?;
+    write(out, profile.as_bytes())?;
     let svg_path = out.with_extension("svg");
-    std::fs::write(&svg_path, svg(&series))?;
+    write(&svg_path, svg(&series).as_bytes())?;
     let mut md = format!(
         "# Hardware tune: {name}\n\nProfile: `{}`. Plot: `{}`.\n\n## Poseidon(2) throughput (hashes/s)\n\n| backend |",
         out.display(),
@@ -293,9 +329,8 @@ pub(crate) fn tune(out: &Path, allow_software: bool, quick: bool) -> Result<()> 
         md += &format!("| {n} | {ms:.2} |\n");
     }
     md += &format!("\n## Chosen\n\n```toml\n{profile}```\n");
-    std::fs::write(out.with_extension("md"), &md)?;
-    println!("{md}");
-    Ok(())
+    write(&out.with_extension("md"), md.as_bytes())?;
+    Ok(md)
 }
 
 /// A line chart: x = log2 batch, y = throughput, one polyline per backend.
@@ -353,6 +388,6 @@ fn svg(series: &Series) -> String {
 }
 
 /// Default output path.
-pub(crate) fn default_out() -> PathBuf {
+pub fn default_out() -> PathBuf {
     PathBuf::from("hardware/tuned.toml")
 }
