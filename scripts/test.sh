@@ -8,3 +8,5 @@ setup_venv
 setup_vulkan
 cd "$ROOT"
 cargo test --workspace --locked --release "$@"
+# The compute layer built without its GPU backends (cargo features `cuda`, `wgpu` off).
+cargo test -p rustorium-accel --no-default-features --lib --locked --release "$@"

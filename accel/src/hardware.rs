@@ -609,6 +609,7 @@ mod tests {
     /// the CPU, for Poseidon, NTT and MSM alike (a software adapter only where `wgpu` is named and
     /// allowed); with `require_gpu` every operation refuses alike, naming why each device failed;
     /// a named wgpu backend (lavapipe here) is selected and self-checked for every operation.
+    #[cfg(feature = "wgpu")] // lavapipe
     #[test]
     fn every_operation_is_selected_by_one_rule() {
         if !list_devices().is_empty() {

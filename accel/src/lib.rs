@@ -9,8 +9,15 @@ pub mod cuda;
 mod fallback;
 pub mod hardware;
 pub mod msm;
+#[cfg(any(not(feature = "cuda"), not(feature = "wgpu")))]
+mod off;
 pub mod simd;
 pub mod tune;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
+/// The wgpu backends; this build has none (cargo feature `wgpu` off).
+#[cfg(not(feature = "wgpu"))]
+#[path = "wgpu_off.rs"]
 pub mod wgpu;
 pub use cpu_prover::{CpuMsm, CpuNtt};
 pub use fallback::FallbackHasher;
@@ -53,6 +60,7 @@ pub trait BatchHasher<F>: Send + Sync {
 
 /// Checks a GPU Poseidon batch: arity 2 (width 3, tree nodes) or 4 (width 5, leaves) with
 /// `inputs = outputs × arity`. Returns whether it is the wide (arity 4) instance.
+#[cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(dead_code))]
 pub(crate) fn gpu_batch_is_wide(
     backend: &str,
     arity: usize,
@@ -74,6 +82,7 @@ pub(crate) fn gpu_batch_is_wide(
 
 /// An element read back from a device (arkworks' Montgomery limbs), refused unless below the
 /// modulus.
+#[cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(dead_code))]
 pub(crate) fn fr_from_device(
     limbs: [u64; 4],
     backend: &'static str,

@@ -2,18 +2,39 @@
 //!
 //! The field arithmetic and the Poseidon permutation are shared headers that also compile as host
 //! C++ (`build.rs`); `host` exposes that build to tests, which compare it with arkworks.
+//!
+//! The backends need the `cuda` cargo feature (on by default); without it the same names exist,
+//! find no device and refuse to open one (`off.rs`). The host build of the kernels' C++ and the
+//! embedded sources are there either way.
 
-pub mod context;
 pub mod host;
-pub mod nvrtc;
 
+#[cfg(feature = "cuda")]
+pub mod context;
+#[cfg(feature = "cuda")]
 mod hasher;
+#[cfg(feature = "cuda")]
 mod msm;
+#[cfg(feature = "cuda")]
 mod ntt;
+#[cfg(feature = "cuda")]
+pub mod nvrtc;
+#[cfg(not(feature = "cuda"))]
+mod off;
+
+#[cfg(feature = "cuda")]
 pub use context::{DeviceContext, compilations, contexts_opened};
+#[cfg(feature = "cuda")]
 pub use hasher::{CudaDevice, CudaHasher, driver_available, list_devices};
+#[cfg(feature = "cuda")]
 pub use msm::CudaMsm;
+#[cfg(feature = "cuda")]
 pub use ntt::CudaNtt;
+#[cfg(not(feature = "cuda"))]
+pub use off::{
+    CudaDevice, CudaHasher, CudaMsm, CudaNtt, compilations, contexts_opened, driver_available,
+    list_devices,
+};
 
 /// The kernel sources, embedded so a deployed binary needs no source tree.
 pub const SOURCES: &[(&str, &str)] = &[
