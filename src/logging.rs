@@ -27,6 +27,15 @@ pub fn env_filter(spec: Option<&str>) -> EnvFilter {
     filter
 }
 
+/// Installs the process's subscriber: to stderr, filtered by `RUSTORIUM_LOG` through
+/// [`env_filter`]. Every Rustorium binary calls it first.
+pub fn init_stderr() {
+    tracing_subscriber::fmt()
+        .with_env_filter(env_filter(std::env::var("RUSTORIUM_LOG").ok().as_deref()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -6,6 +6,7 @@
 
 pub(crate) mod cpu_prover;
 pub mod cuda;
+mod devices;
 mod fallback;
 pub mod hardware;
 pub mod msm;

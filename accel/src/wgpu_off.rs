@@ -5,18 +5,7 @@ use rustorium_circuits::Fr;
 use crate::AccelError;
 use crate::off::{Never, not_built, unbuilt_backend};
 
-/// An adapter as discovery reports it.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct AdapterSummary {
-    /// Name.
-    pub name: String,
-    /// Graphics backend.
-    pub backend: String,
-    /// Device type (`Cpu` means a software rasterizer such as lavapipe).
-    pub device_type: String,
-    /// A software adapter.
-    pub software: bool,
-}
+pub use crate::devices::AdapterSummary;
 
 /// No adapters in this build.
 pub fn list_adapters() -> Vec<AdapterSummary> {

@@ -139,12 +139,7 @@ fn run_bench(args: &[std::ffi::OsString]) -> anyhow::Result<Outcome> {
 
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(rustorium::logging::env_filter(
-            std::env::var("RUSTORIUM_LOG").ok().as_deref(),
-        ))
-        .with_writer(std::io::stderr)
-        .init();
+    rustorium::logging::init_stderr();
     if let Err(missing) = rustorium::accel::check_build_target() {
         eprintln!(
             "error: this rustorium was built for CPUs with {missing} instructions \

@@ -369,15 +369,7 @@ impl StateStore {
                     got: version,
                 });
             }
-            for &index in changes.keys() {
-                if self.depth < 64 && index >> self.depth != 0 {
-                    return Err(MerkleError::Index {
-                        index,
-                        depth: self.depth,
-                    }
-                    .into());
-                }
-            }
+            self.check_indices(changes)?;
             let mut nodes = txn.open_table(NODES)?;
             let mut accounts = txn.open_table(ACCOUNTS)?;
             let mut keys = txn.open_table(KEYS)?;
@@ -444,15 +436,7 @@ impl StateStore {
     ) -> Result<Fr, StoreError> {
         let reader = self.reader()?;
         let prev_root = reader.root(base_version)?;
-        for &index in changes.keys() {
-            if self.depth < 64 && index >> self.depth != 0 {
-                return Err(MerkleError::Index {
-                    index,
-                    depth: self.depth,
-                }
-                .into());
-            }
-        }
+        self.check_indices(changes)?;
         self.hash_up(
             changes,
             prev_root,
@@ -461,6 +445,21 @@ impl StateStore {
                 version: base_version,
             },
         )
+    }
+
+    /// Every index of `changes` is a leaf of this tree.
+    fn check_indices(&self, changes: &BTreeMap<u64, Account>) -> Result<(), StoreError> {
+        match changes
+            .keys()
+            .find(|&&index| self.depth < 64 && index >> self.depth != 0)
+        {
+            Some(&index) => Err(MerkleError::Index {
+                index,
+                depth: self.depth,
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 
     /// Hashes the leaves of `changes` and every dirty node above them, one batch per level;
@@ -530,6 +529,18 @@ trait LevelIo {
     fn visit(&mut self, level: u8, nodes: &[(u64, Fr)]) -> Result<(), StoreError>;
 }
 
+/// The node at (`level`, `index`) as of `version`, if ever written.
+fn node_at<T: ReadableTable<(u8, u64, u64), [u8; 32]>>(
+    t: &T,
+    level: u8,
+    index: u64,
+    version: u64,
+) -> Result<Option<Fr>, StoreError> {
+    node_entry(t, level, index, version)?
+        .map(|(_, bytes)| decode_fr(&bytes))
+        .transpose()
+}
+
 /// A commit: new nodes are written at `version`, and the ones they replace marked stale.
 struct WriteLevels<'a, 't> {
     nodes: &'a mut Table<'t, (u8, u64, u64), [u8; 32]>,
@@ -539,9 +550,7 @@ struct WriteLevels<'a, 't> {
 
 impl LevelIo for WriteLevels<'_, '_> {
     fn sibling(&mut self, level: u8, index: u64) -> Result<Option<Fr>, StoreError> {
-        node_entry(self.nodes, level, index, self.version)?
-            .map(|(_, bytes)| decode_fr(&bytes))
-            .transpose()
+        node_at(self.nodes, level, index, self.version)
     }
 
     fn visit(&mut self, level: u8, nodes: &[(u64, Fr)]) -> Result<(), StoreError> {
@@ -567,9 +576,7 @@ struct ReadLevels<'a> {
 
 impl LevelIo for ReadLevels<'_> {
     fn sibling(&mut self, level: u8, index: u64) -> Result<Option<Fr>, StoreError> {
-        node_entry(self.nodes, level, index, self.version)?
-            .map(|(_, bytes)| decode_fr(&bytes))
-            .transpose()
+        node_at(self.nodes, level, index, self.version)
     }
 
     fn visit(&mut self, _: u8, _: &[(u64, Fr)]) -> Result<(), StoreError> {

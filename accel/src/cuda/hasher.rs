@@ -25,18 +25,7 @@ pub fn driver_available() -> bool {
     unsafe { cudarc::driver::sys::is_culib_present() }
 }
 
-/// A CUDA device as discovery reports it.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct CudaDevice {
-    /// Ordinal.
-    pub ordinal: usize,
-    /// Name.
-    pub name: String,
-    /// Compute capability.
-    pub compute_capability: (i32, i32),
-    /// Memory in bytes.
-    pub memory: usize,
-}
+pub use crate::devices::CudaDevice;
 
 /// Lists CUDA devices; empty when the driver or a device is missing (never panics).
 pub fn list_devices() -> Vec<CudaDevice> {

@@ -8,18 +8,7 @@ pub fn driver_available() -> bool {
     false
 }
 
-/// A CUDA device as discovery reports it.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct CudaDevice {
-    /// Ordinal.
-    pub ordinal: usize,
-    /// Name.
-    pub name: String,
-    /// Compute capability.
-    pub compute_capability: (i32, i32),
-    /// Memory in bytes.
-    pub memory: usize,
-}
+pub use crate::devices::CudaDevice;
 
 /// No devices in this build.
 pub fn list_devices() -> Vec<CudaDevice> {

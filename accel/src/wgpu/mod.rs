@@ -23,18 +23,7 @@ pub(crate) fn dev(message: impl std::fmt::Display) -> AccelError {
     }
 }
 
-/// An adapter as discovery reports it.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct AdapterSummary {
-    /// Name.
-    pub name: String,
-    /// Graphics backend.
-    pub backend: String,
-    /// Device type (`Cpu` means a software rasterizer such as lavapipe).
-    pub device_type: String,
-    /// A software adapter.
-    pub software: bool,
-}
+pub use crate::devices::AdapterSummary;
 
 pub(crate) fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
