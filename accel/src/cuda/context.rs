@@ -12,7 +12,7 @@ use cudarc::driver::{CudaContext, CudaModule, CudaStream};
 use cudarc::nvrtc::Ptx;
 
 use super::hasher::{arch_of, driver_available};
-use super::nvrtc::compile_ptx;
+use super::nvrtc::{cached_cubin, kernel_cache_dir};
 use crate::AccelError;
 
 fn dev(e: impl std::fmt::Debug) -> AccelError {
@@ -30,7 +30,8 @@ pub fn contexts_opened() -> u64 {
     CONTEXTS_OPENED.load(Ordering::Relaxed)
 }
 
-/// Kernel files this process has compiled with NVRTC (at most one per file and device).
+/// Kernel files this process has compiled with NVRTC (at most one per file and device; none when
+/// the on-disk cache holds them).
 pub fn compilations() -> u64 {
     COMPILATIONS.load(Ordering::Relaxed)
 }
@@ -78,9 +79,23 @@ impl DeviceContext {
         if let Some(m) = modules.get(file) {
             return Ok(m.clone());
         }
-        let ptx = compile_ptx(file, arch_of(self.compute_capability))?;
-        COMPILATIONS.fetch_add(1, Ordering::Relaxed);
-        let m = self.ctx.load_module(Ptx::from_src(ptx)).map_err(dev)?;
+        // Straight to a CUBIN for this device's exact architecture, loaded as a binary: the
+        // driver has no PTX to JIT at start-up.
+        // Cached on disk between runs (`nvrtc::cached_cubin`).
+        let start = std::time::Instant::now();
+        let arch = arch_of(self.compute_capability);
+        let (image, cached) = cached_cubin(file, arch, kernel_cache_dir().as_deref())?;
+        if !cached {
+            COMPILATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::info!(
+            file,
+            arch,
+            cached,
+            ms = start.elapsed().as_millis() as u64,
+            "kernels ready (NVRTC CUBIN)"
+        );
+        let m = self.ctx.load_module(Ptx::from_binary(image)).map_err(dev)?;
         modules.insert(file, m.clone());
         Ok(m)
     }

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
+
+use super::launch::Kernel;
 use rustorium_circuits::Fr;
 use rustorium_circuits::poseidon::PoseidonField;
 
@@ -63,8 +65,8 @@ pub(super) fn arch_of(cc: (i32, i32)) -> &'static str {
 /// The CUDA batch hasher.
 pub struct CudaHasher {
     stream: Arc<CudaStream>,
-    t3: CudaFunction,
-    t5: CudaFunction,
+    t3: Kernel,
+    t5: Kernel,
     k3: CudaSlice<u64>,
     k5: CudaSlice<u64>,
     rp3: i32,
@@ -89,8 +91,8 @@ impl CudaHasher {
         let spec3 = Fr::poseidon_spec(3).ok_or_else(|| dev("no width 3"))?;
         let spec5 = Fr::poseidon_spec(5).ok_or_else(|| dev("no width 5"))?;
         Ok(Self {
-            t3: module.load_function("poseidon_t3").map_err(dev)?,
-            t5: module.load_function("poseidon_t5").map_err(dev)?,
+            t3: Kernel::load(&module, "poseidon_t3")?,
+            t5: Kernel::load(&module, "poseidon_t5")?,
             k3: stream
                 .clone_htod(&limbs(&spec3.flat_optimized()))
                 .map_err(dev)?,
@@ -132,9 +134,9 @@ impl BatchHasher<Fr> for CudaHasher {
                 .stream
                 .alloc_zeros::<u64>(outs.len() * 4)
                 .map_err(dev)?;
-            let mut launch = self.stream.launch_builder(func);
+            let mut launch = self.stream.launch_builder(&func.func);
             launch.arg(&d_in).arg(&mut d_out).arg(k).arg(&rp).arg(&n);
-            let cfg = LaunchConfig::for_num_elems(outs.len() as u32);
+            let cfg = func.config(outs.len() as u32);
             // SAFETY: the kernel's signature is (const Fr*, Fr*, const Fr*, int, u64); `d_in` holds
             // n·arity elements, `d_out` n elements, `k` the width's whole constant array, `rp` its
             // partial-round count, and threads with index ≥ n return at once.

@@ -8,6 +8,7 @@
 //! embedded sources are there either way.
 
 pub mod host;
+pub mod launch;
 
 #[cfg(feature = "cuda")]
 pub mod context;

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
+
+use super::launch::Kernel;
 
 use super::hasher::dev;
 use crate::msm::{
@@ -18,9 +20,9 @@ use crate::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
 /// The CUDA MSM backend.
 pub struct CudaMsm {
     stream: Arc<CudaStream>,
-    accumulate: CudaFunction,
-    combine: CudaFunction,
-    reduce: CudaFunction,
+    accumulate: Kernel,
+    combine: Kernel,
+    reduce: Kernel,
     window_bits: u32,
     resident: ResidentCache<CudaSlice<u64>>,
 }
@@ -32,9 +34,9 @@ impl CudaMsm {
         let ctx = super::DeviceContext::get(ordinal)?;
         let module = ctx.module("msm.cu")?;
         Ok(Self {
-            accumulate: module.load_function("msm_accumulate").map_err(dev)?,
-            combine: module.load_function("msm_combine").map_err(dev)?,
-            reduce: module.load_function("msm_reduce").map_err(dev)?,
+            accumulate: Kernel::load(&module, "msm_accumulate")?,
+            combine: Kernel::load(&module, "msm_combine")?,
+            reduce: Kernel::load(&module, "msm_reduce")?,
             stream: ctx.stream()?,
             window_bits,
             resident: ResidentCache::new(resident_bytes),
@@ -81,7 +83,7 @@ impl MsmBackend for CudaMsm {
         let mut buckets = s.alloc_zeros::<u64>(12 * nbuckets as usize).map_err(dev)?;
         let mut out = s.alloc_zeros::<u64>(12 * total as usize).map_err(dev)?;
         if tasks > 0 {
-            let mut l = s.launch_builder(&self.accumulate);
+            let mut l = s.launch_builder(&self.accumulate.func);
             l.arg(&entries)
                 .arg(&offsets)
                 .arg(d_bases.as_ref())
@@ -91,17 +93,17 @@ impl MsmBackend for CudaMsm {
             // has tasks + 1 entries bounded by entries.len(); every entry indexes a point below
             // bases.len() (the plan was built from scalars of that length); partial holds tasks
             // Jacobian points; threads ≥ tasks return at once.
-            unsafe { l.launch(LaunchConfig::for_num_elems(tasks)) }.map_err(dev)?;
+            unsafe { l.launch(self.accumulate.config(tasks)) }.map_err(dev)?;
         }
-        let mut l = s.launch_builder(&self.combine);
+        let mut l = s.launch_builder(&self.combine.func);
         l.arg(&partial)
             .arg(&bucket_tasks)
             .arg(&mut buckets)
             .arg(&nbuckets);
         // SAFETY: msm_combine(partial, bucket_tasks, buckets, nbuckets): bucket_tasks has
         // nbuckets + 1 entries, each ≤ tasks; buckets holds nbuckets points.
-        unsafe { l.launch(LaunchConfig::for_num_elems(nbuckets)) }.map_err(dev)?;
-        let mut l = s.launch_builder(&self.reduce);
+        unsafe { l.launch(self.combine.config(nbuckets)) }.map_err(dev)?;
+        let mut l = s.launch_builder(&self.reduce.func);
         l.arg(&buckets)
             .arg(&mut out)
             .arg(&plan.buckets)
@@ -111,7 +113,7 @@ impl MsmBackend for CudaMsm {
         // SAFETY: msm_reduce(buckets, out, buckets_per_window, segments, seg_len, total): segment
         // g reads buckets [w·B + s·L, w·B + (s+1)·L) with S·L = B, all below nbuckets = W·B; out
         // holds total = W·S points.
-        unsafe { l.launch(LaunchConfig::for_num_elems(total)) }.map_err(dev)?;
+        unsafe { l.launch(self.reduce.config(total)) }.map_err(dev)?;
         let host = s.clone_dtoh(&out).map_err(dev)?;
         let segs = host
             .chunks_exact(12)

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
+
+use super::launch::Kernel;
 use rustorium_circuits::Fr;
 
 use super::hasher::{dev, limbs};
@@ -15,9 +17,9 @@ use crate::{AccelError, NttBackend, NttKind, fr_from_device};
 /// The CUDA NTT backend.
 pub struct CudaNtt {
     stream: Arc<CudaStream>,
-    bitrev: CudaFunction,
-    butterfly: CudaFunction,
-    scale: CudaFunction,
+    bitrev: Kernel,
+    butterfly: Kernel,
+    scale: Kernel,
 }
 
 impl CudaNtt {
@@ -26,9 +28,9 @@ impl CudaNtt {
         let ctx = super::DeviceContext::get(ordinal)?;
         let module = ctx.module("ntt.cu")?;
         Ok(Self {
-            bitrev: module.load_function("ntt_bitrev").map_err(dev)?,
-            butterfly: module.load_function("ntt_butterfly").map_err(dev)?,
-            scale: module.load_function("ntt_scale").map_err(dev)?,
+            bitrev: Kernel::load(&module, "ntt_bitrev")?,
+            butterfly: Kernel::load(&module, "ntt_butterfly")?,
+            scale: Kernel::load(&module, "ntt_scale")?,
             stream: ctx.stream()?,
         })
     }
@@ -40,11 +42,11 @@ impl CudaNtt {
         n: u32,
     ) -> Result<(), AccelError> {
         let f = self.stream.clone_htod(&limbs(factors)).map_err(dev)?;
-        let mut l = self.stream.launch_builder(&self.scale);
+        let mut l = self.stream.launch_builder(&self.scale.func);
         l.arg(data).arg(&f).arg(&n);
         // SAFETY: ntt_scale(Fr* data, const Fr* factors, unsigned n): both buffers hold n elements
         // and threads with index ≥ n return at once.
-        unsafe { l.launch(LaunchConfig::for_num_elems(n)) }.map_err(dev)?;
+        unsafe { l.launch(self.scale.config(n)) }.map_err(dev)?;
         Ok(())
     }
 }
@@ -69,19 +71,19 @@ impl NttBackend for CudaNtt {
         if let Some(pre) = &plan.pre {
             self.scale_by(&mut d, pre, n)?;
         }
-        let mut l = self.stream.launch_builder(&self.bitrev);
+        let mut l = self.stream.launch_builder(&self.bitrev.func);
         l.arg(&mut d).arg(&n).arg(&log_n);
         // SAFETY: ntt_bitrev(Fr* data, unsigned n, unsigned log_n): `d` holds n = 2^log_n elements;
         // each thread swaps two in-range elements, each pair exactly once.
-        unsafe { l.launch(LaunchConfig::for_num_elems(n)) }.map_err(dev)?;
+        unsafe { l.launch(self.bitrev.config(n)) }.map_err(dev)?;
         let mut half = 1u32;
         while half < n {
-            let mut l = self.stream.launch_builder(&self.butterfly);
+            let mut l = self.stream.launch_builder(&self.butterfly.func);
             l.arg(&mut d).arg(&tw).arg(&n).arg(&half);
             // SAFETY: ntt_butterfly(Fr* data, const Fr* tw, unsigned n, unsigned half): n/2
             // threads touch disjoint pairs (i0, i0 + half) below n; twiddle indices are below n/2.
             // Launches on one stream run in order, so stages never overlap.
-            unsafe { l.launch(LaunchConfig::for_num_elems(n / 2)) }.map_err(dev)?;
+            unsafe { l.launch(self.butterfly.config(n / 2)) }.map_err(dev)?;
             half *= 2;
         }
         if let Some(post) = &plan.post {
