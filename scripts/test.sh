@@ -10,3 +10,6 @@ cd "$ROOT"
 cargo test --workspace --locked --release "$@"
 # The compute layer built without its GPU backends (cargo features `cuda`, `wgpu` off).
 cargo test -p rustorium-accel --no-default-features --lib --locked --release "$@"
+# The one-call GPU check end to end, on lavapipe with small sizes, so it cannot rot.
+./scripts/gpu-check.sh run --small --profile hardware/lavapipe.toml \
+    --bin "$CARGO_TARGET_DIR/release" --out "$(mktemp -d)"

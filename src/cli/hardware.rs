@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use rustorium::hardware::{Profile, detect};
 
@@ -36,6 +36,17 @@ pub(crate) enum HardwareCommand {
         /// Profile file.
         #[arg(long)]
         profile: PathBuf,
+    },
+    /// Compiles every CUDA kernel file to a CUBIN (NVRTC) for each architecture into a kernel
+    /// cache directory, and prints ptxas's registers, stack and spills per kernel. A GPU server
+    /// given that directory (`RUSTORIUM_KERNEL_CACHE`) loads the CUBINs without compiling.
+    Kernels {
+        /// Architectures (sm_75, sm_80, sm_86, sm_89, sm_90, sm_100).
+        #[arg(long, value_delimiter = ',', default_value = "sm_90")]
+        arch: Vec<String>,
+        /// The kernel cache directory to fill.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -103,6 +114,32 @@ pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
             };
             let report = rustorium::accel::tune::tune(&out, allow_software, quick, &mut bar)?;
             println!("{report}");
+            Ok(Outcome::Ok)
+        }
+        HardwareCommand::Kernels { arch, out } => {
+            use rustorium::accel::cuda::nvrtc::{
+                ARCHITECTURES, KERNEL_FILES, compile_cubin, store_cubin,
+            };
+            println!("| arch | kernel | registers | stack B | spill stores B | shared B |");
+            println!("| --- | --- | --- | --- | --- | --- |");
+            for a in &arch {
+                let arch: &'static str = ARCHITECTURES
+                    .iter()
+                    .find(|k| **k == a.as_str())
+                    .with_context(|| {
+                        format!("unknown architecture {a} (one of {ARCHITECTURES:?})")
+                    })?;
+                for file in KERNEL_FILES {
+                    let report = compile_cubin(file, arch)?;
+                    for k in &report.kernels {
+                        println!(
+                            "| {arch} | {} | {} | {} | {} | {} |",
+                            k.name, k.registers, k.stack_bytes, k.spill_stores, k.shared_bytes
+                        );
+                    }
+                    store_cubin(&out, file, arch, &report.image)?;
+                }
+            }
             Ok(Outcome::Ok)
         }
         HardwareCommand::Check { profile } => {

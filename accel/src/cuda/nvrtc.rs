@@ -184,55 +184,102 @@ pub fn kernel_cache_dir() -> Option<std::path::PathBuf> {
 }
 
 /// The CUBIN of kernel file `name` for `arch`, from the cache in `dir` when one was made from
-/// the same source, for the same architecture, by the same NVRTC version (the key hashes all
-/// three); else compiled and stored (written beside and renamed, so a crash never leaves half a
-/// file). Returns the image and whether it came from the cache. A cached file that is not an ELF
-/// image is compiled again; a cache that cannot be written is logged, not an error.
+/// the same source for the same architecture (the key hashes both) by the same NVRTC version
+/// (in the file name); else compiled and stored (written beside and renamed, so a crash never
+/// leaves half a file). Without NVRTC on this machine, an entry of any NVRTC version is used:
+/// that is how a GPU server runs CUBINs staged by `scripts/gpu-check.sh stage`. Returns the
+/// image and whether it came from the cache. A cached file that is not an ELF image is compiled
+/// again; a cache that cannot be written is logged, not an error.
 pub fn cached_cubin(
     name: &str,
     arch: &'static str,
     dir: Option<&std::path::Path>,
 ) -> Result<(Vec<u8>, bool), AccelError> {
-    use sha2::{Digest, Sha256};
-    let src = flattened(name).ok_or_else(|| AccelError::Device {
+    let prefix = cache_prefix(name, arch).ok_or_else(|| AccelError::Device {
         backend: "cuda",
         message: format!("no kernel source {name}"),
     })?;
-    let (major, minor) = nvrtc_version()?;
+    let version = nvrtc_version().ok();
+    let candidates: Vec<std::path::PathBuf> = match dir.and_then(|d| std::fs::read_dir(d).ok()) {
+        Some(entries) => {
+            let mut c: Vec<_> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let file = p.file_name().and_then(|f| f.to_str()).unwrap_or("");
+                    file.ends_with(".cubin")
+                        && match version {
+                            Some((ma, mi)) => file == format!("{prefix}{ma}.{mi}.cubin"),
+                            None => file.starts_with(&prefix),
+                        }
+                })
+                .collect();
+            c.sort();
+            c
+        }
+        None => Vec::new(),
+    };
+    for p in &candidates {
+        match std::fs::read(p) {
+            Ok(image) if image.starts_with(b"\x7fELF") => return Ok((image, true)),
+            _ => tracing::warn!(path = %p.display(), "cached kernel image is not a CUBIN"),
+        }
+    }
+    let image = compile_cubin(name, arch)?.image;
+    if let Some(d) = dir
+        && let Err(e) = store_cubin(d, name, arch, &image)
+    {
+        tracing::warn!(dir = %d.display(), error = %e, "kernel cache not written");
+    }
+    Ok((image, false))
+}
+
+/// The cache entry's file name for kernel file `name` on `arch`: the file, the architecture, a
+/// hash of the source and the architecture, and the NVRTC version.
+fn cache_prefix(name: &str, arch: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let src = flattened(name)?;
     let mut h = Sha256::new();
     h.update(src.as_bytes());
     h.update(arch.as_bytes());
-    h.update(format!("nvrtc {major}.{minor} --std=c++17").as_bytes());
+    h.update(b"--std=c++17");
     let key: String = h.finalize()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let path = dir.map(|d| {
-        d.join(format!(
-            "{}-{arch}-{key}.cubin",
-            name.trim_end_matches(".cu")
-        ))
-    });
-    if let Some(p) = &path
-        && let Ok(image) = std::fs::read(p)
-    {
-        if image.starts_with(b"\x7fELF") {
-            return Ok((image, true));
-        }
-        tracing::warn!(path = %p.display(), "cached kernel image is not a CUBIN: compiling again");
-    }
-    let image = compile_cubin(name, arch)?.image;
-    if let (Some(p), Some(d)) = (&path, dir) {
-        let tmp = p.with_extension("tmp");
-        let stored = std::fs::create_dir_all(d)
-            .and_then(|()| std::fs::write(&tmp, &image))
-            .and_then(|()| std::fs::rename(&tmp, p));
-        if let Err(e) = stored {
-            tracing::warn!(path = %p.display(), error = %e, "kernel cache not written");
-        }
-    }
-    Ok((image, false))
+    Some(format!(
+        "{}-{arch}-{key}-nvrtc",
+        name.trim_end_matches(".cu")
+    ))
 }
+
+/// Stores `image` (compiled from kernel file `name` for `arch` by this machine's NVRTC) in the
+/// cache directory `dir`; returns its path.
+pub fn store_cubin(
+    dir: &std::path::Path,
+    name: &str,
+    arch: &str,
+    image: &[u8],
+) -> Result<std::path::PathBuf, AccelError> {
+    let err = |message: String| AccelError::Device {
+        backend: "cuda",
+        message,
+    };
+    let prefix = cache_prefix(name, arch).ok_or_else(|| err(format!("no kernel source {name}")))?;
+    let (major, minor) = nvrtc_version()?;
+    let path = dir.join(format!("{prefix}{major}.{minor}.cubin"));
+    let tmp = path.with_extension("tmp");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&tmp, image))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| err(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// The kernel files and the architectures `hardware kernels` can compile for.
+pub const KERNEL_FILES: [&str; 3] = ["poseidon.cu", "ntt.cu", "msm.cu"];
+/// See [`KERNEL_FILES`].
+pub const ARCHITECTURES: [&str; 6] = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100"];
 
 #[cfg(test)]
 mod tests {
