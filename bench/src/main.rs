@@ -1224,7 +1224,8 @@ fn accel(log_sizes: &[u32], leaves: &[usize], allow_software: bool) -> Result<()
             );
         }
     }
-    let keys = workload_keys(1 << 14);
+    // One account per leaf updated (indices are distinct): as many keys as the largest batch.
+    let keys = workload_keys(leaves.iter().copied().max().unwrap_or(0).max(1 << 14));
     for &n in leaves {
         let mut roots = Vec::new();
         for (name, h) in &backends {
@@ -1245,7 +1246,8 @@ fn accel(log_sizes: &[u32], leaves: &[usize], allow_software: bool) -> Result<()
                 .collect();
             store.commit(0, &genesis)?;
             // n leaves: spread over the existing accounts (distinct indices, cycling batches).
-            let batch = workload_batch(9, 1, n.min(keys.len()), &keys);
+            let batch = workload_batch(9, 1, n, &keys);
+            anyhow::ensure!(batch.len() == n, "{} leaves updated, not {n}", batch.len());
             let start = Instant::now();
             let root = store.commit(1, &batch)?;
             let t = start.elapsed();

@@ -29,7 +29,11 @@ impl SplitMix {
 
 /// Keys for indices `0..n` (devnet keys), computed once per workload.
 pub fn workload_keys(n: usize) -> Vec<PublicKey> {
-    (0..n as u64).map(|i| dev_secret(i).public_key()).collect()
+    use rayon::prelude::*;
+    (0..n as u64)
+        .into_par_iter()
+        .map(|i| dev_secret(i).public_key())
+        .collect()
 }
 
 /// Batch `n` of the workload. `keys` must cover every index below `min(2^depth, keys.len())`; indices
