@@ -8,8 +8,13 @@
 #pragma once
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+// Unrolled loops over a compile-time width keep small arrays in registers (an array indexed by a
+// loop variable the compiler does not unroll lives in local memory). Only up to width 4: at width
+// 5 the unrolled Poseidon needs more than 255 registers and spills (measured with ptxas, sm_90).
+#define RST_UNROLL_WIDTH _Pragma("unroll (T < 5 ? T : 1)")
 #define RST_FN __device__ __forceinline__
 #else
+#define RST_UNROLL_WIDTH
 #define RST_FN static inline
 #endif
 

@@ -10,9 +10,12 @@
 template <int T>
 RST_FN void rst_full_round(Fr* s, const Fr* c, const Fr* m) {
     Fr old[T];
+    RST_UNROLL_WIDTH
     for (int i = 0; i < T; i++) old[i] = fr_sbox(fr_add(s[i], c[i]));
+    RST_UNROLL_WIDTH
     for (int i = 0; i < T; i++) {
         Fr acc = fr_mul(old[0], m[i * T]);
+        RST_UNROLL_WIDTH
         for (int j = 1; j < T; j++) acc = fr_add(acc, fr_mul(old[j], m[i * T + j]));
         s[i] = acc;
     }
@@ -33,7 +36,9 @@ RST_FN void rst_poseidon_permute(Fr* s, const Fr* k, int rp) {
         const Fr* row = rows + r * T;
         const Fr* col = cols + r * (T - 1);
         Fr acc = fr_mul(x0, row[0]);
+        RST_UNROLL_WIDTH
         for (int j = 1; j < T; j++) acc = fr_add(acc, fr_mul(s[j], row[j]));
+        RST_UNROLL_WIDTH
         for (int j = 1; j < T; j++) s[j] = fr_add(s[j], fr_mul(x0, col[j - 1]));
         s[0] = acc;
     }
@@ -44,7 +49,9 @@ RST_FN void rst_poseidon_permute(Fr* s, const Fr* k, int rp) {
 template <int T>
 RST_FN Fr rst_poseidon_hash(const Fr* in, const Fr* k, int rp) {
     Fr s[T];
+    RST_UNROLL_WIDTH
     for (int i = 0; i < T; i++) s[i].l[0] = s[i].l[1] = s[i].l[2] = s[i].l[3] = 0;
+    RST_UNROLL_WIDTH
     for (int i = 1; i < T; i++) s[i] = in[i - 1];
     rst_poseidon_permute<T>(s, k, rp);
     return s[0];
