@@ -125,7 +125,7 @@ pub trait MsmBackend: Send + Sync {
 /// subgroup of order `n` (`ω` its generator as arkworks' radix-2 domain picks it) or its coset
 /// `g·⟨ω⟩` with `g` = the field's multiplicative generator (5 for BN254): evaluations from
 /// coefficients (forward) or coefficients from evaluations (inverse).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NttKind {
     /// Coefficients → evaluations on `⟨ω⟩`.
     Forward,

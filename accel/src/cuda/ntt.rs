@@ -1,9 +1,11 @@
 //! NTTs on a CUDA device (`kernels/cuda/ntt.cu`): the same plan as the wgpu backend and the host
-//! test build (`cpu_prover::ntt_plan`), run as kernels on one stream.
+//! test build (`cpu_prover::ntt_plan`), run as kernels on one stream. A domain's twiddles and
+//! scaling factors are computed and uploaded once per (size, kind) and stay on the device.
 
 #![allow(unsafe_code)] // kernel launches; see the SAFETY notes.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
 
@@ -14,12 +16,23 @@ use super::hasher::{dev, limbs};
 use crate::cpu_prover::ntt_plan;
 use crate::{AccelError, NttBackend, NttKind, fr_from_device};
 
+/// A domain's constants on the device.
+struct DevicePlan {
+    twiddles: CudaSlice<u64>,
+    pre: Option<CudaSlice<u64>>,
+    post: Option<CudaSlice<u64>>,
+}
+
+/// Domains kept on the device at most (the prover uses one or two sizes).
+const MAX_PLANS: usize = 8;
+
 /// The CUDA NTT backend.
 pub struct CudaNtt {
     stream: Arc<CudaStream>,
     bitrev: Kernel,
     butterfly: Kernel,
     scale: Kernel,
+    plans: Mutex<HashMap<(usize, NttKind), Arc<DevicePlan>>>,
 }
 
 impl CudaNtt {
@@ -32,20 +45,40 @@ impl CudaNtt {
             butterfly: Kernel::load(&module, "ntt_butterfly")?,
             scale: Kernel::load(&module, "ntt_scale")?,
             stream: ctx.stream()?,
+            plans: Mutex::default(),
         })
+    }
+
+    /// The device plan for `n` points of `kind`, computed and uploaded on first use.
+    fn plan(&self, n: usize, kind: NttKind) -> Result<Arc<DevicePlan>, AccelError> {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = plans.get(&(n, kind)) {
+            return Ok(p.clone());
+        }
+        let plan = ntt_plan(n, kind)?;
+        let up = |v: &[Fr]| self.stream.clone_htod(&limbs(v)).map_err(dev);
+        let device_plan = Arc::new(DevicePlan {
+            twiddles: up(&plan.twiddles)?,
+            pre: plan.pre.as_deref().map(up).transpose()?,
+            post: plan.post.as_deref().map(up).transpose()?,
+        });
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert((n, kind), device_plan.clone());
+        Ok(device_plan)
     }
 
     fn scale_by(
         &self,
         data: &mut CudaSlice<u64>,
-        factors: &[Fr],
+        factors: &CudaSlice<u64>,
         n: u32,
     ) -> Result<(), AccelError> {
-        let f = self.stream.clone_htod(&limbs(factors)).map_err(dev)?;
         let mut l = self.stream.launch_builder(&self.scale.func);
-        l.arg(data).arg(&f).arg(&n);
+        l.arg(data).arg(factors).arg(&n);
         // SAFETY: ntt_scale(Fr* data, const Fr* factors, unsigned n): both buffers hold n elements
-        // and threads with index ≥ n return at once.
+        // (the plan's factors are made for this n) and threads with index ≥ n return at once.
         unsafe { l.launch(self.scale.config(n)) }.map_err(dev)?;
         Ok(())
     }
@@ -57,17 +90,15 @@ impl NttBackend for CudaNtt {
     }
 
     fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
-        let plan = ntt_plan(data.len(), kind)?;
+        crate::cpu_prover::domain(data.len())?;
         let n = data.len() as u32;
         if n <= 1 {
             return Ok(());
         }
+        let plan = self.plan(data.len(), kind)?;
+        let tw = &plan.twiddles;
         let log_n = n.trailing_zeros();
         let mut d = self.stream.clone_htod(&limbs(data)).map_err(dev)?;
-        let tw = self
-            .stream
-            .clone_htod(&limbs(&plan.twiddles))
-            .map_err(dev)?;
         if let Some(pre) = &plan.pre {
             self.scale_by(&mut d, pre, n)?;
         }
@@ -79,7 +110,7 @@ impl NttBackend for CudaNtt {
         let mut half = 1u32;
         while half < n {
             let mut l = self.stream.launch_builder(&self.butterfly.func);
-            l.arg(&mut d).arg(&tw).arg(&n).arg(&half);
+            l.arg(&mut d).arg(tw).arg(&n).arg(&half);
             // SAFETY: ntt_butterfly(Fr* data, const Fr* tw, unsigned n, unsigned half): n/2
             // threads touch disjoint pairs (i0, i0 + half) below n; twiddle indices are below n/2.
             // Launches on one stream run in order, so stages never overlap.

@@ -1,7 +1,13 @@
 //! Radix-2 NTTs on wgpu (`kernels/wgsl/ntt.wgsl`), matching arkworks' radix-2 domain: the same
 //! root of unity, natural-order evaluations, cosets at the field's multiplicative generator.
 //! Bit reversal, `log n` butterfly stages and the pointwise scalings (coset powers, 1/n) run on the
-//! device in one command buffer; twiddles and scaling factors are computed on the host (O(n)).
+//! device in one command buffer. Twiddles, scaling factors and stage parameters are computed on
+//! the host (O(n)) once per (size, kind) and kept on the device: the prover's repeated NTTs of one
+//! domain upload only their data.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rustorium_circuits::Fr;
 use wgpu::util::DeviceExt;
@@ -13,6 +19,20 @@ use crate::{AccelError, NttBackend, NttKind};
 const NTT: &str = include_str!("../../kernels/wgsl/ntt.wgsl");
 const WORKGROUP: u32 = 64;
 
+/// A domain's constants on the device: twiddles, the optional pre- and post-scaling factors, and
+/// the uniform parameters of every pass.
+struct DevicePlan {
+    twiddles: wgpu::Buffer,
+    pre: Option<wgpu::Buffer>,
+    post: Option<wgpu::Buffer>,
+    /// `[n, log n, half, 0]` for the scaling and bit-reversal passes (half 0) and each stage.
+    base: wgpu::Buffer,
+    stages: Vec<wgpu::Buffer>,
+}
+
+/// Domains kept on the device at most (the prover uses one or two sizes).
+const MAX_PLANS: usize = 8;
+
 /// NTTs on a wgpu device.
 pub struct WgpuNtt {
     device: wgpu::Device,
@@ -22,6 +42,8 @@ pub struct WgpuNtt {
     butterfly: wgpu::ComputePipeline,
     scale: wgpu::ComputePipeline,
     max_len: usize,
+    plans: Mutex<HashMap<(usize, NttKind), Arc<DevicePlan>>>,
+    plans_built: AtomicU64,
 }
 
 impl WgpuNtt {
@@ -56,7 +78,53 @@ impl WgpuNtt {
             queue,
             layout,
             max_len,
+            plans: Mutex::default(),
+            plans_built: AtomicU64::new(0),
         })
+    }
+
+    /// Domain plans built and uploaded so far (one per size and kind used, unless evicted).
+    pub fn plans_built(&self) -> u64 {
+        self.plans_built.load(Ordering::Relaxed)
+    }
+
+    /// The device plan for `n` points of `kind`, built and uploaded on first use.
+    fn plan(&self, n: usize, kind: NttKind) -> Result<Arc<DevicePlan>, AccelError> {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = plans.get(&(n, kind)) {
+            return Ok(p.clone());
+        }
+        let plan = ntt_plan(n, kind)?;
+        let log_n = n.trailing_zeros();
+        let dv = &self.device;
+        let buf = |label: &str, v: &[u32], usage: wgpu::BufferUsages| {
+            dv.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(v),
+                usage,
+            })
+        };
+        let params = |half: u32| {
+            buf(
+                "params",
+                &[n as u32, log_n, half, 0],
+                wgpu::BufferUsages::UNIFORM,
+            )
+        };
+        let storage = wgpu::BufferUsages::STORAGE;
+        let device_plan = Arc::new(DevicePlan {
+            twiddles: buf("twiddles", &words(&plan.twiddles), storage),
+            pre: plan.pre.map(|f| buf("pre", &words(&f), storage)),
+            post: plan.post.map(|f| buf("post", &words(&f), storage)),
+            base: params(0),
+            stages: (0..log_n).map(|s| params(1 << s)).collect(),
+        });
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert((n, kind), device_plan.clone());
+        self.plans_built.fetch_add(1, Ordering::Relaxed);
+        Ok(device_plan)
     }
 }
 
@@ -67,7 +135,7 @@ impl NttBackend for WgpuNtt {
 
     fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
         let n = data.len();
-        let plan = ntt_plan(n, kind)?; // validates n (a power of two with a radix-2 domain)
+        crate::cpu_prover::domain(n)?; // validates n (a power of two with a radix-2 domain)
         if n > self.max_len {
             return Err(AccelError::Length(format!(
                 "NTT of {n} exceeds this device's buffer limit ({})",
@@ -77,40 +145,20 @@ impl NttBackend for WgpuNtt {
         if n == 1 {
             return Ok(());
         }
-        let log_n = n.trailing_zeros();
-        let (pre, post) = (plan.pre.clone(), plan.post.clone());
+        let plan = self.plan(n, kind)?;
         let dv = &self.device;
-        let buf = |label: &str, v: &[u32], usage: wgpu::BufferUsages| {
-            dv.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(v),
-                usage,
-            })
-        };
         let size = (n * 32) as u64;
-        let data_buf = buf(
-            "data",
-            &words(data),
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        );
-        let tw = buf(
-            "twiddles",
-            &words(&plan.twiddles),
-            wgpu::BufferUsages::STORAGE,
-        );
+        let data_buf = dv.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("data"),
+            contents: bytemuck::cast_slice(&words(data)),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        });
         let staging = dv.create_buffer(&wgpu::BufferDescriptor {
             label: Some("staging"),
             size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let params = |half: u32| {
-            buf(
-                "params",
-                &[n as u32, log_n, half, 0],
-                wgpu::BufferUsages::UNIFORM,
-            )
-        };
         let group = |aux: &wgpu::Buffer, p: &wgpu::Buffer| {
             dv.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("ntt"),
@@ -131,20 +179,16 @@ impl NttBackend for WgpuNtt {
                 ],
             })
         };
-        let p0 = params(0);
         let mut passes: Vec<(&wgpu::ComputePipeline, wgpu::BindGroup, u32)> = Vec::new();
-        let pre_buf = pre.map(|f| buf("pre", &words(&f), wgpu::BufferUsages::STORAGE));
-        if let Some(f) = &pre_buf {
-            passes.push((&self.scale, group(f, &p0), n as u32));
+        if let Some(f) = &plan.pre {
+            passes.push((&self.scale, group(f, &plan.base), n as u32));
         }
-        passes.push((&self.bitrev, group(&tw, &p0), n as u32));
-        let stage_params: Vec<wgpu::Buffer> = (0..log_n).map(|s| params(1 << s)).collect();
-        for p in &stage_params {
-            passes.push((&self.butterfly, group(&tw, p), (n / 2) as u32));
+        passes.push((&self.bitrev, group(&plan.twiddles, &plan.base), n as u32));
+        for p in &plan.stages {
+            passes.push((&self.butterfly, group(&plan.twiddles, p), (n / 2) as u32));
         }
-        let post_buf = post.map(|f| buf("post", &words(&f), wgpu::BufferUsages::STORAGE));
-        if let Some(f) = &post_buf {
-            passes.push((&self.scale, group(f, &p0), n as u32));
+        if let Some(f) = &plan.post {
+            passes.push((&self.scale, group(f, &plan.base), n as u32));
         }
         let mut enc =
             dv.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ntt") });
@@ -184,6 +228,25 @@ mod tests {
                 None
             }
         }
+    }
+
+    /// A domain's constants go to the device once per (size, kind): repeated transforms reuse
+    /// them and still equal arkworks, another kind builds its own.
+    #[test]
+    fn domain_constants_are_uploaded_once_per_size_and_kind() {
+        let Some(gpu) = backend() else { return };
+        let mut rng = ark_std::test_rng();
+        for round in 0..3 {
+            for kind in [NttKind::CosetForward, NttKind::Inverse] {
+                let input: Vec<Fr> = (0..256).map(|_| Fr::rand(&mut rng)).collect();
+                let mut want = input.clone();
+                CpuNtt.ntt(&mut want, kind).expect("cpu");
+                let mut got = input;
+                gpu.ntt(&mut got, kind).expect("gpu");
+                assert_eq!(got, want, "round {round}, {kind:?}");
+            }
+        }
+        assert_eq!(gpu.plans_built(), 2);
     }
 
     #[test]
