@@ -104,6 +104,7 @@ impl MsmPlan {
             .map(|c| c.iter().map(|x| *x as usize).sum())
             .collect();
         let total: usize = per_window.iter().sum();
+        check_entries(total)?;
         let mut entries = vec![0u32; total];
         {
             let mut rest = entries.as_mut_slice();
@@ -271,6 +272,18 @@ pub fn plan_for_device(
 }
 
 /// Entries per task for a bucket of `m` entries.
+/// The plan indexes its entries (one per nonzero digit: at most windows × points) and task
+/// offsets with u32: a plan past 2^32 entries is refused with an error, never wrapped (or, with
+/// overflow checks, a panic). A device backend's error fails the job over to the CPU.
+fn check_entries(total: usize) -> Result<(), AccelError> {
+    if u32::try_from(total).is_err() {
+        return Err(AccelError::Length(format!(
+            "an MSM plan of {total} bucket entries exceeds the 2^32 its offsets index: use a larger window or split the MSM"
+        )));
+    }
+    Ok(())
+}
+
 fn task_len(m: u32) -> u32 {
     m.isqrt().max(32)
 }
@@ -551,6 +564,15 @@ pub fn edge_case_inputs(n: usize, seed: u64) -> Vec<(String, Vec<G1Affine>, Vec<
 
 #[cfg(test)]
 mod tests {
+
+    /// Past 2^32 entries a plan is refused with a typed error (its u32 offsets would wrap).
+    #[test]
+    fn plans_past_2_pow_32_entries_are_refused() {
+        assert!(check_entries(u32::MAX as usize).is_ok());
+        let e = check_entries(u32::MAX as usize + 1).expect_err("refused");
+        assert!(matches!(e, AccelError::Length(_)), "{e}");
+        assert!(check_entries(1 << 40).is_err());
+    }
     use super::*;
     use ark_ec::VariableBaseMSM;
 
