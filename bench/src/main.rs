@@ -314,6 +314,19 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
                 reference.as_secs_f64() / t.as_secs_f64()
             );
         }
+        // The GPU MSMs' host-side work (signed digits, bucket sort, tasks) at the window the
+        // backends pick, beside arkworks' whole CPU MSM: "vs arkworks" here is the plan's share
+        // of that time (the goal at 2^20: under 10 %).
+        let c = rustorium::accel::msm::default_window_bits(n);
+        let start = Instant::now();
+        let plan = rustorium::accel::msm::MsmPlan::new(&scalars, c)?;
+        let t = start.elapsed();
+        anyhow::ensure!(plan.entries.len() <= n * plan.windows as usize, "plan size");
+        println!(
+            "| MSM host plan (GPU backends), c = {c} | 2^{k} | host | {:.1} ms | {:.1} % of arkworks | — |",
+            t.as_secs_f64() * 1e3,
+            100.0 * t.as_secs_f64() / reference.as_secs_f64()
+        );
         let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
         let mut want = input.clone();
         CpuNtt.ntt(&mut want, NttKind::Forward)?;
