@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, PrimeField, Zero};
+use ark_ff::{PrimeField, Zero};
 use rayon::prelude::*;
 
 use super::{AccelError, G1Affine, G1Projective, ScalarBigInt};
@@ -290,17 +290,21 @@ fn task_len(m: u32) -> u32 {
 
 /// The `windows` signed base-`2^c` digits of `s`, least significant first.
 pub fn signed_digits(s: &ScalarBigInt, c: u32, windows: u32) -> impl Iterator<Item = i32> {
-    let bits = s.to_bits_le();
+    // Straight from the four limbs: no bit vector per scalar (the host plan's largest cost).
+    let limbs = s.0;
+    let bits = move |start: u32| -> i64 {
+        let (idx, off) = ((start / 64) as usize, start % 64);
+        let lo = limbs.get(idx).map_or(0, |l| l >> off);
+        let hi = match limbs.get(idx + 1) {
+            Some(h) if off + c > 64 => h << (64 - off),
+            _ => 0,
+        };
+        ((lo | hi) & ((1u64 << c) - 1)) as i64
+    };
     let half = 1i64 << (c - 1);
     let mut carry = 0i64;
     (0..windows).map(move |w| {
-        let mut v = carry;
-        for b in 0..c {
-            let i = (w * c + b) as usize;
-            if bits.get(i).copied().unwrap_or(false) {
-                v += 1 << b;
-            }
-        }
+        let v = carry + bits(w * c);
         if v > half {
             carry = 1;
             (v - (1 << c)) as i32
@@ -580,9 +584,18 @@ mod tests {
     fn signed_digits_recompose_the_scalar() {
         use ark_std::UniformRand;
         let mut rng = ark_std::test_rng();
-        for c in [2u32, 3, 5, 8, 13, 16] {
-            for _ in 0..50 {
-                let x = ark_bn254::Fr::rand(&mut rng);
+        let edge = [
+            ark_bn254::Fr::zero(),
+            ark_bn254::Fr::from(1u64),
+            -ark_bn254::Fr::from(1u64),
+            ark_bn254::Fr::from(u64::MAX),
+        ];
+        for c in [2u32, 3, 5, 8, 13, 16, 17, 20] {
+            for k in 0..54 {
+                let x = edge
+                    .get(k)
+                    .copied()
+                    .unwrap_or_else(|| ark_bn254::Fr::rand(&mut rng));
                 let windows = SCALAR_BITS.div_ceil(c);
                 let half = 1i32 << (c - 1);
                 let mut acc = ark_bn254::Fr::zero();
