@@ -491,6 +491,28 @@ fn run(cmd: BenchCommand) -> Result<()> {
     Ok(())
 }
 
+/// For each transfer in the committed blocks `heights`, the time since it was submitted (keyed by
+/// its message hash in decimal): the load and consensus benchmarks' latency.
+fn record_latencies(
+    node: &rustorium::node::Node,
+    heights: std::ops::RangeInclusive<u64>,
+    submitted_at: &std::collections::HashMap<String, Instant>,
+    latencies: &mut Vec<Duration>,
+) -> Result<()> {
+    for h in heights {
+        let b = node.block(h)?.context("block")?;
+        let now = Instant::now();
+        for (tx, _) in &b.applied {
+            if let Some(t) =
+                submitted_at.get(&rustorium_circuits::field::to_decimal(&tx.tx.message()))
+            {
+                latencies.push(now - *t);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -1055,15 +1077,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
                 next += 1;
             }
             let committed = node.head().committed;
-            for h in seen + 1..=committed {
-                let b = node.block(h)?.context("block")?;
-                let now = Instant::now();
-                for (tx, _) in &b.applied {
-                    if let Some(t) = submitted_at.get(&rustorium_circuits::field::to_decimal(&tx.tx.message())) {
-                        latencies.push(now - *t);
-                    }
-                }
-            }
+            record_latencies(&node, seen + 1..=committed, &submitted_at, &mut latencies)?;
             seen = committed;
             anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "consensus run timed out");
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -1151,15 +1165,7 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         let mut seen = 0u64;
         while latencies.len() < n {
             let committed = node.head().committed;
-            for h in seen + 1..=committed {
-                let b = node.block(h)?.context("block")?;
-                let now = Instant::now();
-                for (tx, _) in &b.applied {
-                    if let Some(t) = submitted_at.get(&rustorium_circuits::field::to_decimal(&tx.tx.message())) {
-                        latencies.push(now - *t);
-                    }
-                }
-            }
+            record_latencies(&node, seen + 1..=committed, &submitted_at, &mut latencies)?;
             seen = committed;
             anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "load run timed out");
             tokio::time::sleep(Duration::from_millis(5)).await;
