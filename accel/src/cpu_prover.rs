@@ -79,6 +79,28 @@ pub(crate) fn ntt_plan(n: usize, kind: crate::NttKind) -> Result<NttPlan, crate:
     })
 }
 
+/// The passes of a GPU NTT of 2^`log_n` points whose groups hold at most 2^`max_k` points: each
+/// pass is (first stage, stages), covering stages 0 .. log_n in order, split as evenly as possible
+/// (2^20 with groups of 2^10: two passes of ten stages; 2^22 with 2^9: 8, 7, 7). Shared by the
+/// CUDA and wgpu backends and the host test build (`kernels/cuda/ntt.cuh` explains a pass).
+pub(crate) fn ntt_passes(log_n: u32, max_k: u32) -> Vec<(u32, u32)> {
+    if log_n == 0 {
+        return Vec::new();
+    }
+    let max_k = max_k.max(1);
+    let count = log_n.div_ceil(max_k);
+    let (base, extra) = (log_n / count, log_n % count);
+    let mut s = 0;
+    (0..count)
+        .map(|i| {
+            let k = base + u32::from(i < extra);
+            let pass = (s, k);
+            s += k;
+            pass
+        })
+        .collect()
+}
+
 /// The radix-2 domain of exactly `n` points.
 pub(crate) fn domain(n: usize) -> Result<Radix2EvaluationDomain<Fr>, AccelError> {
     if !n.is_power_of_two() {
@@ -111,5 +133,37 @@ impl NttBackend for CpuNtt {
         }
         data.copy_from_slice(&v);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ntt_passes;
+
+    /// Every stage is in exactly one pass, in order; no pass exceeds the group size; the passes
+    /// are as few as the group size allows and differ by at most one stage.
+    #[test]
+    fn ntt_passes_cover_every_stage_once_evenly() {
+        assert_eq!(ntt_passes(20, 10), vec![(0, 10), (10, 10)]);
+        assert_eq!(ntt_passes(22, 9), vec![(0, 8), (8, 7), (15, 7)]);
+        assert_eq!(ntt_passes(3, 10), vec![(0, 3)]);
+        assert!(ntt_passes(0, 10).is_empty());
+        for max_k in 1..=10 {
+            for log_n in 1..=28 {
+                let passes = ntt_passes(log_n, max_k);
+                let mut next = 0;
+                for &(s, k) in &passes {
+                    assert_eq!(s, next, "2^{log_n} in groups of 2^{max_k}");
+                    assert!((1..=max_k).contains(&k));
+                    next += k;
+                }
+                assert_eq!(next, log_n);
+                assert_eq!(passes.len() as u32, log_n.div_ceil(max_k));
+                let (lo, hi) = passes
+                    .iter()
+                    .fold((u32::MAX, 0), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+                assert!(hi - lo <= 1, "uneven passes {passes:?}");
+            }
+        }
     }
 }

@@ -8,14 +8,22 @@ extern "C" {
 void rst_host_fr_mul(const Fr* a, const Fr* b, Fr* out) { *out = fr_mul(*a, *b); }
 void rst_host_fr_add(const Fr* a, const Fr* b, Fr* out) { *out = fr_add(*a, *b); }
 void rst_host_fr_sub(const Fr* a, const Fr* b, Fr* out) { *out = fr_sub(*a, *b); }
-// The kernels' sequence, one "thread" at a time: pre-scale (if pre), bit reversal, stages,
-// post-scale (if post).
-void rst_host_ntt(Fr* data, const Fr* tw, const Fr* pre, const Fr* post, unsigned int n, unsigned int log_n) {
-    if (pre) for (unsigned int i = 0; i < n; i++) rst_ntt_scale(data, pre, i);
-    for (unsigned int i = 0; i < n; i++) rst_ntt_bitrev(data, log_n, i);
-    for (unsigned int half = 1; half < n; half *= 2)
-        for (unsigned int k = 0; k < n / 2; k++) rst_ntt_butterfly(data, tw, n, half, k);
-    if (post) for (unsigned int i = 0; i < n; i++) rst_ntt_scale(data, post, i);
+// The NTT as the kernel runs it: per pass (first stage s[i], k[i] stages), per group a block
+// whose threads run one after another. `data` receives the result; `src` is the input.
+void rst_host_ntt(const Fr* src, Fr* data, const Fr* tw, const Fr* pre, const Fr* post, unsigned int log_n,
+                  const unsigned int* pass_s, const unsigned int* pass_k, unsigned int passes) {
+    Fr sh[1u << RST_NTT_MAX_K];  // 32 KiB on the calling thread's stack, like a block's shared memory
+    for (unsigned int p = 0; p < passes; p++) {
+        unsigned int s = pass_s[p], k = pass_k[p], size = 1u << k;
+        unsigned int flags = (p == 0 ? RST_NTT_FIRST | (pre ? RST_NTT_PRE : 0u) : 0u) |
+                             (p + 1 == passes && post ? RST_NTT_POST : 0u);
+        for (unsigned int g = 0; g < (1u << log_n) >> k; g++) {
+            for (unsigned int e = 0; e < size; e++) sh[e] = rst_ntt_load(src, data, pre, log_n, flags, g, s, k, e);
+            for (unsigned int t = 0; t < k; t++)
+                for (unsigned int b = 0; b < size / 2; b++) rst_ntt_butterfly(sh, tw, log_n, g, s, t, b);
+            for (unsigned int e = 0; e < size; e++) rst_ntt_store(data, post, flags, g, s, k, e, sh[e]);
+        }
+    }
 }
 void rst_host_fq_mul(const Fq* a, const Fq* b, Fq* out) { *out = fq_mul(*a, *b); }
 void rst_host_g1_add(const G1J* a, const G1J* b, G1J* out) { *out = g1_add(*a, *b); }

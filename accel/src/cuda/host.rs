@@ -42,12 +42,15 @@ unsafe extern "C" {
         out: *mut [Limbs; 3],
     );
     fn rst_host_ntt(
+        src: *const Limbs,
         data: *mut Limbs,
         tw: *const Limbs,
         pre: *const Limbs,
         post: *const Limbs,
-        n: u32,
         log_n: u32,
+        pass_s: *const u32,
+        pass_k: *const u32,
+        passes: u32,
     );
 }
 
@@ -111,28 +114,38 @@ pub fn poseidon(inputs: &[Fr]) -> Option<Fr> {
     Some(from_limbs(out))
 }
 
-/// The NTT kernels' sequence run on the host build of `ntt.cuh`, with the same host-side
-/// preparation (twiddles, coset powers, 1/n) the CUDA backend uses.
-pub fn ntt(data: &mut [Fr], kind: crate::NttKind) -> Result<(), crate::AccelError> {
+/// The NTT kernel's passes run on the host build of `ntt.cuh` (each block's threads one after
+/// another), with the same host-side preparation (twiddles, coset powers, 1/n) and the same pass
+/// split the CUDA backend uses for groups of up to 2^`max_k` points.
+pub fn ntt(data: &mut [Fr], kind: crate::NttKind, max_k: u32) -> Result<(), crate::AccelError> {
     let plan = crate::cpu_prover::ntt_plan(data.len(), kind)?;
-    let mut d: Vec<Limbs> = data.iter().map(limbs).collect();
+    if data.len() <= 1 {
+        return Ok(());
+    }
+    let log_n = data.len().trailing_zeros();
+    let passes = crate::cpu_prover::ntt_passes(log_n, max_k.min(super::NTT_MAX_K));
+    let (pass_s, pass_k): (Vec<u32>, Vec<u32>) = passes.into_iter().unzip();
+    let src: Vec<Limbs> = data.iter().map(limbs).collect();
+    let mut d = vec![Limbs::default(); data.len()];
     let tw: Vec<Limbs> = plan.twiddles.iter().map(limbs).collect();
     let pre: Option<Vec<Limbs>> = plan.pre.as_ref().map(|v| v.iter().map(limbs).collect());
     let post: Option<Vec<Limbs>> = plan.post.as_ref().map(|v| v.iter().map(limbs).collect());
-    if data.len() > 1 {
-        // SAFETY: `d` holds n elements, `tw` n/2, `pre`/`post` n each or null; the C function
-        // touches exactly those ranges (indices below n, twiddle indices below n/2).
-        unsafe {
-            rst_host_ntt(
-                d.as_mut_ptr(),
-                tw.as_ptr(),
-                pre.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
-                post.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
-                data.len() as u32,
-                data.len().trailing_zeros(),
-            )
-        };
-    }
+    // SAFETY: `src` and `d` hold n = 2^log_n elements, `tw` n/2, `pre`/`post` n each or null;
+    // the passes cover stages 0..log_n with k ≤ NTT_MAX_K = RST_NTT_MAX_K, so the C function touches
+    // only indices below n (twiddle indices below n/2) and its 2^10-element local group.
+    unsafe {
+        rst_host_ntt(
+            src.as_ptr(),
+            d.as_mut_ptr(),
+            tw.as_ptr(),
+            pre.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+            post.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+            log_n,
+            pass_s.as_ptr(),
+            pass_k.as_ptr(),
+            pass_s.len() as u32,
+        )
+    };
     for (x, l) in data.iter_mut().zip(d) {
         *x = from_limbs(l);
     }
@@ -281,7 +294,8 @@ mod tests {
     fn host_built_ntt_equals_arkworks_for_every_kind() {
         use crate::{CpuNtt, NttBackend, NttKind};
         let mut rng = ark_std::test_rng();
-        for log_n in [0u32, 1, 3, 8, 11] {
+        // Group sizes 2^1 (a pass per stage), 2^3 (uneven passes), 2^10 (the kernel's).
+        for log_n in [0u32, 1, 3, 8, 11, 13] {
             let input: Vec<Fr> = (0..1usize << log_n).map(|_| Fr::rand(&mut rng)).collect();
             for kind in [
                 NttKind::Forward,
@@ -289,10 +303,13 @@ mod tests {
                 NttKind::CosetForward,
                 NttKind::CosetInverse,
             ] {
-                let (mut a, mut b) = (input.clone(), input.clone());
-                ntt(&mut a, kind).expect("host ntt");
-                CpuNtt.ntt(&mut b, kind).expect("cpu");
-                assert_eq!(a, b, "{kind:?} at 2^{log_n}");
+                let mut want = input.clone();
+                CpuNtt.ntt(&mut want, kind).expect("cpu");
+                for max_k in [1, 3, 10] {
+                    let mut a = input.clone();
+                    ntt(&mut a, kind, max_k).expect("host ntt");
+                    assert_eq!(a, want, "{kind:?} at 2^{log_n}, groups of 2^{max_k}");
+                }
             }
         }
     }

@@ -80,6 +80,16 @@ mod device {
                 shared_mem_bytes: 0,
             }
         }
+
+        /// The launch of `blocks` blocks whose work is `per_block` items each (a kernel that
+        /// strides its threads over them): [`block_size`] threads per block.
+        pub fn config_blocks(&self, blocks: u32, per_block: u32) -> LaunchConfig {
+            LaunchConfig {
+                grid_dim: (blocks.max(1), 1, 1),
+                block_dim: (block_size(self.max_threads, per_block), 1, 1),
+                shared_mem_bytes: 0,
+            }
+        }
     }
 }
 

@@ -37,6 +37,10 @@ pub use off::{
     list_devices,
 };
 
+/// The largest group of points one CUDA NTT pass holds in shared memory, log2 (`RST_NTT_MAX_K` in
+/// `ntt.cuh`; 2^10 points are 32 KiB).
+pub const NTT_MAX_K: u32 = 10;
+
 /// The kernel sources, embedded so a deployed binary needs no source tree.
 pub const SOURCES: &[(&str, &str)] = &[
     (
@@ -87,4 +91,18 @@ fn expand(src: &str, seen: &mut Vec<String>) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// The Rust constant and the kernel's shared array agree.
+    #[test]
+    fn ntt_group_size_matches_the_kernel_header() {
+        let header = super::SOURCES
+            .iter()
+            .find(|(n, _)| *n == "ntt.cuh")
+            .map(|(_, s)| *s)
+            .expect("ntt.cuh");
+        assert!(header.contains(&format!("#define RST_NTT_MAX_K {}\n", super::NTT_MAX_K)));
+    }
 }

@@ -1,6 +1,9 @@
 //! NTTs on a CUDA device (`kernels/cuda/ntt.cu`): the same plan as the wgpu backend and the host
-//! test build (`cpu_prover::ntt_plan`), run as kernels on one stream. A domain's twiddles and
-//! scaling factors are computed and uploaded once per (size, kind) and stay on the device.
+//! test build (`cpu_prover::ntt_plan`), run as a few shared-memory passes of up to 2^10 stages'
+//! worth of points (`cpu_prover::ntt_passes`; 2^20 points: two passes) on one stream. The first
+//! pass reads the input out of place in bit-reversed order (and pre-scales it), the last
+//! post-scales as it stores. A domain's twiddles and scaling factors are computed and uploaded
+//! once per (size, kind) and stay on the device.
 
 #![allow(unsafe_code)] // kernel launches; see the SAFETY notes.
 
@@ -13,7 +16,7 @@ use super::launch::Kernel;
 use rustorium_circuits::Fr;
 
 use super::hasher::{dev, limbs};
-use crate::cpu_prover::ntt_plan;
+use crate::cpu_prover::{ntt_passes, ntt_plan};
 use crate::{AccelError, NttBackend, NttKind, fr_from_device};
 
 /// A domain's constants on the device.
@@ -25,25 +28,25 @@ struct DevicePlan {
 
 /// Domains kept on the device at most (the prover uses one or two sizes).
 const MAX_PLANS: usize = 8;
+/// Pass flags of `ntt.cuh`.
+const FIRST: u32 = 1;
+const PRE: u32 = 2;
+const POST: u32 = 4;
 
 /// The CUDA NTT backend.
 pub struct CudaNtt {
     stream: Arc<CudaStream>,
-    bitrev: Kernel,
-    butterfly: Kernel,
-    scale: Kernel,
+    pass: Kernel,
     plans: Mutex<HashMap<(usize, NttKind), Arc<DevicePlan>>>,
 }
 
 impl CudaNtt {
-    /// Opens device `ordinal` and compiles the NTT kernels for it.
+    /// Opens device `ordinal` and compiles the NTT kernel for it.
     pub fn new(ordinal: usize) -> Result<Self, AccelError> {
         let ctx = super::DeviceContext::get(ordinal)?;
         let module = ctx.module("ntt.cu")?;
         Ok(Self {
-            bitrev: Kernel::load(&module, "ntt_bitrev")?,
-            butterfly: Kernel::load(&module, "ntt_butterfly")?,
-            scale: Kernel::load(&module, "ntt_scale")?,
+            pass: Kernel::load(&module, "ntt_pass")?,
             stream: ctx.stream()?,
             plans: Mutex::default(),
         })
@@ -68,20 +71,6 @@ impl CudaNtt {
         plans.insert((n, kind), device_plan.clone());
         Ok(device_plan)
     }
-
-    fn scale_by(
-        &self,
-        data: &mut CudaSlice<u64>,
-        factors: &CudaSlice<u64>,
-        n: u32,
-    ) -> Result<(), AccelError> {
-        let mut l = self.stream.launch_builder(&self.scale.func);
-        l.arg(data).arg(factors).arg(&n);
-        // SAFETY: ntt_scale(Fr* data, const Fr* factors, unsigned n): both buffers hold n elements
-        // (the plan's factors are made for this n) and threads with index ≥ n return at once.
-        unsafe { l.launch(self.scale.config(n)) }.map_err(dev)?;
-        Ok(())
-    }
 }
 
 impl NttBackend for CudaNtt {
@@ -91,34 +80,46 @@ impl NttBackend for CudaNtt {
 
     fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
         crate::cpu_prover::domain(data.len())?;
-        let n = data.len() as u32;
-        if n <= 1 {
+        if data.len() <= 1 {
             return Ok(());
         }
         let plan = self.plan(data.len(), kind)?;
+        let log_n = data.len().trailing_zeros();
+        let passes = ntt_passes(log_n, super::NTT_MAX_K);
+        let src = self.stream.clone_htod(&limbs(data)).map_err(dev)?;
+        let mut d = self
+            .stream
+            .alloc_zeros::<u64>(4 * data.len())
+            .map_err(dev)?;
         let tw = &plan.twiddles;
-        let log_n = n.trailing_zeros();
-        let mut d = self.stream.clone_htod(&limbs(data)).map_err(dev)?;
-        if let Some(pre) = &plan.pre {
-            self.scale_by(&mut d, pre, n)?;
-        }
-        let mut l = self.stream.launch_builder(&self.bitrev.func);
-        l.arg(&mut d).arg(&n).arg(&log_n);
-        // SAFETY: ntt_bitrev(Fr* data, unsigned n, unsigned log_n): `d` holds n = 2^log_n elements;
-        // each thread swaps two in-range elements, each pair exactly once.
-        unsafe { l.launch(self.bitrev.config(n)) }.map_err(dev)?;
-        let mut half = 1u32;
-        while half < n {
-            let mut l = self.stream.launch_builder(&self.butterfly.func);
-            l.arg(&mut d).arg(tw).arg(&n).arg(&half);
-            // SAFETY: ntt_butterfly(Fr* data, const Fr* tw, unsigned n, unsigned half): n/2
-            // threads touch disjoint pairs (i0, i0 + half) below n; twiddle indices are below n/2.
-            // Launches on one stream run in order, so stages never overlap.
-            unsafe { l.launch(self.butterfly.config(n / 2)) }.map_err(dev)?;
-            half *= 2;
-        }
-        if let Some(post) = &plan.post {
-            self.scale_by(&mut d, post, n)?;
+        for (i, &(s, k)) in passes.iter().enumerate() {
+            let mut flags = 0;
+            if i == 0 {
+                flags |= FIRST | if plan.pre.is_some() { PRE } else { 0 };
+            }
+            if i + 1 == passes.len() && plan.post.is_some() {
+                flags |= POST;
+            }
+            // Unused factor arguments point at the twiddles; the flags keep them unread.
+            let pre = plan.pre.as_ref().unwrap_or(tw);
+            let post = plan.post.as_ref().unwrap_or(tw);
+            let mut l = self.stream.launch_builder(&self.pass.func);
+            l.arg(&src)
+                .arg(&mut d)
+                .arg(tw)
+                .arg(pre)
+                .arg(post)
+                .arg(&log_n)
+                .arg(&s)
+                .arg(&k)
+                .arg(&flags);
+            let groups = 1u32 << (log_n - k);
+            // SAFETY: ntt_pass(src, data, tw, pre, post, log_n, s, k, flags): `src` and `d` hold
+            // n = 2^log_n elements, the twiddles n/2, `pre`/`post` n when their flag is set (the
+            // plan made them for this n). Block g touches only the 2^k indices of its group
+            // (below n) and its 2^k ≤ 2^RST_NTT_MAX_K shared elements; groups are disjoint, and
+            // passes on one stream run in order.
+            unsafe { l.launch(self.pass.config_blocks(groups, 1 << (k - 1))) }.map_err(dev)?;
         }
         let host = self.stream.clone_dtoh(&d).map_err(dev)?;
         for (x, l) in data.iter_mut().zip(host.chunks_exact(4)) {

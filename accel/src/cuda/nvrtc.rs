@@ -285,6 +285,16 @@ pub const ARCHITECTURES: [&str; 6] = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90
 mod tests {
     use super::*;
 
+    /// The kernels each file defines.
+    fn entries(file: &str) -> &'static [&'static str] {
+        match file {
+            "poseidon.cu" => &["poseidon_t3", "poseidon_t5"],
+            "ntt.cu" => &["ntt_pass"],
+            "msm.cu" => &["msm_accumulate", "msm_combine", "msm_reduce"],
+            other => panic!("no expected entries listed for {other}"),
+        }
+    }
+
     /// Every `.cu` file compiles to PTX for Hopper with NVRTC 13.0 (the test set-up installs
     /// nvidia-cuda-nvrtc==13.0.88 into the project venv). Runs without a GPU.
     #[test]
@@ -306,12 +316,7 @@ mod tests {
                 "{name}: {}",
                 &ptx[..200.min(ptx.len())]
             );
-            let entries: &[&str] = match *name {
-                "poseidon.cu" => &["poseidon_t3", "poseidon_t5"],
-                "ntt.cu" => &["ntt_bitrev", "ntt_butterfly", "ntt_scale"],
-                "msm.cu" => &["msm_accumulate", "msm_combine", "msm_reduce"],
-                other => panic!("no expected entries listed for {other}"),
-            };
+            let entries = entries(name);
             for entry in entries {
                 assert!(
                     ptx.contains(&format!(".entry {entry}")),
@@ -385,11 +390,7 @@ mod tests {
                     b"\x7fELF",
                     "{file} for {arch} is not a CUBIN"
                 );
-                let entries: &[&str] = match *file {
-                    "poseidon.cu" => &["poseidon_t3", "poseidon_t5"],
-                    "ntt.cu" => &["ntt_bitrev", "ntt_butterfly", "ntt_scale"],
-                    _ => &["msm_accumulate", "msm_combine", "msm_reduce"],
-                };
+                let entries = entries(file);
                 for entry in entries {
                     let k = cubin
                         .kernels
@@ -410,11 +411,10 @@ mod tests {
                         (0, 0),
                         "{arch} {entry} spills registers"
                     );
-                    assert!(
-                        k.stack_bytes <= STACK_BUDGET,
-                        "{arch} {entry}: {} bytes of stack",
-                        k.stack_bytes
-                    );
+                    // The budget is 0 today; the comparison stays a budget if it is raised.
+                    #[allow(clippy::absurd_extreme_comparisons)]
+                    let within = k.stack_bytes <= STACK_BUDGET;
+                    assert!(within, "{arch} {entry}: {} bytes of stack", k.stack_bytes);
                 }
             }
         }

@@ -1,9 +1,10 @@
 //! Radix-2 NTTs on wgpu (`kernels/wgsl/ntt.wgsl`), matching arkworks' radix-2 domain: the same
 //! root of unity, natural-order evaluations, cosets at the field's multiplicative generator.
-//! Bit reversal, `log n` butterfly stages and the pointwise scalings (coset powers, 1/n) run on the
-//! device in one command buffer. Twiddles, scaling factors and stage parameters are computed on
-//! the host (O(n)) once per (size, kind) and kept on the device: the prover's repeated NTTs of one
-//! domain upload only their data.
+//! The structure of the CUDA backend: a few passes, each over groups of up to 2^9 points held in
+//! workgroup memory (`cpu_prover::ntt_passes`), the first reading the input out of place in
+//! bit-reversed order and pre-scaling, the last post-scaling; all in one command buffer.
+//! Twiddles, scaling factors and pass parameters are computed on the host (O(n)) once per (size,
+//! kind) and kept on the device: the prover's repeated NTTs of one domain upload only their data.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,11 +14,12 @@ use rustorium_circuits::Fr;
 use wgpu::util::DeviceExt;
 
 use super::{build_pipelines, dev, from_words, open_device, read_back, words};
-use crate::cpu_prover::ntt_plan;
+use crate::cpu_prover::{ntt_passes, ntt_plan};
 use crate::{AccelError, NttBackend, NttKind};
 
 const NTT: &str = include_str!("../../kernels/wgsl/ntt.wgsl");
-const WORKGROUP: u32 = 64;
+/// log2 of the largest group a pass holds (`MAX_GROUP` in ntt.wgsl: 2^9 points, 16 KiB).
+pub const NTT_MAX_K: u32 = 9;
 
 /// A domain's constants on the device: twiddles, the optional pre- and post-scaling factors, and
 /// the uniform parameters of every pass.
@@ -25,9 +27,8 @@ struct DevicePlan {
     twiddles: wgpu::Buffer,
     pre: Option<wgpu::Buffer>,
     post: Option<wgpu::Buffer>,
-    /// `[n, log n, half, 0]` for the scaling and bit-reversal passes (half 0) and each stage.
-    base: wgpu::Buffer,
-    stages: Vec<wgpu::Buffer>,
+    /// Per pass: `[n, log n, s, k, flags, 0, 0, 0]` and its number of groups.
+    passes: Vec<(wgpu::Buffer, u32)>,
 }
 
 /// Domains kept on the device at most (the prover uses one or two sizes).
@@ -38,42 +39,40 @@ pub struct WgpuNtt {
     device: wgpu::Device,
     queue: wgpu::Queue,
     layout: wgpu::BindGroupLayout,
-    bitrev: wgpu::ComputePipeline,
-    butterfly: wgpu::ComputePipeline,
-    scale: wgpu::ComputePipeline,
+    pass: wgpu::ComputePipeline,
     max_len: usize,
     plans: Mutex<HashMap<(usize, NttKind), Arc<DevicePlan>>>,
     plans_built: AtomicU64,
 }
 
 impl WgpuNtt {
-    /// Opens a Vulkan adapter (software ones only with `allow_software`) and builds the pipelines.
+    /// Opens a Vulkan adapter (software ones only with `allow_software`) and builds the pipeline.
     pub fn new(allow_software: bool) -> Result<Self, AccelError> {
         let (device, queue, _) = open_device(allow_software)?;
         use wgpu::BufferBindingType::{Storage, Uniform};
+        let read = Storage { read_only: true };
         let (layout, mut p) = build_pipelines(
             &device,
             "ntt.wgsl",
             super::FIELD,
             NTT,
             &[
+                read,
                 Storage { read_only: false },
-                Storage { read_only: true },
+                read,
+                read,
+                read,
                 Uniform,
             ],
-            &["bitrev", "butterfly", "scale"],
+            &["ntt_pass"],
         )?;
-        let (scale, butterfly, bitrev) = match (p.pop(), p.pop(), p.pop()) {
-            (Some(s), Some(b), Some(r)) => (s, b, r),
-            _ => return Err(dev("pipeline missing")),
-        };
+        let pass = p.pop().ok_or_else(|| dev("pipeline missing"))?;
         let limits = device.limits();
+        // One workgroup per group: the smallest pass has at least 2^(log n / passes) points.
         let max_len = (limits.max_storage_buffer_binding_size as usize / 32)
-            .min(limits.max_compute_workgroups_per_dimension as usize * WORKGROUP as usize);
+            .min((limits.max_compute_workgroups_per_dimension as usize) << (NTT_MAX_K - 2));
         Ok(Self {
-            bitrev,
-            butterfly,
-            scale,
+            pass,
             device,
             queue,
             layout,
@@ -104,20 +103,33 @@ impl WgpuNtt {
                 usage,
             })
         };
-        let params = |half: u32| {
-            buf(
-                "params",
-                &[n as u32, log_n, half, 0],
-                wgpu::BufferUsages::UNIFORM,
-            )
-        };
+        let split = ntt_passes(log_n, NTT_MAX_K);
+        let last = split.len().saturating_sub(1);
+        let max_groups = self.device.limits().max_compute_workgroups_per_dimension;
+        let mut passes = Vec::with_capacity(split.len());
+        for (i, (s, k)) in split.into_iter().enumerate() {
+            let mut flags = 0;
+            if i == 0 {
+                flags |= 1 | if plan.pre.is_some() { 2 } else { 0 };
+            }
+            if i == last && plan.post.is_some() {
+                flags |= 4;
+            }
+            let groups = 1u32 << (log_n - k);
+            if groups > max_groups {
+                return Err(AccelError::Length(format!(
+                    "NTT of {n}: {groups} workgroups exceed this device's {max_groups}"
+                )));
+            }
+            let params = [n as u32, log_n, s, k, flags, 0, 0, 0];
+            passes.push((buf("params", &params, wgpu::BufferUsages::UNIFORM), groups));
+        }
         let storage = wgpu::BufferUsages::STORAGE;
         let device_plan = Arc::new(DevicePlan {
             twiddles: buf("twiddles", &words(&plan.twiddles), storage),
             pre: plan.pre.map(|f| buf("pre", &words(&f), storage)),
             post: plan.post.map(|f| buf("post", &words(&f), storage)),
-            base: params(0),
-            stages: (0..log_n).map(|s| params(1 << s)).collect(),
+            passes,
         });
         if plans.len() >= MAX_PLANS {
             plans.clear();
@@ -148,10 +160,16 @@ impl NttBackend for WgpuNtt {
         let plan = self.plan(n, kind)?;
         let dv = &self.device;
         let size = (n * 32) as u64;
-        let data_buf = dv.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("data"),
+        let src = dv.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("input"),
             contents: bytemuck::cast_slice(&words(data)),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let out = dv.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("data"),
+            size,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
         });
         let staging = dv.create_buffer(&wgpu::BufferDescriptor {
             label: Some("staging"),
@@ -159,49 +177,35 @@ impl NttBackend for WgpuNtt {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let group = |aux: &wgpu::Buffer, p: &wgpu::Buffer| {
-            dv.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("ntt"),
-                layout: &self.layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: data_buf.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: aux.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: p.as_entire_binding(),
-                    },
-                ],
-            })
-        };
-        let mut passes: Vec<(&wgpu::ComputePipeline, wgpu::BindGroup, u32)> = Vec::new();
-        if let Some(f) = &plan.pre {
-            passes.push((&self.scale, group(f, &plan.base), n as u32));
-        }
-        passes.push((&self.bitrev, group(&plan.twiddles, &plan.base), n as u32));
-        for p in &plan.stages {
-            passes.push((&self.butterfly, group(&plan.twiddles, p), (n / 2) as u32));
-        }
-        if let Some(f) = &plan.post {
-            passes.push((&self.scale, group(f, &plan.base), n as u32));
-        }
+        // Unused factor bindings point at the twiddles; the flags keep them unread.
+        let pre = plan.pre.as_ref().unwrap_or(&plan.twiddles);
+        let post = plan.post.as_ref().unwrap_or(&plan.twiddles);
         let mut enc =
             dv.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ntt") });
-        for (pipeline, bind, threads) in &passes {
+        for (params, groups) in &plan.passes {
+            let buffers = [&src, &out, &plan.twiddles, pre, post, params];
+            let entries: Vec<wgpu::BindGroupEntry> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect();
+            let bind = dv.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("ntt"),
+                layout: &self.layout,
+                entries: &entries,
+            });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("ntt"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, bind, &[]);
-            pass.dispatch_workgroups(threads.div_ceil(WORKGROUP), 1, 1);
+            pass.set_pipeline(&self.pass);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(*groups, 1, 1);
         }
-        enc.copy_buffer_to_buffer(&data_buf, 0, &staging, 0, size);
+        enc.copy_buffer_to_buffer(&out, 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
         let out = read_back(dv, &staging)?;
         for (x, c) in data.iter_mut().zip(out.chunks_exact(8)) {
@@ -253,7 +257,8 @@ mod tests {
     fn wgpu_ntt_equals_arkworks_for_every_kind() {
         let Some(gpu) = backend() else { return };
         let mut rng = ark_std::test_rng();
-        for log_n in [1u32, 2, 5, 10, 12] {
+        // One pass (2^1 .. 2^9), two (2^10 .. 2^18), uneven ones (2^11: 6 + 5).
+        for log_n in [1u32, 2, 5, 9, 10, 11, 12] {
             let n = 1usize << log_n;
             let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
             for kind in [
