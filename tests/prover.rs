@@ -514,13 +514,21 @@ fn a_block_proof_with_the_wgpu_backends_verifies() {
     assert_eq!(prover.backends(), ("wgpu", "wgpu"));
     let m = keys().matrices().expect("matrices");
     let (r, s) = (Fr::from(99u64), Fr::from(7u64));
-    let (gpu, _) = prover
+    let (gpu, gt) = prover
         .prove_with_randomness(&keys().pk, &m, circuits[0].clone(), r, s)
         .expect("prove on wgpu");
-    let (cpu, _) = Prover::cpu()
+    let (cpu, ct) = Prover::cpu()
         .prove_with_randomness(&keys().pk, &m, circuits[0].clone(), r, s)
         .expect("prove on the CPU");
     assert_eq!(gpu, cpu);
+    // Per-phase timings: the device measured its kernels inside each phase; the CPU has no
+    // device clock.
+    let (nk, gk) = (gt.ntt_kernels.expect("ntt"), gt.g1_kernels.expect("msm"));
+    assert!(nk > std::time::Duration::ZERO && nk <= gt.witness_map, "{gt}");
+    assert!(gk > std::time::Duration::ZERO && gk <= gt.g1_msm, "{gt}");
+    assert!(gt.g1_msm <= gt.msm && gt.g2_msm <= gt.msm, "{gt}");
+    assert!(ct.ntt_kernels.is_none() && ct.g1_kernels.is_none(), "{ct}");
+    assert!(gt.to_string().contains("[kernels") && !ct.to_string().contains("[kernels"));
     assert!(verify(&keys().pk.vk, &gpu, &circuits[0].public_inputs()));
     let uploads = msm.uploads();
     let mut rng = ChaCha20Rng::seed_from_u64(12);

@@ -48,4 +48,8 @@ impl BatchHasher<Fr> for FallbackHasher {
             Err(e) => Err(e),
         }
     }
+
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        self.primary.kernel_time()
+    }
 }

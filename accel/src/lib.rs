@@ -57,6 +57,55 @@ pub trait BatchHasher<F>: Send + Sync {
 
     /// Hashes the batch.
     fn hash_batch(&self, arity: usize, inputs: &[F], out: &mut [F]) -> Result<(), AccelError>;
+
+    /// Device time of this backend's kernels so far, as the device measured it (a running
+    /// total; see [`KernelClock`]). `None` for backends without a device clock (the CPU).
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// Device time spent in a backend's kernels, measured by the device itself: CUDA events recorded
+/// on the stream around each call's kernels, wgpu timestamp queries around its compute passes
+/// (where the adapter has them). A running total, so a caller reads it before and after an
+/// operation and takes the difference (`bench` prints it beside the end-to-end time; the prover
+/// reports it per phase). Concurrent calls on one backend add up; the difference is then the
+/// device time of all of them.
+#[derive(Debug, Default)]
+pub struct KernelClock {
+    nanos: std::sync::atomic::AtomicU64,
+    spans: std::sync::atomic::AtomicU64,
+}
+
+impl KernelClock {
+    /// Adds one measured span.
+    pub fn add(&self, d: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.nanos
+            .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        self.spans.fetch_add(1, Relaxed);
+    }
+
+    /// Adds a span given in milliseconds (CUDA's event clock); negative or non-finite values,
+    /// which a correct device never reports, count as zero.
+    pub fn add_ms(&self, ms: f64) {
+        let d = if ms.is_finite() && ms > 0.0 {
+            std::time::Duration::from_secs_f64(ms / 1000.0)
+        } else {
+            std::time::Duration::ZERO
+        };
+        self.add(d);
+    }
+
+    /// The total so far.
+    pub fn total(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.nanos.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Spans measured so far.
+    pub fn spans(&self) -> u64 {
+        self.spans.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Checks a GPU Poseidon batch: arity 2 (width 3, tree nodes) or 4 (width 5, leaves) with
@@ -119,6 +168,11 @@ pub trait MsmBackend: Send + Sync {
         scalars: &[ScalarBigInt],
         id: Option<msm::BasesId>,
     ) -> Result<G1Projective, AccelError>;
+
+    /// Device time of this backend's kernels so far ([`KernelClock`]); `None` on the CPU.
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Which transform an [`NttBackend`] applies to a vector of length `n` (a power of two) over the
@@ -144,6 +198,11 @@ pub trait NttBackend: Send + Sync {
 
     /// Transforms `data` (length a power of two, at most 2^28).
     fn ntt(&self, data: &mut [rustorium_circuits::Fr], kind: NttKind) -> Result<(), AccelError>;
+
+    /// Device time of this backend's kernels so far ([`KernelClock`]); `None` on the CPU.
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// The CPU backend: the native optimized permutation, split across rayon's pool, eight lanes at

@@ -105,3 +105,55 @@ fn every_wgpu_backend_shares_one_device() {
         assert_eq!(c.join().expect("thread"), reference);
     });
 }
+
+/// Kernel time measured by the device (timestamp queries, which lavapipe offers): each call of
+/// each wgpu backend adds the time of its kernels, positive and never more than the call took end
+/// to end; the CPU backends have no device clock.
+#[test]
+fn every_wgpu_backend_reports_its_kernel_time() {
+    use rustorium_accel::wgpu::{WgpuMsm, WgpuNtt};
+    use rustorium_accel::{CpuMsm, CpuNtt, MsmBackend, NttBackend, NttKind};
+    use std::time::{Duration, Instant};
+    let Some(hasher) = wgpu_hasher() else { return };
+    let ntt = WgpuNtt::new(true).expect("ntt");
+    let msm = WgpuMsm::new(true, 0, 1 << 20).expect("msm");
+    let mut rng = ark_std::test_rng();
+    let inputs: Vec<Fr> = (0..512).map(|_| Fr::rand(&mut rng)).collect();
+    let data: Vec<Fr> = (0..1024).map(|_| Fr::rand(&mut rng)).collect();
+    let bases: Vec<ark_bn254::G1Affine> = (0..64)
+        .map(|_| ark_bn254::G1Affine::rand(&mut rng))
+        .collect();
+    let scalars: Vec<_> = (0..64)
+        .map(|_| ark_ff::PrimeField::into_bigint(Fr::rand(&mut rng)))
+        .collect();
+    let check = |name: &str, clock: &dyn Fn() -> Option<Duration>, call: &mut dyn FnMut()| {
+        for round in 0..2 {
+            let before = clock().unwrap_or_else(|| panic!("{name}: no device clock"));
+            let start = Instant::now();
+            call();
+            let wall = start.elapsed();
+            let kernel = clock().expect("clock") - before;
+            assert!(
+                kernel > Duration::ZERO,
+                "{name}, round {round}: no kernel time"
+            );
+            assert!(
+                kernel <= wall,
+                "{name}, round {round}: {kernel:?} of kernels in {wall:?}"
+            );
+        }
+    };
+    check("poseidon", &|| hasher.kernel_time(), &mut || {
+        let mut out = vec![Fr::from(0u64); 256];
+        hasher.hash_batch(2, &inputs, &mut out).expect("hash");
+    });
+    check("ntt", &|| ntt.kernel_time(), &mut || {
+        let mut v = data.clone();
+        ntt.ntt(&mut v, NttKind::CosetForward).expect("ntt");
+    });
+    check("msm", &|| msm.kernel_time(), &mut || {
+        let got = msm.msm_g1(&bases, &scalars, None).expect("msm");
+        assert_eq!(got, CpuMsm.msm_g1(&bases, &scalars, None).expect("cpu"));
+    });
+    assert!(CpuNtt.kernel_time().is_none() && CpuMsm.kernel_time().is_none());
+}

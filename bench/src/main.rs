@@ -245,6 +245,15 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// The device time between two readings of a backend's kernel clock, for a table cell ("—" for a
+/// backend without one).
+fn kernel_ms(before: Option<Duration>, after: Option<Duration>) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) => format!("{:.2} ms", a.saturating_sub(b).as_secs_f64() * 1e3),
+        _ => "—".into(),
+    }
+}
+
 /// MSM (random scalars, bases resident as in proving) and forward NTT per backend, each beside
 /// arkworks in the same run; every device result is compared with arkworks'.
 fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
@@ -277,7 +286,7 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
     }
     let mut rng = ChaCha20Rng::seed_from_u64(6);
     println!(
-        "| operation | size | backend | time | vs arkworks | equal to arkworks |\n| --- | --- | --- | --- | --- | --- |"
+        "| operation | size | backend | time (end to end) | kernels (device clock) | vs arkworks | equal to arkworks |\n| --- | --- | --- | --- | --- | --- | --- |"
     );
     for &k in log_sizes {
         let n = 1usize << k;
@@ -301,15 +310,17 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
         for (name, m) in &msms {
             let got = m.msm_g1(&bases, &scalars, id)?; // warm-up: compilation, bases upload
             anyhow::ensure!(got == want, "{name} MSM differs from arkworks at 2^{k}");
+            let clock = m.kernel_time();
             let start = Instant::now();
             let got = m.msm_g1(&bases, &scalars, id)?;
             let t = start.elapsed();
+            let kernels = kernel_ms(clock, m.kernel_time());
             anyhow::ensure!(got == want, "{name} MSM differs from arkworks at 2^{k}");
             if reference.is_zero() {
                 reference = t;
             }
             println!(
-                "| G1 MSM | 2^{k} | {name} | {:.1} ms | {:.2}× | true |",
+                "| G1 MSM | 2^{k} | {name} | {:.1} ms | {kernels} | {:.2}× | true |",
                 t.as_secs_f64() * 1e3,
                 reference.as_secs_f64() / t.as_secs_f64()
             );
@@ -323,7 +334,7 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
         let t = start.elapsed();
         anyhow::ensure!(plan.entries.len() <= n * plan.windows as usize, "plan size");
         println!(
-            "| MSM host plan (GPU backends), c = {c} | 2^{k} | host | {:.1} ms | {:.1} % of arkworks | — |",
+            "| MSM host plan (GPU backends), c = {c} | 2^{k} | host | {:.1} ms | — | {:.1} % of arkworks | — |",
             t.as_secs_f64() * 1e3,
             100.0 * t.as_secs_f64() / reference.as_secs_f64()
         );
@@ -335,15 +346,17 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
             let mut v = input.clone();
             b.ntt(&mut v, NttKind::Forward)?; // warm-up
             let mut v = input.clone();
+            let clock = b.kernel_time();
             let start = Instant::now();
             b.ntt(&mut v, NttKind::Forward)?;
             let t = start.elapsed();
+            let kernels = kernel_ms(clock, b.kernel_time());
             anyhow::ensure!(v == want, "{name} NTT differs from arkworks at 2^{k}");
             if reference.is_zero() {
                 reference = t;
             }
             println!(
-                "| NTT (forward) | 2^{k} | {name} | {:.1} ms | {:.2}× | true |",
+                "| NTT (forward) | 2^{k} | {name} | {:.1} ms | {kernels} | {:.2}× | true |",
                 t.as_secs_f64() * 1e3,
                 reference.as_secs_f64() / t.as_secs_f64()
             );
@@ -367,6 +380,7 @@ fn prove_table(
         if gpu.is_some() { " --- | --- |" } else { "" }
     );
     let mut rng = ChaCha20Rng::seed_from_u64(2);
+    let mut all_phases = Vec::new();
     for &depth in depths {
         for &capacity in capacities {
             let shape = CircuitShape { depth, capacity };
@@ -382,15 +396,23 @@ fn prove_table(
             let (mut ours, mut theirs, mut verifies) = (Vec::new(), Vec::new(), Vec::new());
             let mut on_gpu = Vec::new();
             let mut constraints = 0;
-            for _ in 0..runs {
+            let mut phases = Vec::new();
+            for run in 0..runs {
                 let start = Instant::now();
                 let (proof, t) = keys.prove(&prover, circuit.clone(), &mut rng)?;
                 ours.push(start.elapsed());
                 constraints = t.constraints;
+                if run + 1 == runs {
+                    phases.push(("cpu".to_string(), t));
+                }
                 if let Some(g) = gpu {
                     let start = Instant::now();
-                    let (p, _) = keys.prove(g, circuit.clone(), &mut rng)?;
+                    let (p, t) = keys.prove(g, circuit.clone(), &mut rng)?;
                     on_gpu.push(start.elapsed());
+                    if run + 1 == runs {
+                        let (m, n) = g.backends();
+                        phases.push((format!("msm={m} ntt={n}"), t));
+                    }
                     anyhow::ensure!(
                         verify(&keys.pk.vk, &p, &inputs),
                         "GPU proof does not verify"
@@ -430,7 +452,26 @@ fn prove_table(
                 o.as_secs_f64() / t.as_secs_f64(),
                 median(verifies).as_secs_f64() * 1e3
             );
+            all_phases.extend(phases.into_iter().map(|(who, t)| (depth, capacity, who, t)));
         }
+    }
+    // Where the time of each prover's last proof went, kernel times from the device's clock.
+    println!(
+        "\n| depth | capacity | prover | synthesis | witness map | NTT kernels | G1 MSMs | G1 kernels | G2 MSM (CPU, concurrent) | self-check |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    let opt = |d: Option<Duration>| d.map_or("—".to_string(), ms);
+    for (depth, capacity, who, t) in all_phases {
+        println!(
+            "| {depth} | {capacity} | {who} | {} | {} | {} | {} | {} | {} | {} |",
+            ms(t.synthesis),
+            ms(t.witness_map),
+            opt(t.ntt_kernels),
+            ms(t.g1_msm),
+            opt(t.g1_kernels),
+            ms(t.g2_msm),
+            ms(t.verify)
+        );
     }
     Ok(())
 }
@@ -1219,7 +1260,7 @@ fn accel(log_sizes: &[u32], leaves: &[usize], allow_software: bool) -> Result<()
     }
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     println!(
-        "| operation | size | backend | time | throughput | equal to CPU |\n| --- | --- | --- | --- | --- | --- |"
+        "| operation | size | backend | time (end to end) | kernels (device clock) | throughput | equal to CPU |\n| --- | --- | --- | --- | --- | --- | --- |"
     );
     for &k in log_sizes {
         let n = 1usize << k;
@@ -1228,16 +1269,18 @@ fn accel(log_sizes: &[u32], leaves: &[usize], allow_software: bool) -> Result<()
         for (name, h) in &backends {
             let mut out = vec![Fr::from(0u64); n];
             h.hash_batch(2, &inputs, &mut out)?; // warm-up (compilation, uploads)
+            let clock = h.kernel_time();
             let start = Instant::now();
             h.hash_batch(2, &inputs, &mut out)?;
             let t = start.elapsed();
+            let kernels = kernel_ms(clock, h.kernel_time());
             if name.starts_with("cpu") {
                 reference.clone_from(&out);
             }
             let equal = out == reference;
             anyhow::ensure!(equal, "{name} differs from the CPU at 2^{k}");
             println!(
-                "| Poseidon(2) batch | 2^{k} | {name} | {} | {:.2} M hashes/s | {equal} |",
+                "| Poseidon(2) batch | 2^{k} | {name} | {} | {kernels} | {:.2} M hashes/s | {equal} |",
                 secs(t),
                 n as f64 / t.as_secs_f64() / 1e6
             );
@@ -1267,14 +1310,16 @@ fn accel(log_sizes: &[u32], leaves: &[usize], allow_software: bool) -> Result<()
             // n leaves: spread over the existing accounts (distinct indices, cycling batches).
             let batch = workload_batch(9, 1, n, &keys);
             anyhow::ensure!(batch.len() == n, "{} leaves updated, not {n}", batch.len());
+            let clock = h.kernel_time();
             let start = Instant::now();
             let root = store.commit(1, &batch)?;
             let t = start.elapsed();
+            let kernels = kernel_ms(clock, h.kernel_time());
             roots.push(root);
             drop(store);
             let _ = std::fs::remove_dir_all(&dir);
             println!(
-                "| tree batch update, depth 32 | {} leaves | {name} | {} | {:.0} leaves/s | {} |",
+                "| tree batch update, depth 32 | {} leaves | {name} | {} | {kernels} | {:.0} leaves/s | {} |",
                 batch.len(),
                 secs(t),
                 batch.len() as f64 / t.as_secs_f64(),

@@ -773,7 +773,7 @@ impl Node {
         let start = Instant::now();
         let mut rng = ChaCha20Rng::from_seed(seed);
         // A GPU failure fails this job over to the CPU, logged and counted.
-        let (proof, _) = crate::prover::prove_with_fallback(
+        let (proof, timings) = crate::prover::prove_with_fallback(
             keys,
             &self.prover,
             circuit.clone(),
@@ -781,6 +781,7 @@ impl Node {
             &self.metrics.gpu_fallbacks,
         )?;
         let secs = start.elapsed().as_secs_f64();
+        tracing::debug!(height, secs, phases = %timings, "block proven");
         let env = ProofEnvelope::new(
             height,
             self.genesis.chain_id,

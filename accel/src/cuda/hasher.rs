@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
 
-use super::launch::Kernel;
+use super::launch::{Kernel, KernelSpan};
 use rustorium_circuits::Fr;
 use rustorium_circuits::poseidon::PoseidonField;
 
-use crate::{AccelError, BatchHasher, fr_from_device, gpu_batch_is_wide};
+use crate::{AccelError, BatchHasher, KernelClock, fr_from_device, gpu_batch_is_wide};
 
 pub(super) fn dev(message: impl std::fmt::Display) -> AccelError {
     AccelError::Device {
@@ -73,6 +73,7 @@ pub struct CudaHasher {
     rp5: i32,
     max_batch: usize,
     name: String,
+    clock: KernelClock,
 }
 
 /// Elements as arkworks' Montgomery limbs, the kernels' representation.
@@ -104,6 +105,7 @@ impl CudaHasher {
             stream,
             max_batch: max_batch.max(1),
             name: format!("cuda:{ordinal} {name}"),
+            clock: KernelClock::default(),
         })
     }
 
@@ -137,10 +139,12 @@ impl BatchHasher<Fr> for CudaHasher {
             let mut launch = self.stream.launch_builder(&func.func);
             launch.arg(&d_in).arg(&mut d_out).arg(k).arg(&rp).arg(&n);
             let cfg = func.config(outs.len() as u32);
+            let span = KernelSpan::start(&self.stream)?;
             // SAFETY: the kernel's signature is (const Fr*, Fr*, const Fr*, int, u64); `d_in` holds
             // n·arity elements, `d_out` n elements, `k` the width's whole constant array, `rp` its
             // partial-round count, and threads with index ≥ n return at once.
             unsafe { launch.launch(cfg) }.map_err(dev)?;
+            span.finish(&self.stream, &self.clock)?;
             let host = self.stream.clone_dtoh(&d_out).map_err(dev)?;
             for (o, l) in outs.iter_mut().zip(host.chunks_exact(4)) {
                 let limbs: [u64; 4] = l.try_into().map_err(|_| dev("short result"))?;
@@ -148,5 +152,9 @@ impl BatchHasher<Fr> for CudaHasher {
             }
         }
         Ok(())
+    }
+
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        Some(self.clock.total())
     }
 }

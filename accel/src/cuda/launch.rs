@@ -35,17 +35,49 @@ pub fn block_registers(registers: u32, threads: u32) -> u32 {
 }
 
 #[cfg(feature = "cuda")]
-pub use device::Kernel;
+pub use device::{Kernel, KernelSpan};
 
 #[cfg(feature = "cuda")]
 mod device {
     use std::sync::Arc;
 
-    use cudarc::driver::sys::CUfunction_attribute_enum;
-    use cudarc::driver::{CudaFunction, CudaModule, LaunchConfig};
+    use cudarc::driver::sys::{CUevent_flags, CUfunction_attribute_enum};
+    use cudarc::driver::{CudaEvent, CudaFunction, CudaModule, CudaStream, LaunchConfig};
 
     use super::block_size;
-    use crate::AccelError;
+    use crate::{AccelError, KernelClock};
+
+    /// The device time of the kernels a call enqueues on its stream between [`KernelSpan::start`]
+    /// and [`KernelSpan::finish`], measured with two timing events.
+    pub struct KernelSpan(CudaEvent);
+
+    fn event_error(e: cudarc::driver::DriverError) -> AccelError {
+        AccelError::Device {
+            backend: "cuda",
+            message: format!("timing event: {e:?}"),
+        }
+    }
+
+    impl KernelSpan {
+        /// Records the start event on `stream` (before the call's first kernel).
+        pub fn start(stream: &CudaStream) -> Result<Self, AccelError> {
+            stream
+                .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+                .map(Self)
+                .map_err(event_error)
+        }
+
+        /// Records the end event (after the call's last kernel), waits for it and adds the span
+        /// to `clock`.
+        pub fn finish(self, stream: &CudaStream, clock: &KernelClock) -> Result<(), AccelError> {
+            let end = stream
+                .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+                .map_err(event_error)?;
+            let ms = self.0.elapsed_ms(&end).map_err(event_error)?;
+            clock.add_ms(f64::from(ms));
+            Ok(())
+        }
+    }
 
     /// A loaded kernel with the most threads per block its function allows.
     pub struct Kernel {

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
 
-use super::launch::Kernel;
+use super::launch::{Kernel, KernelSpan};
 
 use super::hasher::dev;
 use crate::msm::{
     BasesId, ResidentCache, bases_limbs, checked_result, jacobian_from_device, plan_for_device,
 };
-use crate::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
+use crate::{AccelError, G1Affine, G1Projective, KernelClock, MsmBackend, ScalarBigInt};
 
 /// The CUDA MSM backend.
 pub struct CudaMsm {
@@ -25,6 +25,7 @@ pub struct CudaMsm {
     reduce: Kernel,
     window_bits: u32,
     resident: ResidentCache<CudaSlice<u64>>,
+    clock: KernelClock,
 }
 
 impl CudaMsm {
@@ -40,6 +41,7 @@ impl CudaMsm {
             stream: ctx.stream()?,
             window_bits,
             resident: ResidentCache::new(resident_bytes),
+            clock: KernelClock::default(),
         })
     }
 
@@ -82,6 +84,7 @@ impl MsmBackend for CudaMsm {
             .map_err(dev)?;
         let mut buckets = s.alloc_zeros::<u64>(12 * nbuckets as usize).map_err(dev)?;
         let mut out = s.alloc_zeros::<u64>(12 * total as usize).map_err(dev)?;
+        let span = KernelSpan::start(s)?;
         if tasks > 0 {
             let mut l = s.launch_builder(&self.accumulate.func);
             l.arg(&entries)
@@ -114,11 +117,16 @@ impl MsmBackend for CudaMsm {
         // g reads buckets [w·B + s·L, w·B + (s+1)·L) with S·L = B, all below nbuckets = W·B; out
         // holds total = W·S points.
         unsafe { l.launch(self.reduce.config(total)) }.map_err(dev)?;
+        span.finish(s, &self.clock)?;
         let host = s.clone_dtoh(&out).map_err(dev)?;
         let segs = host
             .chunks_exact(12)
             .map(|l| jacobian_from_device(l, "cuda"))
             .collect::<Result<Vec<_>, _>>()?;
         checked_result(plan.finish(&segs)?, "cuda")
+    }
+
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        Some(self.clock.total())
     }
 }

@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
 
-use super::launch::Kernel;
+use super::launch::{Kernel, KernelSpan};
 use rustorium_circuits::Fr;
 
 use super::hasher::{dev, limbs};
 use crate::cpu_prover::{ntt_passes, ntt_plan};
-use crate::{AccelError, NttBackend, NttKind, fr_from_device};
+use crate::{AccelError, KernelClock, NttBackend, NttKind, fr_from_device};
 
 /// A domain's constants on the device.
 struct DevicePlan {
@@ -38,6 +38,7 @@ pub struct CudaNtt {
     stream: Arc<CudaStream>,
     pass: Kernel,
     plans: Mutex<HashMap<(usize, NttKind), Arc<DevicePlan>>>,
+    clock: KernelClock,
 }
 
 impl CudaNtt {
@@ -49,6 +50,7 @@ impl CudaNtt {
             pass: Kernel::load(&module, "ntt_pass")?,
             stream: ctx.stream()?,
             plans: Mutex::default(),
+            clock: KernelClock::default(),
         })
     }
 
@@ -92,6 +94,7 @@ impl NttBackend for CudaNtt {
             .alloc_zeros::<u64>(4 * data.len())
             .map_err(dev)?;
         let tw = &plan.twiddles;
+        let span = KernelSpan::start(&self.stream)?;
         for (i, &(s, k)) in passes.iter().enumerate() {
             let mut flags = 0;
             if i == 0 {
@@ -121,11 +124,16 @@ impl NttBackend for CudaNtt {
             // passes on one stream run in order.
             unsafe { l.launch(self.pass.config_blocks(groups, 1 << (k - 1))) }.map_err(dev)?;
         }
+        span.finish(&self.stream, &self.clock)?;
         let host = self.stream.clone_dtoh(&d).map_err(dev)?;
         for (x, l) in data.iter_mut().zip(host.chunks_exact(4)) {
             let limbs: [u64; 4] = l.try_into().map_err(|_| dev("short result"))?;
             *x = fr_from_device(limbs, "cuda")?;
         }
         Ok(())
+    }
+
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        Some(self.clock.total())
     }
 }

@@ -80,6 +80,8 @@ pub(crate) fn open_device(allow_software: bool) -> Result<OpenDevice, AccelError
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("rustorium"),
         required_limits: adapter.limits(),
+        // Kernel timing where the adapter offers it (`PassTimer`); nothing else optional.
+        required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
         ..Default::default()
     }))
     .map_err(dev)?;
@@ -107,6 +109,7 @@ pub struct WgpuHasher {
     rp3: u32,
     rp5: u32,
     max_batch: usize,
+    clock: crate::KernelClock,
     /// The adapter in use.
     pub adapter: AdapterSummary,
 }
@@ -245,6 +248,95 @@ pub(crate) fn scoped<T>(device: &wgpu::Device, f: impl FnOnce() -> T) -> Result<
     }
 }
 
+/// Device time of a command buffer's compute passes, from timestamp queries written at the start
+/// of its first pass and the end of its last (adapters with `TIMESTAMP_QUERY`; lavapipe has it).
+pub(crate) struct PassTimer {
+    set: wgpu::QuerySet,
+    resolved: wgpu::Buffer,
+    read: wgpu::Buffer,
+    period_ns: f64,
+}
+
+impl PassTimer {
+    /// A timer for one command buffer, or `None` when the device has no timestamp queries.
+    pub(crate) fn new(device: &wgpu::Device, queue: &wgpu::Queue) -> Option<Self> {
+        if !device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return None;
+        }
+        let buffer = |label, usage| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: 16,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        Some(Self {
+            set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("kernel time"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolved: buffer(
+                "timestamps",
+                wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            ),
+            read: buffer(
+                "timestamps read",
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            ),
+            period_ns: f64::from(queue.get_timestamp_period()),
+        })
+    }
+
+    /// A backend's [`crate::KernelClock`] total, where `device` can time kernels.
+    pub(crate) fn total(
+        device: &wgpu::Device,
+        clock: &crate::KernelClock,
+    ) -> Option<std::time::Duration> {
+        device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+            .then(|| clock.total())
+    }
+
+    /// The timestamp writes of pass `index` of `count`: the first writes the start, the last
+    /// the end.
+    pub(crate) fn writes(
+        timer: Option<&Self>,
+        index: usize,
+        count: usize,
+    ) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        let t = timer?;
+        let first = index == 0;
+        let last = index + 1 == count;
+        (first || last).then_some(wgpu::ComputePassTimestampWrites {
+            query_set: &t.set,
+            beginning_of_pass_write_index: first.then_some(0),
+            end_of_pass_write_index: last.then_some(1),
+        })
+    }
+
+    /// Records the copy of the timestamps into the readable buffer (after the last pass).
+    pub(crate) fn resolve(&self, enc: &mut wgpu::CommandEncoder) {
+        enc.resolve_query_set(&self.set, 0..2, &self.resolved, 0);
+        enc.copy_buffer_to_buffer(&self.resolved, 0, &self.read, 0, 16);
+    }
+
+    /// After the submission: the time between the two timestamps, added to `clock`.
+    pub(crate) fn finish(
+        self,
+        device: &wgpu::Device,
+        clock: &crate::KernelClock,
+    ) -> Result<(), AccelError> {
+        let w = read_back(device, &self.read)?;
+        let ticks = |i: usize| u64::from(w[2 * i]) | (u64::from(w[2 * i + 1]) << 32);
+        let ns = ticks(1).saturating_sub(ticks(0)) as f64 * self.period_ns;
+        clock.add(std::time::Duration::from_nanos(ns as u64));
+        Ok(())
+    }
+}
+
 /// Waits for the submitted work and reads a `MAP_READ` buffer back as u32 words.
 pub(crate) fn read_back(
     device: &wgpu::Device,
@@ -320,6 +412,7 @@ impl WgpuHasher {
             rp3: spec3.partial_rounds as u32,
             rp5: spec5.partial_rounds as u32,
             max_batch: max_batch.max(1).min(by_buffer).min(by_dispatch),
+            clock: crate::KernelClock::default(),
         })
     }
 
@@ -381,18 +474,26 @@ impl WgpuHasher {
         let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("poseidon"),
         });
+        let timer = PassTimer::new(d, &self.queue);
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("poseidon"),
-                timestamp_writes: None,
+                timestamp_writes: PassTimer::writes(timer.as_ref(), 0, 1),
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(params[0].div_ceil(WORKGROUP), 1, 1);
         }
+        if let Some(t) = &timer {
+            t.resolve(&mut enc);
+        }
         enc.copy_buffer_to_buffer(&out, 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
-        read_back(d, &staging)
+        let words = read_back(d, &staging)?;
+        if let Some(t) = timer {
+            t.finish(d, &self.clock)?;
+        }
+        Ok(words)
     }
 
     /// For each pair `(a_i, b_i)`: `(a·b, a+b, a−b)` computed by the shader (tests).
@@ -445,6 +546,10 @@ impl BatchHasher<Fr> for WgpuHasher {
             }
         }
         Ok(())
+    }
+
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        PassTimer::total(&self.device, &self.clock)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use wgpu::util::DeviceExt;
 
-use super::{build_pipelines, dev, fq_field, open_device, read_back, scoped};
+use super::{PassTimer, build_pipelines, dev, fq_field, open_device, read_back, scoped};
 use crate::msm::{
     BasesId, MsmPlan, ResidentCache, bases_limbs, checked_result, jacobian_from_device,
     plan_for_device,
@@ -26,6 +26,7 @@ pub struct WgpuMsm {
     max_threads: u32,
     max_binding: u64,
     resident: ResidentCache<wgpu::Buffer>,
+    clock: crate::KernelClock,
 }
 
 impl WgpuMsm {
@@ -64,6 +65,7 @@ impl WgpuMsm {
             reduce,
             window_bits,
             resident: ResidentCache::new(resident_bytes),
+            clock: crate::KernelClock::default(),
         })
     }
 
@@ -97,13 +99,13 @@ impl WgpuMsm {
     }
 
     /// Uploads (or reuses) the bases and the plan, records the three kernels and submits; the
-    /// returned staging buffer receives the segment results.
+    /// returned staging buffer receives the segment results, the timer the kernels' device time.
     fn run(
         &self,
         plan: &MsmPlan,
         bases: &[G1Affine],
         id: Option<BasesId>,
-    ) -> Result<wgpu::Buffer, AccelError> {
+    ) -> Result<(wgpu::Buffer, Option<PassTimer>), AccelError> {
         let bases_buf = self
             .resident
             .get_or_upload(id, bases, bases.len() as u64 * 64, || {
@@ -181,18 +183,22 @@ impl WgpuMsm {
         let mut enc = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("msm") });
-        for (pipeline, group, n) in &passes {
+        let timer = PassTimer::new(&self.device, &self.queue);
+        for (i, (pipeline, group, n)) in passes.iter().enumerate() {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("msm"),
-                timestamp_writes: None,
+                timestamp_writes: PassTimer::writes(timer.as_ref(), i, passes.len()),
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, group, &[]);
             pass.dispatch_workgroups(n.div_ceil(WORKGROUP), 1, 1);
         }
+        if let Some(t) = &timer {
+            t.resolve(&mut enc);
+        }
         enc.copy_buffer_to_buffer(&out, 0, &staging, 0, out_size);
         self.queue.submit([enc.finish()]);
-        Ok(staging)
+        Ok((staging, timer))
     }
 }
 
@@ -223,10 +229,13 @@ impl MsmBackend for WgpuMsm {
                 self.max_binding
             )));
         }
-        let staging = scoped(&self.device, || self.run(&plan, bases, id))
+        let (staging, timer) = scoped(&self.device, || self.run(&plan, bases, id))
             .and_then(|r| r)
             .inspect_err(|_| self.resident.forget(id))?;
         let words = read_back(&self.device, &staging)?;
+        if let Some(t) = timer {
+            t.finish(&self.device, &self.clock)?;
+        }
         let limbs: Vec<u64> = words
             .chunks_exact(2)
             .map(|w| u64::from(w[0]) | (u64::from(w[1]) << 32))
@@ -236,6 +245,10 @@ impl MsmBackend for WgpuMsm {
             .map(|l| jacobian_from_device(l, "wgpu"))
             .collect::<Result<Vec<_>, _>>()?;
         checked_result(plan.finish(&segs)?, "wgpu")
+    }
+
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        PassTimer::total(&self.device, &self.clock)
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use rustorium_circuits::Fr;
 use wgpu::util::DeviceExt;
 
-use super::{build_pipelines, dev, from_words, open_device, read_back, words};
+use super::{PassTimer, build_pipelines, dev, from_words, open_device, read_back, words};
 use crate::cpu_prover::{ntt_passes, ntt_plan};
 use crate::{AccelError, NttBackend, NttKind};
 
@@ -43,6 +43,7 @@ pub struct WgpuNtt {
     max_len: usize,
     plans: Mutex<HashMap<(usize, NttKind), Arc<DevicePlan>>>,
     plans_built: AtomicU64,
+    clock: crate::KernelClock,
 }
 
 impl WgpuNtt {
@@ -79,6 +80,7 @@ impl WgpuNtt {
             max_len,
             plans: Mutex::default(),
             plans_built: AtomicU64::new(0),
+            clock: crate::KernelClock::default(),
         })
     }
 
@@ -182,7 +184,8 @@ impl NttBackend for WgpuNtt {
         let post = plan.post.as_ref().unwrap_or(&plan.twiddles);
         let mut enc =
             dv.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ntt") });
-        for (params, groups) in &plan.passes {
+        let timer = PassTimer::new(dv, &self.queue);
+        for (i, (params, groups)) in plan.passes.iter().enumerate() {
             let buffers = [&src, &out, &plan.twiddles, pre, post, params];
             let entries: Vec<wgpu::BindGroupEntry> = buffers
                 .iter()
@@ -199,19 +202,29 @@ impl NttBackend for WgpuNtt {
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("ntt"),
-                timestamp_writes: None,
+                timestamp_writes: PassTimer::writes(timer.as_ref(), i, plan.passes.len()),
             });
             pass.set_pipeline(&self.pass);
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(*groups, 1, 1);
         }
+        if let Some(t) = &timer {
+            t.resolve(&mut enc);
+        }
         enc.copy_buffer_to_buffer(&out, 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
         let out = read_back(dv, &staging)?;
+        if let Some(t) = timer {
+            t.finish(dv, &self.clock)?;
+        }
         for (x, c) in data.iter_mut().zip(out.chunks_exact(8)) {
             *x = from_words(c)?;
         }
         Ok(())
+    }
+
+    fn kernel_time(&self) -> Option<std::time::Duration> {
+        PassTimer::total(&self.device, &self.clock)
     }
 }
 
