@@ -524,7 +524,10 @@ fn a_block_proof_with_the_wgpu_backends_verifies() {
     // Per-phase timings: the device measured its kernels inside each phase; the CPU has no
     // device clock.
     let (nk, gk) = (gt.ntt_kernels.expect("ntt"), gt.g1_kernels.expect("msm"));
-    assert!(nk > std::time::Duration::ZERO && nk <= gt.witness_map, "{gt}");
+    assert!(
+        nk > std::time::Duration::ZERO && nk <= gt.witness_map,
+        "{gt}"
+    );
     assert!(gk > std::time::Duration::ZERO && gk <= gt.g1_msm, "{gt}");
     assert!(gt.g1_msm <= gt.msm && gt.g2_msm <= gt.msm, "{gt}");
     assert!(ct.ntt_kernels.is_none() && ct.g1_kernels.is_none(), "{ct}");
@@ -541,6 +544,61 @@ fn a_block_proof_with_the_wgpu_backends_verifies() {
         uploads + 4,
         "the four G1 queries are uploaded once, then resident"
     );
+}
+
+/// The CUDA MSM kernels, G1 and G2, as the host build runs them (`accel::cuda::host`): a backend
+/// with G2 kernels, so the prover takes its device path for G2 (after the G1 MSMs, not on a CPU
+/// thread).
+struct HostBuiltCudaMsm;
+
+impl rustorium::accel::MsmBackend for HostBuiltCudaMsm {
+    fn name(&self) -> &'static str {
+        "cuda (host build)"
+    }
+    fn msm_g1(
+        &self,
+        bases: &[rustorium::accel::G1Affine],
+        scalars: &[rustorium::accel::ScalarBigInt],
+        _id: Option<rustorium::accel::msm::BasesId>,
+    ) -> Result<rustorium::accel::G1Projective, rustorium::accel::AccelError> {
+        let c = rustorium::accel::msm::default_window_bits(bases.len());
+        rustorium::accel::cuda::host::msm(bases, scalars, c)
+    }
+    fn g2_backend(&self) -> &'static str {
+        "cuda (host build)"
+    }
+    fn msm_g2(
+        &self,
+        bases: &[rustorium::accel::G2Affine],
+        scalars: &[rustorium::accel::ScalarBigInt],
+        _id: Option<rustorium::accel::msm::BasesId>,
+    ) -> Result<rustorium::accel::G2Projective, rustorium::accel::AccelError> {
+        let c = rustorium::accel::msm::default_window_bits(bases.len());
+        rustorium::accel::cuda::host::msm(bases, scalars, c)
+    }
+}
+
+/// A proof whose G1 and G2 MSMs run through the CUDA kernels' code (host build) equals the CPU
+/// prover's for the same blinding and verifies; the G2 MSM ran on that backend.
+#[test]
+fn a_block_proof_with_g2_on_the_msm_backend_equals_the_cpu_proof() {
+    let (_d, _s, circuits) = chain();
+    let m = keys().matrices().expect("matrices");
+    let (r, s) = (Fr::from(5u64), Fr::from(11u64));
+    let prover = Prover::new(
+        Arc::new(HostBuiltCudaMsm),
+        Arc::new(rustorium::accel::CpuNtt),
+    );
+    let (ours, t) = prover
+        .prove_with_randomness(&keys().pk, &m, circuits[1].clone(), r, s)
+        .expect("prove");
+    let (cpu, ct) = Prover::cpu()
+        .prove_with_randomness(&keys().pk, &m, circuits[1].clone(), r, s)
+        .expect("prove on the CPU");
+    assert_eq!(ours, cpu);
+    assert!(verify(&keys().pk.vk, &ours, &circuits[1].public_inputs()));
+    assert_eq!((t.g2_backend, ct.g2_backend), ("cuda (host build)", "cpu"));
+    assert!(t.to_string().contains("G2 MSM") && t.to_string().contains("on cuda (host build)"));
 }
 
 /// An MSM backend that fails like a lost device, or returns a wrong point (a miscompiled kernel).

@@ -151,6 +151,10 @@ pub(crate) fn fr_from_device(
 pub type G1Affine = ark_bn254::G1Affine;
 /// G1 in projective coordinates.
 pub type G1Projective = ark_bn254::G1Projective;
+/// Elements of BN254's G2 (coordinates in Fq2).
+pub type G2Affine = ark_bn254::G2Affine;
+/// G2 in projective coordinates.
+pub type G2Projective = ark_bn254::G2Projective;
 /// A scalar in canonical (non-Montgomery) form, as MSMs consume it.
 pub type ScalarBigInt = <rustorium_circuits::Fr as ark_ff::PrimeField>::BigInt;
 
@@ -168,6 +172,34 @@ pub trait MsmBackend: Send + Sync {
         scalars: &[ScalarBigInt],
         id: Option<msm::BasesId>,
     ) -> Result<G1Projective, AccelError>;
+
+    /// Where [`MsmBackend::msm_g2`] runs: `"cpu"` (arkworks, the default) or the backend's own
+    /// name when it has G2 kernels. The prover runs a CPU G2 MSM on a thread of its own,
+    /// concurrently with the G1 MSMs, and a device one after them on the device.
+    fn g2_backend(&self) -> &'static str {
+        "cpu"
+    }
+
+    /// The G2 MSM `Σ scalars[i]·bases[i]`: arkworks on the CPU unless the backend has G2 kernels
+    /// (see [`MsmBackend::g2_backend`]). `id` as for [`MsmBackend::msm_g1`].
+    fn msm_g2(
+        &self,
+        bases: &[G2Affine],
+        scalars: &[ScalarBigInt],
+        id: Option<msm::BasesId>,
+    ) -> Result<G2Projective, AccelError> {
+        let _ = id;
+        if bases.len() != scalars.len() {
+            return Err(AccelError::Length(format!(
+                "{} G2 bases, {} scalars",
+                bases.len(),
+                scalars.len()
+            )));
+        }
+        Ok(<G2Projective as ark_ec::VariableBaseMSM>::msm_bigint(
+            bases, scalars,
+        ))
+    }
 
     /// Device time of this backend's kernels so far ([`KernelClock`]); `None` on the CPU.
     fn kernel_time(&self) -> Option<std::time::Duration> {

@@ -24,11 +24,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{PrimeField, Zero};
 use rayon::prelude::*;
 
-use super::{AccelError, G1Affine, G1Projective, ScalarBigInt};
+use super::{AccelError, G1Affine, G1Projective, G2Affine, G2Projective, ScalarBigInt};
 
 /// Bits of a BN254 scalar, plus one so that the top window never carries.
 const SCALAR_BITS: u32 = 255;
@@ -55,8 +55,10 @@ pub struct MsmPlan {
     pub seg_len: u32,
     /// Point indices grouped by bucket, bit 31 set for a negated point.
     pub entries: Vec<u32>,
-    /// Tasks: `entries[task_offsets[t]..task_offsets[t + 1]]`, all in one bucket.
-    pub task_offsets: Vec<u32>,
+    /// Tasks: `entries[task_offsets[t]..task_offsets[t + 1]]`, all in one bucket. 64-bit: a plan
+    /// has up to windows × points entries, which passes 2^32 at 2^28 points with 16-bit windows
+    /// (the CUDA kernels read them as such; wgpu, without 64-bit integers, refuses such a plan).
+    pub task_offsets: Vec<u64>,
     /// Tasks of bucket `b` (global index `w·buckets + k`): `bucket_tasks[b]..bucket_tasks[b + 1]`.
     pub bucket_tasks: Vec<u32>,
 }
@@ -104,7 +106,6 @@ impl MsmPlan {
             .map(|c| c.iter().map(|x| *x as usize).sum())
             .collect();
         let total: usize = per_window.iter().sum();
-        check_entries(total)?;
         let mut entries = vec![0u32; total];
         {
             let mut rest = entries.as_mut_slice();
@@ -138,23 +139,30 @@ impl MsmPlan {
                 });
         }
         // Tasks.
-        let mut task_offsets = vec![0u32];
+        let mut task_offsets = vec![0u64];
         let mut bucket_tasks = Vec::with_capacity(w * buckets as usize + 1);
-        let mut at = 0u32;
+        let mut at = 0u64;
+        let task_index = |len: usize| {
+            u32::try_from(len - 1).map_err(|_| {
+                AccelError::Length(format!(
+                    "an MSM plan of {total} entries has over 2^32 tasks"
+                ))
+            })
+        };
         for cnt in &counts {
             for m in cnt {
-                bucket_tasks.push((task_offsets.len() - 1) as u32);
+                bucket_tasks.push(task_index(task_offsets.len())?);
                 let t = task_len(*m);
                 let mut left = *m;
                 while left > 0 {
                     let take = left.min(t);
-                    at += take;
+                    at += u64::from(take);
                     task_offsets.push(at);
                     left -= take;
                 }
             }
         }
-        bucket_tasks.push((task_offsets.len() - 1) as u32);
+        bucket_tasks.push(task_index(task_offsets.len())?);
         let seg_len = buckets.min(64);
         Ok(Self {
             c,
@@ -183,8 +191,16 @@ impl MsmPlan {
         (self.windows * self.segments) as usize
     }
 
-    /// The MSM from the device's segment results (`W · S` of them, window-major): the host part.
-    pub fn finish(&self, segments: &[G1Projective]) -> Result<G1Projective, AccelError> {
+    /// The task offsets as u32, for devices without 64-bit integers (WGSL); refused past 2^32
+    /// entries.
+    pub fn task_offsets_u32(&self) -> Result<Vec<u32>, AccelError> {
+        check_entries(self.entries.len())?;
+        Ok(self.task_offsets.iter().map(|&o| o as u32).collect())
+    }
+
+    /// The MSM from the device's segment results (`W · S` of them, window-major): the host part,
+    /// for G1 or G2 (the plan depends only on the scalars).
+    pub fn finish<G: CurveGroup>(&self, segments: &[G]) -> Result<G, AccelError> {
         if segments.len() != self.total_segments() {
             return Err(AccelError::Length(format!(
                 "{} segment results for {} segments",
@@ -192,11 +208,11 @@ impl MsmPlan {
                 self.total_segments()
             )));
         }
-        let window_sums: Vec<G1Projective> = segments
+        let window_sums: Vec<G> = segments
             .par_chunks(self.segments as usize)
             .map(|s| s.iter().sum())
             .collect();
-        let mut acc = G1Projective::zero();
+        let mut acc = G::zero();
         for w in window_sums.iter().rev() {
             for _ in 0..self.c {
                 acc.double_in_place();
@@ -249,8 +265,8 @@ impl MsmPlan {
 
 /// The common start of a device MSM: lengths checked, then `None` for an empty MSM (the
 /// identity), else the plan with `window_bits` (0: by size).
-pub fn plan_for_device(
-    bases: &[G1Affine],
+pub fn plan_for_device<B>(
+    bases: &[B],
     scalars: &[ScalarBigInt],
     window_bits: u32,
 ) -> Result<Option<MsmPlan>, AccelError> {
@@ -272,9 +288,9 @@ pub fn plan_for_device(
 }
 
 /// Entries per task for a bucket of `m` entries.
-/// The plan indexes its entries (one per nonzero digit: at most windows × points) and task
-/// offsets with u32: a plan past 2^32 entries is refused with an error, never wrapped (or, with
-/// overflow checks, a panic). A device backend's error fails the job over to the CPU.
+/// Where task offsets are u32 (wgpu), a plan past 2^32 entries (one per nonzero digit: at most
+/// windows × points) is refused with an error, never wrapped (or, with overflow checks, a panic).
+/// A device backend's error fails the job over to the CPU.
 fn check_entries(total: usize) -> Result<(), AccelError> {
     if u32::try_from(total).is_err() {
         return Err(AccelError::Length(format!(
@@ -335,9 +351,17 @@ impl BasesId {
     }
 }
 
-/// A cheap fingerprint of a base vector: its length and three of its points.
-pub fn fingerprint(bases: &[G1Affine]) -> (usize, [G1Affine; 3]) {
-    let at = |i: usize| bases.get(i).copied().unwrap_or_default();
+/// A cheap fingerprint of a base vector (G1 or G2): its length and hashes of three of its points
+/// (first, middle, last).
+pub fn fingerprint<B: std::hash::Hash>(bases: &[B]) -> (usize, [u64; 3]) {
+    use std::hash::{DefaultHasher, Hasher};
+    let at = |i: usize| {
+        let mut h = DefaultHasher::new();
+        if let Some(b) = bases.get(i) {
+            b.hash(&mut h);
+        }
+        h.finish()
+    };
     (
         bases.len(),
         [
@@ -356,7 +380,7 @@ pub struct ResidentCache<T> {
     inner: Mutex<CacheInner<T>>,
 }
 
-type Fingerprint = (usize, [G1Affine; 3]);
+type Fingerprint = (usize, [u64; 3]);
 
 struct CacheInner<T> {
     used: u64,
@@ -381,10 +405,10 @@ impl<T> ResidentCache<T> {
 
     /// The buffer for `bases`: the cached one when `id` is known with the same fingerprint,
     /// otherwise `upload()`'s (kept when it fits the budget, evicting the least recently used).
-    pub fn get_or_upload(
+    pub fn get_or_upload<B: std::hash::Hash>(
         &self,
         id: Option<BasesId>,
-        bases: &[G1Affine],
+        bases: &[B],
         bytes: u64,
         upload: impl FnOnce() -> Result<T, AccelError>,
     ) -> Result<Arc<T>, AccelError> {
@@ -459,6 +483,49 @@ pub fn bases_limbs(bases: &[G1Affine]) -> Vec<u64> {
         .collect()
 }
 
+/// G2 bases in the device layout: per point `x.c0, x.c1, y.c0, y.c1`, arkworks' Montgomery limbs,
+/// the identity as all zeros (no point of G2's prime-order group has `y = 0`).
+pub fn bases_limbs_g2(bases: &[G2Affine]) -> Vec<u64> {
+    bases
+        .par_iter()
+        .flat_map_iter(|p| {
+            let mut l = [0u64; 16];
+            if !p.is_zero() {
+                for (i, c) in [p.x.c0, p.x.c1, p.y.c0, p.y.c1].iter().enumerate() {
+                    l[4 * i..4 * i + 4].copy_from_slice(&(c.0).0);
+                }
+            }
+            l
+        })
+        .collect()
+}
+
+/// A G2 Jacobian point read back from a device (24 limbs: `X`, `Y`, `Z` in Fq2), refused unless
+/// every coordinate is canonical.
+pub fn jacobian_g2_from_device(
+    l: &[u64],
+    backend: &'static str,
+) -> Result<G2Projective, AccelError> {
+    let bad = || AccelError::Device {
+        backend,
+        message: "device returned a malformed G2 point".into(),
+    };
+    if l.len() != 24 {
+        return Err(bad());
+    }
+    let fq = |i: usize| -> Result<ark_bn254::Fq, AccelError> {
+        let big = ark_ff::BigInt([l[4 * i], l[4 * i + 1], l[4 * i + 2], l[4 * i + 3]]);
+        if big >= ark_bn254::Fq::MODULUS {
+            return Err(bad());
+        }
+        Ok(ark_bn254::Fq::new_unchecked(big))
+    };
+    let fq2 = |i: usize| -> Result<ark_bn254::Fq2, AccelError> {
+        Ok(ark_bn254::Fq2::new(fq(2 * i)?, fq(2 * i + 1)?))
+    };
+    Ok(G2Projective::new_unchecked(fq2(0)?, fq2(1)?, fq2(2)?))
+}
+
 /// A Jacobian point read back from a device (12 limbs: `X`, `Y`, `Z`), refused unless every
 /// coordinate is canonical (below q).
 pub fn jacobian_from_device(l: &[u64], backend: &'static str) -> Result<G1Projective, AccelError> {
@@ -479,9 +546,12 @@ pub fn jacobian_from_device(l: &[u64], backend: &'static str) -> Result<G1Projec
     Ok(G1Projective::new_unchecked(coord(0)?, coord(1)?, coord(2)?))
 }
 
-/// The final result of a device MSM, refused unless it lies on the curve (a cheap last check; the
-/// prover's self-verification is the full one).
-pub fn checked_result(p: G1Projective, backend: &'static str) -> Result<G1Projective, AccelError> {
+/// The final result of a device MSM (G1 or G2), refused unless it lies on the curve (a cheap last
+/// check; the prover's self-verification is the full one).
+pub fn checked_result<P: ark_ec::short_weierstrass::SWCurveConfig>(
+    p: ark_ec::short_weierstrass::Projective<P>,
+    backend: &'static str,
+) -> Result<ark_ec::short_weierstrass::Projective<P>, AccelError> {
     if p.into_affine().is_on_curve() {
         Ok(p)
     } else {
@@ -500,15 +570,22 @@ pub fn to_affine(points: &[G1Projective]) -> Vec<G1Affine> {
 /// Test inputs shared by every backend's MSM tests: random, zero, one and small scalars, repeated
 /// bases, the identity among the bases, and a scalar of `r − 1`.
 pub fn edge_case_inputs(n: usize, seed: u64) -> Vec<(String, Vec<G1Affine>, Vec<ScalarBigInt>)> {
-    use ark_ec::PrimeGroup;
+    edge_case_inputs_in::<G1Projective>(n, seed)
+}
+
+/// [`edge_case_inputs`] in any BN254 group (G2 for the G2 MSM tests).
+pub fn edge_case_inputs_in<G>(
+    n: usize,
+    seed: u64,
+) -> Vec<(String, Vec<G::Affine>, Vec<ScalarBigInt>)>
+where
+    G: CurveGroup<ScalarField = ark_bn254::Fr> + ark_ec::PrimeGroup,
+{
     use ark_std::UniformRand;
     use ark_std::rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-    let bases: Vec<G1Affine> = to_affine(
-        &(0..n)
-            .map(|_| G1Projective::rand(&mut rng))
-            .collect::<Vec<_>>(),
-    );
+    let bases: Vec<G::Affine> =
+        G::normalize_batch(&(0..n).map(|_| G::rand(&mut rng)).collect::<Vec<_>>());
     let fr = |x: ark_bn254::Fr| x.into_bigint();
     let random: Vec<ScalarBigInt> = (0..n).map(|_| fr(ark_bn254::Fr::rand(&mut rng))).collect();
     let mut cases = vec![
@@ -545,7 +622,7 @@ pub fn edge_case_inputs(n: usize, seed: u64) -> Vec<(String, Vec<G1Affine>, Vec<
     cases.push(("repeated bases".into(), repeated, random.clone()));
     let mut with_identity = bases.clone();
     for b in with_identity.iter_mut().step_by(3) {
-        *b = G1Affine::zero();
+        *b = G::Affine::zero();
     }
     cases.push(("identity bases".into(), with_identity, random.clone()));
     // P and −P with equal scalars cancel inside one bucket.
@@ -555,7 +632,7 @@ pub fn edge_case_inputs(n: usize, seed: u64) -> Vec<(String, Vec<G1Affine>, Vec<
     }
     let same: Vec<ScalarBigInt> = (0..n).map(|i| random[i - i % 2]).collect();
     cases.push(("cancelling pairs".into(), opposite, same));
-    let g = G1Projective::generator().into_affine();
+    let g = G::generator().into_affine();
     cases.push((
         "generator only".into(),
         vec![g; n],
@@ -569,7 +646,8 @@ pub fn edge_case_inputs(n: usize, seed: u64) -> Vec<(String, Vec<G1Affine>, Vec<
 #[cfg(test)]
 mod tests {
 
-    /// Past 2^32 entries a plan is refused with a typed error (its u32 offsets would wrap).
+    /// Past 2^32 entries a plan is refused with a typed error where its offsets are u32 (they
+    /// would wrap).
     #[test]
     fn plans_past_2_pow_32_entries_are_refused() {
         assert!(check_entries(u32::MAX as usize).is_ok());
@@ -637,7 +715,7 @@ mod tests {
         assert!(
             plan.task_offsets
                 .windows(2)
-                .all(|w| w[1] - w[0] <= task_len(10_000))
+                .all(|w| w[1] - w[0] <= u64::from(task_len(10_000)))
         );
     }
 

@@ -457,19 +457,20 @@ fn prove_table(
     }
     // Where the time of each prover's last proof went, kernel times from the device's clock.
     println!(
-        "\n| depth | capacity | prover | synthesis | witness map | NTT kernels | G1 MSMs | G1 kernels | G2 MSM (CPU, concurrent) | self-check |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "\n| depth | capacity | prover | synthesis | witness map | NTT kernels | G1 MSMs | MSM kernels | G2 MSM | G2 on | self-check |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     let opt = |d: Option<Duration>| d.map_or("—".to_string(), ms);
     for (depth, capacity, who, t) in all_phases {
         println!(
-            "| {depth} | {capacity} | {who} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {depth} | {capacity} | {who} | {} | {} | {} | {} | {} | {} | {} | {} |",
             ms(t.synthesis),
             ms(t.witness_map),
             opt(t.ntt_kernels),
             ms(t.g1_msm),
             opt(t.g1_kernels),
             ms(t.g2_msm),
+            t.g2_backend,
             ms(t.verify)
         );
     }

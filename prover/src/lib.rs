@@ -1,5 +1,6 @@
 //! Groth16 over BN254 with our own prover: constraint synthesis by arkworks, then the QAP witness
-//! map through an [`NttBackend`] and the G1 MSMs through an [`MsmBackend`] (G2 stays on the CPU).
+//! map through an [`NttBackend`] and the MSMs through an [`MsmBackend`] (G2 on the CPU unless the
+//! backend has G2 kernels: [`MsmBackend::g2_backend`]).
 //! Proofs verify with `ark_groth16::Groth16::verify_proof`, and for the same `(r, s)` they are
 //! identical to ark-groth16's own.
 //!
@@ -20,8 +21,8 @@ pub use snarkjs::{proof_json, public_json, verifying_key_json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ark_bn254::{Bn254, G2Projective};
-use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_bn254::Bn254;
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{FftField, Field, One, PrimeField, UniformRand, Zero};
 use ark_groth16::{Groth16, Proof, ProvingKey};
 use ark_relations::gr1cs::{
@@ -80,10 +81,14 @@ pub struct ProofTimings {
     pub msm: Duration,
     /// The four G1 MSMs (H, L, A, B1) on the MSM backend, end to end.
     pub g1_msm: Duration,
-    /// Device time of the G1 MSM kernels; `None` on the CPU.
+    /// Device time of the MSM backend's kernels (the G1 MSMs', and G2's when it runs on the
+    /// device); `None` on the CPU.
     pub g1_kernels: Option<Duration>,
-    /// The G2 MSM (B2, on the CPU, concurrent with the G1 MSMs).
+    /// The G2 MSM (B2): on the CPU concurrently with the G1 MSMs, or after them on a backend
+    /// with G2 kernels.
     pub g2_msm: Duration,
+    /// Where the G2 MSM ran ([`MsmBackend::g2_backend`]).
+    pub g2_backend: &'static str,
     /// Self-verification.
     pub verify: Duration,
     /// Constraints.
@@ -98,7 +103,8 @@ fn kernel_span(before: Option<Duration>, after: Option<Duration>) -> Option<Dura
 impl std::fmt::Display for ProofTimings {
     /// One line, phases in order, kernel times in brackets where a device measured them:
     /// `synthesis 0.41 s, witness map 0.20 s [kernels 12.3 ms], G1 MSMs 0.90 s [kernels
-    /// 40.1 ms] beside G2 0.85 s, self-check 2.1 ms`.
+    /// 40.1 ms], G2 MSM 0.85 s on cpu, self-check 2.1 ms` (the G1 kernel time includes G2's when
+    /// G2 runs on the device).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kernels = |k: Option<Duration>| {
             k.map_or(String::new(), |k| {
@@ -107,13 +113,14 @@ impl std::fmt::Display for ProofTimings {
         };
         write!(
             f,
-            "synthesis {:.2} s, witness map {:.2} s{}, G1 MSMs {:.2} s{} beside G2 {:.2} s, self-check {:.1} ms",
+            "synthesis {:.2} s, witness map {:.2} s{}, G1 MSMs {:.2} s{}, G2 MSM {:.2} s on {}, self-check {:.1} ms",
             self.synthesis.as_secs_f64(),
             self.witness_map.as_secs_f64(),
             kernels(self.ntt_kernels),
             self.g1_msm.as_secs_f64(),
             kernels(self.g1_kernels),
             self.g2_msm.as_secs_f64(),
+            self.g2_backend,
             self.verify.as_secs_f64() * 1e3
         )
     }
@@ -313,33 +320,46 @@ impl Prover {
         let msm = |bases: &[G1Affine], scalars: &[ScalarBigInt], q: u8| {
             self.msm.msm_g1(bases, scalars, id(q))
         };
-        // G2 stays on the CPU, on its own thread while the G1 MSMs run on their backend.
+        // G2 on the CPU runs on a thread of its own while the G1 MSMs run on their backend; on a
+        // backend with G2 kernels it runs there after them (one device, one stream).
         let msm_clock = self.msm.kernel_time();
-        let (g1, b2_acc) = std::thread::scope(|scope| {
-            let g2 = scope.spawn(|| {
-                let start = Instant::now();
-                let b2 = G2Projective::msm_bigint(&pk.b_g2_query[1..], &z_big);
-                (b2, start.elapsed())
-            });
-            let g1_start = Instant::now();
-            let g1 = (|| -> Result<_, AccelError> {
-                Ok((
-                    msm(&pk.h_query[..h_big.len()], &h_big, 0)?,
-                    msm(&pk.l_query, aux_big, 1)?,
-                    // A = α + a_query[0] + Σ z_i a_query[i] + r δ (likewise B); a_query[0]
-                    // belongs to the constant "1".
-                    msm(&pk.a_query[1..], &z_big, 2)?,
-                    msm(&pk.b_g1_query[1..], &z_big, 3)?,
-                ))
-            })();
-            t.g1_msm = g1_start.elapsed();
-            (g1, g2.join())
-        });
-        let (h_acc, l_acc, a_acc, b1_acc) = g1?;
+        let g2_backend = self.msm.g2_backend();
+        let g2_query = &pk.b_g2_query[1..];
+        let g2_msm = || {
+            let start = Instant::now();
+            let b2 = self.msm.msm_g2(g2_query, &z_big, id(4));
+            (b2, start.elapsed())
+        };
+        let g1_msms = || -> Result<_, AccelError> {
+            let start = Instant::now();
+            let r = (
+                msm(&pk.h_query[..h_big.len()], &h_big, 0)?,
+                msm(&pk.l_query, aux_big, 1)?,
+                // A = α + a_query[0] + Σ z_i a_query[i] + r δ (likewise B); a_query[0] belongs
+                // to the constant "1".
+                msm(&pk.a_query[1..], &z_big, 2)?,
+                msm(&pk.b_g1_query[1..], &z_big, 3)?,
+            );
+            Ok((r, start.elapsed()))
+        };
+        let (g1, g2) = if g2_backend == "cpu" {
+            std::thread::scope(|scope| {
+                let g2 = scope.spawn(g2_msm);
+                let g1 = g1_msms();
+                (g1, g2.join())
+            })
+        } else {
+            let g1 = g1_msms();
+            (g1, Ok(g2_msm()))
+        };
+        let ((h_acc, l_acc, a_acc, b1_acc), g1_time) = g1?;
         let (b2_acc, g2_time) =
-            b2_acc.map_err(|_| ProverError::KeyMismatch("G2 MSM thread panicked".into()))?;
+            g2.map_err(|_| ProverError::KeyMismatch("G2 MSM thread panicked".into()))?;
+        let b2_acc = b2_acc?;
+        t.g1_msm = g1_time;
         t.msm = start.elapsed();
         t.g2_msm = g2_time;
+        t.g2_backend = g2_backend;
         t.g1_kernels = kernel_span(msm_clock, self.msm.kernel_time());
 
         let g_a = pk.vk.alpha_g1.into_group() + pk.a_query[0] + a_acc + pk.delta_g1 * r;

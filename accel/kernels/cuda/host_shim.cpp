@@ -4,6 +4,37 @@
 #include "ntt.cuh"
 #include "msm.cuh"
 
+// Point operations: G1 when g2 == 0 (pointers to Jac<Fq>), else G2 (Jac<Fq2>); the affine
+// operand of the mixed addition is given as (qx, qy) with an infinity flag.
+template <typename F>
+static void host_point_op(int op, const void* a, const void* b, const void* qx, const void* qy, int q_inf, void* out) {
+    const Jac<F>* p = (const Jac<F>*)a;
+    Jac<F>* o = (Jac<F>*)out;
+    if (op == 0) *o = jac_add(*p, *(const Jac<F>*)b);
+    if (op == 1) *o = jac_double(*p);
+    if (op == 2) {
+        Aff<F> q;
+        q.x = *(const F*)qx;
+        q.y = *(const F*)qy;
+        q.infinity = q_inf != 0;
+        *o = jac_add_mixed(*p, q);
+    }
+}
+// The three MSM kernels in sequence, one "thread" at a time (partial: tasks, buckets: nbuckets
+// scratch; out: total segment results), for G1 (g2 == 0) or G2.
+template <typename F>
+static void host_msm(const unsigned int* entries, const unsigned long long* task_offsets, unsigned int tasks,
+                     const unsigned int* bucket_tasks, unsigned int nbuckets, const void* bases,
+                     unsigned int buckets_per_window, unsigned int segments, unsigned int seg_len,
+                     unsigned int total, void* partial_, void* buckets_, void* out_) {
+    Jac<F>* partial = (Jac<F>*)partial_;
+    Jac<F>* buckets = (Jac<F>*)buckets_;
+    Jac<F>* out = (Jac<F>*)out_;
+    for (unsigned int t = 0; t < tasks; t++) partial[t] = rst_msm_task(entries, task_offsets, (const F*)bases, t);
+    for (unsigned int b = 0; b < nbuckets; b++) buckets[b] = rst_msm_bucket(partial, bucket_tasks, b);
+    for (unsigned int g = 0; g < total; g++)
+        out[g] = rst_msm_segment(buckets, buckets_per_window, segments, seg_len, g);
+}
 extern "C" {
 void rst_host_fr_mul(const Fr* a, const Fr* b, Fr* out) { *out = fr_mul(*a, *b); }
 void rst_host_fr_add(const Fr* a, const Fr* b, Fr* out) { *out = fr_add(*a, *b); }
@@ -26,25 +57,24 @@ void rst_host_ntt(const Fr* src, Fr* data, const Fr* tw, const Fr* pre, const Fr
     }
 }
 void rst_host_fq_mul(const Fq* a, const Fq* b, Fq* out) { *out = fq_mul(*a, *b); }
-void rst_host_g1_add(const G1J* a, const G1J* b, G1J* out) { *out = g1_add(*a, *b); }
-void rst_host_g1_double(const G1J* a, G1J* out) { *out = g1_double(*a); }
-void rst_host_g1_add_mixed(const G1J* a, const Fq* qx, const Fq* qy, int q_infinity, G1J* out) {
-    G1A q;
-    q.x = *qx;
-    q.y = *qy;
-    q.infinity = q_infinity != 0;
-    *out = g1_add_mixed(*a, q);
+void rst_host_fq2_mul(const Fq2* a, const Fq2* b, Fq2* out) { *out = f_mul(*a, *b); }
+
+void rst_host_point_op(int g2, int op, const void* a, const void* b, const void* qx, const void* qy, int q_inf,
+                       void* out) {
+    if (g2) host_point_op<Fq2>(op, a, b, qx, qy, q_inf, out);
+    else host_point_op<Fq>(op, a, b, qx, qy, q_inf, out);
 }
-// The three MSM kernels in sequence, one "thread" at a time (partial: tasks, buckets: nbuckets
-// scratch; out: total segment results).
-void rst_host_msm(const unsigned int* entries, const unsigned int* task_offsets, unsigned int tasks,
-                  const unsigned int* bucket_tasks, unsigned int nbuckets, const Fq* bases,
+
+void rst_host_msm(int g2, const unsigned int* entries, const unsigned long long* task_offsets, unsigned int tasks,
+                  const unsigned int* bucket_tasks, unsigned int nbuckets, const void* bases,
                   unsigned int buckets_per_window, unsigned int segments, unsigned int seg_len,
-                  unsigned int total, G1J* partial, G1J* buckets, G1J* out) {
-    for (unsigned int t = 0; t < tasks; t++) partial[t] = rst_msm_task(entries, task_offsets, bases, t);
-    for (unsigned int b = 0; b < nbuckets; b++) buckets[b] = rst_msm_bucket(partial, bucket_tasks, b);
-    for (unsigned int g = 0; g < total; g++)
-        out[g] = rst_msm_segment(buckets, buckets_per_window, segments, seg_len, g);
+                  unsigned int total, void* partial, void* buckets, void* out) {
+    if (g2)
+        host_msm<Fq2>(entries, task_offsets, tasks, bucket_tasks, nbuckets, bases, buckets_per_window, segments,
+                      seg_len, total, partial, buckets, out);
+    else
+        host_msm<Fq>(entries, task_offsets, tasks, bucket_tasks, nbuckets, bases, buckets_per_window, segments,
+                     seg_len, total, partial, buckets, out);
 }
 void rst_host_poseidon(int t, const Fr* in, const Fr* k, int rp, Fr* out) {
     if (t == 3) *out = rst_poseidon_hash<3>(in, k, rp);

@@ -17,18 +17,21 @@ unsafe extern "C" {
     fn rst_host_fr_sub(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
     fn rst_host_poseidon(t: i32, input: *const Limbs, k: *const Limbs, rp: i32, out: *mut Limbs);
     fn rst_host_fq_mul(a: *const Limbs, b: *const Limbs, out: *mut Limbs);
-    fn rst_host_g1_add(a: *const [Limbs; 3], b: *const [Limbs; 3], out: *mut [Limbs; 3]);
-    fn rst_host_g1_double(a: *const [Limbs; 3], out: *mut [Limbs; 3]);
-    fn rst_host_g1_add_mixed(
-        a: *const [Limbs; 3],
-        qx: *const Limbs,
-        qy: *const Limbs,
+    fn rst_host_fq2_mul(a: *const [Limbs; 2], b: *const [Limbs; 2], out: *mut [Limbs; 2]);
+    fn rst_host_point_op(
+        g2: i32,
+        op: i32,
+        a: *const u64,
+        b: *const u64,
+        qx: *const u64,
+        qy: *const u64,
         q_infinity: i32,
-        out: *mut [Limbs; 3],
+        out: *mut u64,
     );
     fn rst_host_msm(
+        g2: i32,
         entries: *const u32,
-        task_offsets: *const u32,
+        task_offsets: *const u64,
         tasks: u32,
         bucket_tasks: *const u32,
         nbuckets: u32,
@@ -37,9 +40,9 @@ unsafe extern "C" {
         segments: u32,
         seg_len: u32,
         total: u32,
-        partial: *mut [Limbs; 3],
-        buckets: *mut [Limbs; 3],
-        out: *mut [Limbs; 3],
+        partial: *mut u64,
+        buckets: *mut u64,
+        out: *mut u64,
     );
     fn rst_host_ntt(
         src: *const Limbs,
@@ -152,79 +155,145 @@ pub fn ntt(data: &mut [Fr], kind: crate::NttKind, max_k: u32) -> Result<(), crat
     Ok(())
 }
 
-type G1 = ark_bn254::G1Projective;
-
-fn jacobian(p: &G1) -> [Limbs; 3] {
-    [Limbs((p.x.0).0), Limbs((p.y.0).0), Limbs((p.z.0).0)]
+/// A coordinate field of the kernels' curves, as the device lays it out: Fq as 4 limbs, Fq2 as
+/// c0 then c1.
+pub trait DeviceField: ark_ff::Field {
+    /// u64 limbs per element.
+    const LIMBS: usize;
+    /// Appends the Montgomery limbs.
+    fn put(&self, out: &mut Vec<u64>);
+    /// From Montgomery limbs (`LIMBS` of them; not reduced: tests check the results).
+    fn take(l: &[u64]) -> Self;
 }
 
-fn from_jacobian(l: [Limbs; 3]) -> G1 {
-    let f = |l: Limbs| ark_bn254::Fq::new_unchecked(BigInt(l.0));
-    G1::new_unchecked(f(l[0]), f(l[1]), f(l[2]))
-}
-
-/// Which host-built G1 operation to run.
-#[derive(Clone, Copy, Debug)]
-pub enum G1Op {
-    /// Jacobian + Jacobian.
-    Add,
-    /// 2 · P.
-    Double,
-    /// Jacobian + affine.
-    AddMixed,
-}
-
-/// Runs a G1 operation through the host build of `g1.cuh` (arkworks' projective G1 is Jacobian
-/// with Montgomery limbs, the kernels' layout).
-pub fn g1_op(op: G1Op, p: &G1, q: &G1) -> G1 {
-    use ark_ec::CurveGroup;
-    let a = jacobian(p);
-    let b = jacobian(q);
-    let mut out = [Limbs::default(); 3];
-    // SAFETY: every pointer points to live, aligned values of the C layout (three and one 4-limb
-    // elements) for the whole call; the C functions write only `out`.
-    unsafe {
-        match op {
-            G1Op::Add => rst_host_g1_add(&a, &b, &mut out),
-            G1Op::Double => rst_host_g1_double(&a, &mut out),
-            G1Op::AddMixed => {
-                let qa = q.into_affine();
-                let (qx, qy) = (Limbs((qa.x.0).0), Limbs((qa.y.0).0));
-                rst_host_g1_add_mixed(
-                    &a,
-                    &qx,
-                    &qy,
-                    i32::from(ark_ec::AffineRepr::is_zero(&qa)),
-                    &mut out,
-                )
-            }
-        }
+impl DeviceField for ark_bn254::Fq {
+    const LIMBS: usize = 4;
+    fn put(&self, out: &mut Vec<u64>) {
+        out.extend_from_slice(&(self.0).0);
     }
-    from_jacobian(out)
+    fn take(l: &[u64]) -> Self {
+        Self::new_unchecked(BigInt([l[0], l[1], l[2], l[3]]))
+    }
 }
 
-/// An MSM through the host build of `msm.cuh`: the CUDA backend's plan and kernels, each kernel
-/// a loop over its threads, then the plan's host finish.
-pub fn msm(
-    bases: &[ark_bn254::G1Affine],
+impl DeviceField for ark_bn254::Fq2 {
+    const LIMBS: usize = 8;
+    fn put(&self, out: &mut Vec<u64>) {
+        self.c0.put(out);
+        self.c1.put(out);
+    }
+    fn take(l: &[u64]) -> Self {
+        Self::new(ark_bn254::Fq::take(&l[..4]), ark_bn254::Fq::take(&l[4..8]))
+    }
+}
+
+/// BN254's G1 (`G2 = false`) or G2 as the host build takes them.
+pub trait HostCurve: ark_ec::short_weierstrass::SWCurveConfig<BaseField: DeviceField> {
+    /// The kernels' group selector.
+    const G2: bool;
+}
+
+impl HostCurve for ark_bn254::g1::Config {
+    const G2: bool = false;
+}
+
+impl HostCurve for ark_bn254::g2::Config {
+    const G2: bool = true;
+}
+
+type Jacobian<C> = ark_ec::short_weierstrass::Projective<C>;
+type Affine<C> = ark_ec::short_weierstrass::Affine<C>;
+
+fn jacobian_limbs<C: HostCurve>(p: &Jacobian<C>) -> Vec<u64> {
+    let mut out = Vec::with_capacity(3 * C::BaseField::LIMBS);
+    for c in [p.x, p.y, p.z] {
+        c.put(&mut out);
+    }
+    out
+}
+
+fn from_jacobian_limbs<C: HostCurve>(l: &[u64]) -> Jacobian<C> {
+    let n = C::BaseField::LIMBS;
+    Jacobian::<C>::new_unchecked(
+        C::BaseField::take(&l[..n]),
+        C::BaseField::take(&l[n..2 * n]),
+        C::BaseField::take(&l[2 * n..3 * n]),
+    )
+}
+
+/// Which host-built point operation to run.
+#[derive(Clone, Copy, Debug)]
+pub enum PointOp {
+    /// Jacobian + Jacobian.
+    Add = 0,
+    /// 2 · P.
+    Double = 1,
+    /// Jacobian + affine.
+    AddMixed = 2,
+}
+
+/// Runs a point operation of G1 or G2 through the host build of `g1.cuh` (arkworks' projective
+/// points are Jacobian with Montgomery limbs, the kernels' layout).
+pub fn point_op<C: HostCurve>(op: PointOp, p: &Jacobian<C>, q: &Jacobian<C>) -> Jacobian<C> {
+    use ark_ec::{AffineRepr, CurveGroup};
+    let a = jacobian_limbs(p);
+    let b = jacobian_limbs(q);
+    let qa = q.into_affine();
+    let (mut qx, mut qy) = (Vec::new(), Vec::new());
+    qa.x.put(&mut qx);
+    qa.y.put(&mut qy);
+    let mut out = vec![0u64; a.len()];
+    // SAFETY: `a`, `b` and `out` hold one Jacobian point of the selected group (3 coordinates of
+    // LIMBS limbs), `qx`/`qy` one coordinate each; the C function reads those and writes only
+    // `out`, all live for the call.
+    unsafe {
+        rst_host_point_op(
+            i32::from(C::G2),
+            op as i32,
+            a.as_ptr(),
+            b.as_ptr(),
+            qx.as_ptr(),
+            qy.as_ptr(),
+            i32::from(qa.is_zero()),
+            out.as_mut_ptr(),
+        )
+    };
+    from_jacobian_limbs(&out)
+}
+
+/// An MSM of G1 or G2 through the host build of `msm.cuh`: the CUDA backend's plan and kernels,
+/// each kernel a loop over its threads, then the plan's host finish.
+pub fn msm<C: HostCurve>(
+    bases: &[Affine<C>],
     scalars: &[crate::ScalarBigInt],
     c: u32,
-) -> Result<G1, crate::AccelError> {
-    use crate::msm::{MsmPlan, bases_limbs};
+) -> Result<Jacobian<C>, crate::AccelError> {
+    use crate::msm::MsmPlan;
     if bases.len() != scalars.len() {
         return Err(crate::AccelError::Length("length mismatch".into()));
     }
     let plan = MsmPlan::new(scalars, c)?;
-    let b = bases_limbs(bases);
-    let mut partial = vec![[Limbs::default(); 3]; plan.tasks()];
-    let mut buckets = vec![[Limbs::default(); 3]; plan.total_buckets()];
-    let mut out = vec![[Limbs::default(); 3]; plan.total_segments()];
+    let coord = C::BaseField::LIMBS;
+    let mut b = Vec::with_capacity(bases.len() * 2 * coord);
+    for p in bases {
+        if ark_ec::AffineRepr::is_zero(p) {
+            b.resize(b.len() + 2 * coord, 0);
+        } else {
+            p.x.put(&mut b);
+            p.y.put(&mut b);
+        }
+    }
+    let point = 3 * coord;
+    let mut partial = vec![0u64; point * plan.tasks()];
+    let mut buckets = vec![0u64; point * plan.total_buckets()];
+    let mut out = vec![0u64; point * plan.total_segments()];
     // SAFETY: every array has the length the plan gives it (entries indexed through
-    // task_offsets ≤ entries.len(), bucket_tasks of nbuckets + 1, bases of 8 limbs per point and
-    // entries below bases.len()), and the C function writes only partial, buckets and out within
-    // tasks, nbuckets and total elements.
+    // task_offsets ≤ entries.len(), bucket_tasks of nbuckets + 1, bases of two coordinates per
+    // point and entries below bases.len()), and the C function writes only partial, buckets and
+    // out within tasks, nbuckets and total points of the selected group.
     unsafe {
         rst_host_msm(
+            i32::from(C::G2),
             plan.entries.as_ptr(),
             plan.task_offsets.as_ptr(),
             plan.tasks() as u32,
@@ -240,8 +309,19 @@ pub fn msm(
             out.as_mut_ptr(),
         )
     };
-    let segs: Vec<G1> = out.into_iter().map(from_jacobian).collect();
+    let segs: Vec<Jacobian<C>> = out.chunks_exact(point).map(from_jacobian_limbs).collect();
     plan.finish(&segs)
+}
+
+/// Multiplication in Fq2 through the host build.
+pub fn fq2_mul(a: &ark_bn254::Fq2, b: &ark_bn254::Fq2) -> ark_bn254::Fq2 {
+    let l = |x: &ark_bn254::Fq2| [Limbs((x.c0.0).0), Limbs((x.c1.0).0)];
+    let (x, y) = (l(a), l(b));
+    let mut out = [Limbs::default(); 2];
+    // SAFETY: three live, aligned 8-limb values; the C function writes only `out`.
+    unsafe { rst_host_fq2_mul(&x, &y, &mut out) };
+    let f = |l: Limbs| ark_bn254::Fq::new_unchecked(BigInt(l.0));
+    ark_bn254::Fq2::new(f(out[0]), f(out[1]))
 }
 
 /// Montgomery multiplication in Fq through the host build.
@@ -261,6 +341,8 @@ pub fn is_reduced(x: &Fr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type G1 = ark_bn254::G1Projective;
     use ark_std::UniformRand;
     use rustorium_circuits::poseidon as native;
 
@@ -314,35 +396,62 @@ mod tests {
         }
     }
 
-    #[test]
-    fn host_built_g1_arithmetic_equals_arkworks() {
+    /// Every point operation of the kernels' template in group `C` against arkworks, the
+    /// exceptional cases included.
+    fn check_point_ops<C: HostCurve>() {
         use ark_ec::PrimeGroup;
         use ark_ff::AdditiveGroup;
         use ark_std::Zero;
         let mut rng = ark_std::test_rng();
+        let g = Jacobian::<C>::generator();
+        let zero = Jacobian::<C>::zero();
+        let points: Vec<Jacobian<C>> = (0..40).map(|_| Jacobian::<C>::rand(&mut rng)).collect();
+        let group = if C::G2 { "G2" } else { "G1" };
+        for p in &points {
+            for q in points.iter().take(8) {
+                assert_eq!(point_op(PointOp::Add, p, q), *p + q, "{group} add");
+                assert_eq!(
+                    point_op(PointOp::AddMixed, p, q),
+                    *p + q,
+                    "{group} mixed add"
+                );
+            }
+            assert_eq!(
+                point_op(PointOp::Double, p, p),
+                p.double(),
+                "{group} double"
+            );
+            // Exceptional cases: P + P, P + (-P), with infinity on either side.
+            assert_eq!(point_op(PointOp::Add, p, p), p.double());
+            assert_eq!(point_op(PointOp::AddMixed, p, p), p.double());
+            assert!(point_op(PointOp::Add, p, &-*p).is_zero());
+            assert!(point_op(PointOp::AddMixed, p, &-*p).is_zero());
+            assert_eq!(point_op(PointOp::Add, &zero, p), *p);
+            assert_eq!(point_op(PointOp::Add, p, &zero), *p);
+            assert_eq!(point_op(PointOp::AddMixed, &zero, p), *p);
+            assert_eq!(point_op(PointOp::AddMixed, p, &zero), *p);
+        }
+        assert!(point_op(PointOp::Double, &zero, &g).is_zero());
+    }
+
+    #[test]
+    fn host_built_g1_and_g2_arithmetic_equals_arkworks() {
+        let mut rng = ark_std::test_rng();
         for _ in 0..200 {
             let (a, b) = (ark_bn254::Fq::rand(&mut rng), ark_bn254::Fq::rand(&mut rng));
             assert_eq!(fq_mul(&a, &b), a * b);
+            let (a, b) = (
+                ark_bn254::Fq2::rand(&mut rng),
+                ark_bn254::Fq2::rand(&mut rng),
+            );
+            assert_eq!(fq2_mul(&a, &b), a * b);
         }
-        let g = G1::generator();
-        let points: Vec<G1> = (0..40).map(|_| G1::rand(&mut rng)).collect();
-        for p in &points {
-            for q in points.iter().take(8) {
-                assert_eq!(g1_op(G1Op::Add, p, q), *p + q, "add");
-                assert_eq!(g1_op(G1Op::AddMixed, p, q), *p + q, "mixed add");
-            }
-            assert_eq!(g1_op(G1Op::Double, p, p), p.double(), "double");
-            // Exceptional cases: P + P, P + (-P), with infinity on either side.
-            assert_eq!(g1_op(G1Op::Add, p, p), p.double());
-            assert_eq!(g1_op(G1Op::AddMixed, p, p), p.double());
-            assert!(g1_op(G1Op::Add, p, &-*p).is_zero());
-            assert!(g1_op(G1Op::AddMixed, p, &-*p).is_zero());
-            assert_eq!(g1_op(G1Op::Add, &G1::zero(), p), *p);
-            assert_eq!(g1_op(G1Op::Add, p, &G1::zero()), *p);
-            assert_eq!(g1_op(G1Op::AddMixed, &G1::zero(), p), *p);
-            assert_eq!(g1_op(G1Op::AddMixed, p, &G1::zero()), *p);
-        }
-        assert!(g1_op(G1Op::Double, &G1::zero(), &g).is_zero());
+        let minus_one = -ark_bn254::Fq::from(1u64);
+        assert_eq!(fq_mul(&minus_one, &minus_one), ark_bn254::Fq::from(1u64));
+        let u = ark_bn254::Fq2::new(ark_bn254::Fq::from(0u64), ark_bn254::Fq::from(1u64));
+        assert_eq!(fq2_mul(&u, &u), -ark_bn254::Fq2::from(1u64), "u² = −1");
+        check_point_ops::<ark_bn254::g1::Config>();
+        check_point_ops::<ark_bn254::g2::Config>();
     }
 
     #[test]
@@ -355,7 +464,20 @@ mod tests {
                     assert_eq!(
                         msm(&bases, &scalars, c).expect("msm"),
                         want,
-                        "{name}, n = {n}, c = {c}"
+                        "G1 {name}, n = {n}, c = {c}"
+                    );
+                }
+            }
+        }
+        type G2 = ark_bn254::G2Projective;
+        for n in [1usize, 33, 120] {
+            for (name, bases, scalars) in crate::msm::edge_case_inputs_in::<G2>(n, 12) {
+                let want = G2::msm_bigint(&bases, &scalars);
+                for c in [3u32, crate::msm::default_window_bits(n)] {
+                    assert_eq!(
+                        msm(&bases, &scalars, c).expect("msm"),
+                        want,
+                        "G2 {name}, n = {n}, c = {c}"
                     );
                 }
             }

@@ -60,6 +60,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("ntt.cu", include_str!("../../kernels/cuda/ntt.cu")),
     ("msm.cuh", include_str!("../../kernels/cuda/msm.cuh")),
     ("msm.cu", include_str!("../../kernels/cuda/msm.cu")),
+    ("msm_g2.cu", include_str!("../../kernels/cuda/msm_g2.cu")),
 ];
 
 /// A `.cu` source with its local `#include "…"` lines replaced by the headers' text (NVRTC then

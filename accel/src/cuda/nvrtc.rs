@@ -10,7 +10,17 @@ use crate::AccelError;
 /// The most stack a kernel may keep per thread, bytes (CI's resource check): none. Every kernel
 /// keeps its working state in registers, Poseidon of both widths included (with the former
 /// 64-bit field arithmetic width 5 kept 320 B in local memory, since unrolled it spilled).
+/// The G2 MSM kernels are the exception, see [`G2_STACK_BUDGET`].
 pub const STACK_BUDGET: u32 = 0;
+
+/// Stack and spill budget of the G2 MSM kernels (`*_g2`), bytes. Their point formulas over Fq2
+/// do not fit 255 registers inlined (msm_reduce_g2 spilled 2.8 KB and took minutes in ptxas), so
+/// the Fq2 product and the point operations are calls (`RST_CALL_FN`): the stack holds call frames
+/// and the accumulators the caller keeps (sm_90: 856 B), and a few bytes still spill (8 B stores,
+/// 256 B loads in msm_reduce_g2; 76 B in its point addition).
+pub const G2_STACK_BUDGET: u32 = 1024;
+/// See [`G2_STACK_BUDGET`]: spill stores or loads per G2 kernel at most.
+pub const G2_SPILL_BUDGET: u32 = 512;
 
 /// Architecture compiled for on the target GPU servers (Hopper: H100, H200).
 pub const HOPPER: &str = "sm_90";
@@ -277,7 +287,7 @@ pub fn store_cubin(
 }
 
 /// The kernel files and the architectures `hardware kernels` can compile for.
-pub const KERNEL_FILES: [&str; 3] = ["poseidon.cu", "ntt.cu", "msm.cu"];
+pub const KERNEL_FILES: [&str; 4] = ["poseidon.cu", "ntt.cu", "msm.cu", "msm_g2.cu"];
 /// See [`KERNEL_FILES`].
 pub const ARCHITECTURES: [&str; 6] = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100"];
 
@@ -291,6 +301,7 @@ mod tests {
             "poseidon.cu" => &["poseidon_t3", "poseidon_t5"],
             "ntt.cu" => &["ntt_pass"],
             "msm.cu" => &["msm_accumulate", "msm_combine", "msm_reduce"],
+            "msm_g2.cu" => &["msm_accumulate_g2", "msm_combine_g2", "msm_reduce_g2"],
             other => panic!("no expected entries listed for {other}"),
         }
     }
@@ -365,7 +376,7 @@ mod tests {
                 .into_iter()
                 .map(|arch| {
                     s.spawn(move || {
-                        let cubins = ["poseidon.cu", "ntt.cu", "msm.cu"]
+                        let cubins = KERNEL_FILES
                             .into_iter()
                             .map(|f| {
                                 (
@@ -406,15 +417,30 @@ mod tests {
                         k.registers
                     );
                     assert!(k.shared_bytes <= 48 * 1024, "{arch} {entry}: shared memory");
-                    assert_eq!(
-                        (k.spill_stores, k.spill_loads),
-                        (0, 0),
-                        "{arch} {entry} spills registers"
+                }
+                // Stack and spills of every function in the report: the kernels and the device
+                // functions they call (only the G2 file has any).
+                let (stack, spills) = if *file == "msm_g2.cu" {
+                    (G2_STACK_BUDGET, G2_SPILL_BUDGET)
+                } else {
+                    (STACK_BUDGET, 0)
+                };
+                for k in &cubin.kernels {
+                    assert!(
+                        k.spill_stores <= spills && k.spill_loads <= spills,
+                        "{arch} {}: spills {} B / {} B",
+                        k.name,
+                        k.spill_stores,
+                        k.spill_loads
                     );
-                    // The budget is 0 today; the comparison stays a budget if it is raised.
+                    // The budget is 0 for most files; the comparison stays a budget if raised.
                     #[allow(clippy::absurd_extreme_comparisons)]
-                    let within = k.stack_bytes <= STACK_BUDGET;
-                    assert!(within, "{arch} {entry}: {} bytes of stack", k.stack_bytes);
+                    let within = k.stack_bytes <= stack;
+                    assert!(
+                        within,
+                        "{arch} {}: {} bytes of stack",
+                        k.name, k.stack_bytes
+                    );
                 }
             }
         }

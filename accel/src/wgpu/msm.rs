@@ -113,7 +113,7 @@ impl WgpuMsm {
                 Ok(self.storage("bases", bytemuck::cast_slice(&limbs)))
             })?;
         let entries = self.storage("entries", &plan.entries);
-        let offsets = self.storage("task_offsets", &plan.task_offsets);
+        let offsets = self.storage("task_offsets", &plan.task_offsets_u32()?);
         let bucket_tasks = self.storage("bucket_tasks", &plan.bucket_tasks);
         let partial = self.scratch("partial", plan.tasks());
         let buckets = self.scratch("buckets", plan.total_buckets());
