@@ -40,6 +40,76 @@ pub fn default_window_bits(n: usize) -> u32 {
     log.saturating_sub(4).clamp(4, 16)
 }
 
+/// The dimensions of a plan, all the host's finish needs (a plan built on the device has no host
+/// vectors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsmShape {
+    /// Window size `c`.
+    pub c: u32,
+    /// Windows `W`.
+    pub windows: u32,
+    /// Buckets per window, `2^(c−1)`.
+    pub buckets: u32,
+    /// Segments per window `S`.
+    pub segments: u32,
+    /// Buckets per segment `L`.
+    pub seg_len: u32,
+}
+
+impl MsmShape {
+    /// The shape for window size `c` (2..=20).
+    pub fn new(c: u32) -> Result<Self, AccelError> {
+        if !(2..=20).contains(&c) {
+            return Err(AccelError::Length(format!(
+                "window size {c} outside 2..=20"
+            )));
+        }
+        let buckets = 1u32 << (c - 1);
+        let seg_len = buckets.min(64);
+        Ok(Self {
+            c,
+            windows: SCALAR_BITS.div_ceil(c),
+            buckets,
+            segments: buckets / seg_len,
+            seg_len,
+        })
+    }
+
+    /// Buckets in the plan (`W · 2^(c−1)`).
+    pub fn total_buckets(&self) -> usize {
+        (self.windows * self.buckets) as usize
+    }
+
+    /// Segments in the plan (`W · S`).
+    pub fn total_segments(&self) -> usize {
+        (self.windows * self.segments) as usize
+    }
+
+    /// The MSM from the device's segment results (`W · S` of them, window-major): the host part,
+    /// for G1 or G2 (the plan depends only on the scalars).
+    pub fn finish<G: CurveGroup>(&self, segments: &[G]) -> Result<G, AccelError> {
+        if segments.len() != self.total_segments() {
+            return Err(AccelError::Length(format!(
+                "{} segment results for {} segments",
+                segments.len(),
+                self.total_segments()
+            )));
+        }
+        let window_sums: Vec<G> = segments
+            .par_chunks(self.segments as usize)
+            .map(|s| s.iter().sum())
+            .collect();
+        let mut acc = G::zero();
+        for w in window_sums.iter().rev() {
+            for _ in 0..self.c {
+                acc.double_in_place();
+            }
+            acc += w;
+        }
+        Ok(acc)
+    }
+}
+
 /// A plan of one MSM for the device kernels; see the module docs.
 #[derive(Clone, Debug)]
 pub struct MsmPlan {
@@ -69,19 +139,14 @@ pub const NEGATE: u32 = 1 << 31;
 impl MsmPlan {
     /// Plans `Σ scalars[i]·P_i` with window size `c` (2..=20).
     pub fn new(scalars: &[ScalarBigInt], c: u32) -> Result<Self, AccelError> {
-        if !(2..=20).contains(&c) {
-            return Err(AccelError::Length(format!(
-                "window size {c} outside 2..=20"
-            )));
-        }
+        let shape = MsmShape::new(c)?;
         if scalars.len() >= NEGATE as usize {
             return Err(AccelError::Length(format!(
                 "{} scalars exceed the 2^31 the plan indexes",
                 scalars.len()
             )));
         }
-        let windows = SCALAR_BITS.div_ceil(c);
-        let buckets = 1u32 << (c - 1);
+        let (windows, buckets) = (shape.windows, shape.buckets);
         let w = windows as usize;
         // Signed digits, scalar-major.
         let digits: Vec<i32> = scalars
@@ -163,13 +228,12 @@ impl MsmPlan {
             }
         }
         bucket_tasks.push(task_index(task_offsets.len())?);
-        let seg_len = buckets.min(64);
         Ok(Self {
             c,
             windows,
             buckets,
-            segments: buckets / seg_len,
-            seg_len,
+            segments: shape.segments,
+            seg_len: shape.seg_len,
             entries,
             task_offsets,
             bucket_tasks,
@@ -183,12 +247,12 @@ impl MsmPlan {
 
     /// Buckets in the plan (`W · 2^(c−1)`).
     pub fn total_buckets(&self) -> usize {
-        (self.windows * self.buckets) as usize
+        self.shape().total_buckets()
     }
 
     /// Segments in the plan (`W · S`).
     pub fn total_segments(&self) -> usize {
-        (self.windows * self.segments) as usize
+        self.shape().total_segments()
     }
 
     /// The task offsets as u32, for devices without 64-bit integers (WGSL); refused past 2^32
@@ -198,28 +262,20 @@ impl MsmPlan {
         Ok(self.task_offsets.iter().map(|&o| o as u32).collect())
     }
 
-    /// The MSM from the device's segment results (`W · S` of them, window-major): the host part,
-    /// for G1 or G2 (the plan depends only on the scalars).
+    /// The plan's dimensions.
+    pub fn shape(&self) -> MsmShape {
+        MsmShape {
+            c: self.c,
+            windows: self.windows,
+            buckets: self.buckets,
+            segments: self.segments,
+            seg_len: self.seg_len,
+        }
+    }
+
+    /// See [`MsmShape::finish`].
     pub fn finish<G: CurveGroup>(&self, segments: &[G]) -> Result<G, AccelError> {
-        if segments.len() != self.total_segments() {
-            return Err(AccelError::Length(format!(
-                "{} segment results for {} segments",
-                segments.len(),
-                self.total_segments()
-            )));
-        }
-        let window_sums: Vec<G> = segments
-            .par_chunks(self.segments as usize)
-            .map(|s| s.iter().sum())
-            .collect();
-        let mut acc = G::zero();
-        for w in window_sums.iter().rev() {
-            for _ in 0..self.c {
-                acc.double_in_place();
-            }
-            acc += w;
-        }
-        Ok(acc)
+        self.shape().finish(segments)
     }
 
     /// Runs the three kernels' steps with arkworks' arithmetic on the host: the reference the

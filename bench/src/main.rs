@@ -269,8 +269,11 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
     let mut ntts: Vec<(String, Arc<dyn NttBackend>)> =
         vec![("arkworks (radix-2)".into(), Arc::new(CpuNtt))];
     match rustorium::accel::cuda::CudaMsm::new(0, 0, u64::MAX) {
-        Ok(m) => msms.push(("cuda".into(), Arc::new(m))),
+        Ok(m) => msms.push(("cuda (device plan)".into(), Arc::new(m))),
         Err(e) => eprintln!("cuda msm: unavailable ({e})"),
+    }
+    if let Ok(m) = rustorium::accel::cuda::CudaMsm::new(0, 0, u64::MAX) {
+        msms.push(("cuda (host plan)".into(), Arc::new(m.with_host_plan())));
     }
     match rustorium::accel::cuda::CudaNtt::new(0) {
         Ok(n) => ntts.push(("cuda".into(), Arc::new(n))),

@@ -3,6 +3,7 @@
 #include "poseidon.cuh"
 #include "ntt.cuh"
 #include "msm.cuh"
+#include "msm_plan.cuh"
 
 // Point operations: G1 when g2 == 0 (pointers to Jac<Fq>), else G2 (Jac<Fq2>); the affine
 // operand of the mixed addition is given as (qx, qy) with an infinity flag.
@@ -75,6 +76,26 @@ void rst_host_msm(int g2, const unsigned int* entries, const unsigned long long*
     else
         host_msm<Fq>(entries, task_offsets, tasks, bucket_tasks, nbuckets, bases, buckets_per_window, segments,
                      seg_len, total, partial, buckets, out);
+}
+// The plan kernels in sequence, one "thread" at a time (scan: one block of `threads`):
+// counts (nbuckets, zeroed here), entry_start and bucket_tasks (nbuckets + 1), entries (at least
+// the total), task_offsets (at least tasks + 1). Returns the number of tasks.
+unsigned int rst_host_msm_plan(const unsigned long long* scalars, unsigned int n, unsigned int c,
+                               unsigned int windows, unsigned int buckets, unsigned int threads,
+                               unsigned int* counts, unsigned long long* entry_start,
+                               unsigned int* bucket_tasks, unsigned long long* cursor, unsigned int* entries,
+                               unsigned long long* task_offsets, unsigned long long* sums) {
+    unsigned int nbuckets = windows * buckets;
+    for (unsigned int b = 0; b < nbuckets; b++) counts[b] = 0;
+    for (unsigned int i = 0; i < n; i++) rst_plan_count(scalars, c, windows, buckets, counts, i);
+    for (unsigned int t = 0; t < threads; t++) rst_plan_scan_chunk(counts, nbuckets, threads, t, sums);
+    for (unsigned int t = 0; t < threads; t++)
+        rst_plan_scan_write(counts, nbuckets, threads, t, sums, entry_start, bucket_tasks);
+    for (unsigned int b = 0; b <= nbuckets; b++) cursor[b] = entry_start[b];
+    // Scalars in reverse, so the host build does not just reproduce the host plan's order.
+    for (unsigned int i = n; i-- > 0;) rst_plan_scatter(scalars, c, windows, buckets, cursor, entries, i);
+    for (unsigned int b = 0; b < nbuckets; b++) rst_plan_tasks(entry_start, bucket_tasks, nbuckets, task_offsets, b);
+    return bucket_tasks[nbuckets];
 }
 void rst_host_poseidon(int t, const Fr* in, const Fr* k, int rp, Fr* out) {
     if (t == 3) *out = rst_poseidon_hash<3>(in, k, rp);

@@ -44,6 +44,21 @@ unsafe extern "C" {
         buckets: *mut u64,
         out: *mut u64,
     );
+    fn rst_host_msm_plan(
+        scalars: *const u64,
+        n: u32,
+        c: u32,
+        windows: u32,
+        buckets: u32,
+        threads: u32,
+        counts: *mut u32,
+        entry_start: *mut u64,
+        bucket_tasks: *mut u32,
+        cursor: *mut u64,
+        entries: *mut u32,
+        task_offsets: *mut u64,
+        sums: *mut u64,
+    ) -> u32;
     fn rst_host_ntt(
         src: *const Limbs,
         data: *mut Limbs,
@@ -273,17 +288,8 @@ pub fn msm<C: HostCurve>(
         return Err(crate::AccelError::Length("length mismatch".into()));
     }
     let plan = MsmPlan::new(scalars, c)?;
-    let coord = C::BaseField::LIMBS;
-    let mut b = Vec::with_capacity(bases.len() * 2 * coord);
-    for p in bases {
-        if ark_ec::AffineRepr::is_zero(p) {
-            b.resize(b.len() + 2 * coord, 0);
-        } else {
-            p.x.put(&mut b);
-            p.y.put(&mut b);
-        }
-    }
-    let point = 3 * coord;
+    let b = base_limbs(bases);
+    let point = 3 * C::BaseField::LIMBS;
     let mut partial = vec![0u64; point * plan.tasks()];
     let mut buckets = vec![0u64; point * plan.total_buckets()];
     let mut out = vec![0u64; point * plan.total_segments()];
@@ -311,6 +317,127 @@ pub fn msm<C: HostCurve>(
     };
     let segs: Vec<Jacobian<C>> = out.chunks_exact(point).map(from_jacobian_limbs).collect();
     plan.finish(&segs)
+}
+
+/// A plan built by the device plan kernels (`msm_plan.cuh`) as the host build runs them, with a
+/// scan block of `threads` threads: entries (bucket order, within a bucket as the atomics gave
+/// it), task offsets and bucket tasks, like [`crate::msm::MsmPlan`]'s.
+pub struct DevicePlan {
+    /// The dimensions.
+    pub shape: crate::msm::MsmShape,
+    /// Entries, grouped by bucket.
+    pub entries: Vec<u32>,
+    /// Task offsets (tasks + 1).
+    pub task_offsets: Vec<u64>,
+    /// Bucket tasks (buckets + 1).
+    pub bucket_tasks: Vec<u32>,
+}
+
+/// Runs the device plan kernels through the host build.
+pub fn device_plan(
+    scalars: &[crate::ScalarBigInt],
+    c: u32,
+    threads: u32,
+) -> Result<DevicePlan, crate::AccelError> {
+    let shape = crate::msm::MsmShape::new(c)?;
+    let n = scalars.len();
+    let nb = shape.total_buckets();
+    let limbs: Vec<u64> = scalars.iter().flat_map(|s| s.0).collect();
+    let threads = threads.max(1);
+    let mut counts = vec![0u32; nb];
+    let mut entry_start = vec![0u64; nb + 1];
+    let mut bucket_tasks = vec![0u32; nb + 1];
+    let mut cursor = vec![0u64; nb + 1];
+    let mut entries = vec![0u32; n * shape.windows as usize];
+    // At most one task per 32 entries, plus one partial task per bucket, plus the end.
+    let mut task_offsets = vec![0u64; entries.len() / 32 + nb + 1];
+    let mut sums = vec![0u64; 2 * threads as usize];
+    // SAFETY: `limbs` holds n scalars of 4 limbs; counts has nbuckets = W·B elements,
+    // entry_start/bucket_tasks/cursor nbuckets + 1; entries n·W (every point has at most W
+    // nonzero digits), task_offsets the bound above; sums 2 · threads. The C function writes
+    // within those bounds.
+    let tasks = unsafe {
+        rst_host_msm_plan(
+            limbs.as_ptr(),
+            n as u32,
+            c,
+            shape.windows,
+            shape.buckets,
+            threads,
+            counts.as_mut_ptr(),
+            entry_start.as_mut_ptr(),
+            bucket_tasks.as_mut_ptr(),
+            cursor.as_mut_ptr(),
+            entries.as_mut_ptr(),
+            task_offsets.as_mut_ptr(),
+            sums.as_mut_ptr(),
+        )
+    } as usize;
+    entries.truncate(entry_start[nb] as usize);
+    task_offsets.truncate(tasks + 1);
+    Ok(DevicePlan {
+        shape,
+        entries,
+        task_offsets,
+        bucket_tasks,
+    })
+}
+
+/// An MSM of G1 or G2 entirely through the host build, plan included: the device plan kernels,
+/// then the three MSM kernels, then the host finish (the CUDA backend's default path).
+pub fn msm_planned_on_device<C: HostCurve>(
+    bases: &[Affine<C>],
+    scalars: &[crate::ScalarBigInt],
+    c: u32,
+) -> Result<Jacobian<C>, crate::AccelError> {
+    if bases.len() != scalars.len() {
+        return Err(crate::AccelError::Length("length mismatch".into()));
+    }
+    let plan = device_plan(scalars, c, 7)?;
+    let shape = plan.shape;
+    let coord = C::BaseField::LIMBS;
+    let b = base_limbs(bases);
+    let point = 3 * coord;
+    let tasks = plan.task_offsets.len() - 1;
+    let mut partial = vec![0u64; point * tasks];
+    let mut buckets = vec![0u64; point * shape.total_buckets()];
+    let mut out = vec![0u64; point * shape.total_segments()];
+    // SAFETY: as in [`msm`]: the arrays have the lengths the device plan gives them, entries
+    // index points below bases.len(), and the C function writes only partial, buckets and out.
+    unsafe {
+        rst_host_msm(
+            i32::from(C::G2),
+            plan.entries.as_ptr(),
+            plan.task_offsets.as_ptr(),
+            tasks as u32,
+            plan.bucket_tasks.as_ptr(),
+            shape.total_buckets() as u32,
+            b.as_ptr(),
+            shape.buckets,
+            shape.segments,
+            shape.seg_len,
+            shape.total_segments() as u32,
+            partial.as_mut_ptr(),
+            buckets.as_mut_ptr(),
+            out.as_mut_ptr(),
+        )
+    };
+    let segs: Vec<Jacobian<C>> = out.chunks_exact(point).map(from_jacobian_limbs).collect();
+    shape.finish(&segs)
+}
+
+fn base_limbs<C: HostCurve>(bases: &[Affine<C>]) -> Vec<u64> {
+    let coord = C::BaseField::LIMBS;
+    let mut b = Vec::with_capacity(bases.len() * 2 * coord);
+    for p in bases {
+        if ark_ec::AffineRepr::is_zero(p) {
+            b.resize(b.len() + 2 * coord, 0);
+        } else {
+            p.x.put(&mut b);
+            p.y.put(&mut b);
+        }
+    }
+    b
 }
 
 /// Multiplication in Fq2 through the host build.
@@ -481,6 +608,50 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The plan built by the device kernels equals the host's: the same bucket sizes, task
+    /// offsets and bucket tasks, the same entries per bucket (in whatever order the atomics
+    /// gave), whatever the scan block's size; and MSMs over it equal arkworks', G1 and G2.
+    #[test]
+    fn host_built_device_plan_equals_the_host_plan_and_arkworks() {
+        use ark_ec::VariableBaseMSM;
+        for n in [1usize, 33, 300] {
+            for (name, bases, scalars) in crate::msm::edge_case_inputs(n, 13) {
+                for c in [3u32, 8, crate::msm::default_window_bits(n)] {
+                    let host = crate::msm::MsmPlan::new(&scalars, c).expect("host plan");
+                    for threads in [1, 7, 256] {
+                        let dev = device_plan(&scalars, c, threads).expect("device plan");
+                        assert_eq!(dev.shape, host.shape());
+                        assert_eq!(dev.task_offsets, host.task_offsets, "{name} c = {c}");
+                        assert_eq!(dev.bucket_tasks, host.bucket_tasks, "{name} c = {c}");
+                        assert_eq!(dev.entries.len(), host.entries.len());
+                        for r in host.bucket_tasks.windows(2) {
+                            let a = host.task_offsets[r[0] as usize] as usize;
+                            let b = host.task_offsets[r[1] as usize] as usize;
+                            let mut x = dev.entries[a..b].to_vec();
+                            let mut y = host.entries[a..b].to_vec();
+                            x.sort_unstable();
+                            y.sort_unstable();
+                            assert_eq!(x, y, "{name} c = {c}: a bucket's entries");
+                        }
+                    }
+                    assert_eq!(
+                        msm_planned_on_device(&bases, &scalars, c).expect("msm"),
+                        G1::msm_bigint(&bases, &scalars),
+                        "G1 {name}, n = {n}, c = {c}"
+                    );
+                }
+            }
+        }
+        type G2 = ark_bn254::G2Projective;
+        for (name, bases, scalars) in crate::msm::edge_case_inputs_in::<G2>(40, 14) {
+            assert_eq!(
+                msm_planned_on_device(&bases, &scalars, 4).expect("msm"),
+                G2::msm_bigint(&bases, &scalars),
+                "G2 {name}"
+            );
         }
     }
 

@@ -59,6 +59,10 @@ pub const SOURCES: &[(&str, &str)] = &[
     ),
     ("ntt.cu", include_str!("../../kernels/cuda/ntt.cu")),
     ("msm.cuh", include_str!("../../kernels/cuda/msm.cuh")),
+    (
+        "msm_plan.cuh",
+        include_str!("../../kernels/cuda/msm_plan.cuh"),
+    ),
     ("msm.cu", include_str!("../../kernels/cuda/msm.cu")),
     ("msm_g2.cu", include_str!("../../kernels/cuda/msm_g2.cu")),
 ];

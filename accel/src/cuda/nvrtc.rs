@@ -300,7 +300,15 @@ mod tests {
         match file {
             "poseidon.cu" => &["poseidon_t3", "poseidon_t5"],
             "ntt.cu" => &["ntt_pass"],
-            "msm.cu" => &["msm_accumulate", "msm_combine", "msm_reduce"],
+            "msm.cu" => &[
+                "msm_accumulate",
+                "msm_combine",
+                "msm_reduce",
+                "msm_plan_count",
+                "msm_plan_scan",
+                "msm_plan_scatter",
+                "msm_plan_tasks",
+            ],
             "msm_g2.cu" => &["msm_accumulate_g2", "msm_combine_g2", "msm_reduce_g2"],
             other => panic!("no expected entries listed for {other}"),
         }
