@@ -44,6 +44,7 @@ pub struct DeviceContext {
     compute_capability: (i32, i32),
     memory: usize,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    pinned: Arc<super::pinned::PinnedPool>,
 }
 
 impl DeviceContext {
@@ -63,6 +64,7 @@ impl DeviceContext {
             name: ctx.name().map_err(dev)?,
             compute_capability: ctx.compute_capability().map_err(dev)?,
             memory: ctx.total_mem().map_err(dev)?,
+            pinned: Arc::new(super::pinned::PinnedPool::new(ctx.clone())),
             ctx,
             modules: Mutex::default(),
         });
@@ -103,6 +105,11 @@ impl DeviceContext {
     /// A new stream of this context for one backend (backends on one device run concurrently).
     pub fn stream(&self) -> Result<Arc<CudaStream>, AccelError> {
         self.ctx.new_stream().map_err(dev)
+    }
+
+    /// The device's pool of pinned host buffers, shared by its backends.
+    pub fn pinned(&self) -> Arc<super::pinned::PinnedPool> {
+        self.pinned.clone()
     }
 
     /// The device's name.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaSlice, CudaStream, PushKernelArg};
 
-use super::launch::{Kernel, KernelSpan};
+use super::launch::{EndedSpan, Kernel, KernelSpan};
 use rustorium_circuits::Fr;
 use rustorium_circuits::poseidon::PoseidonField;
 
@@ -62,9 +62,13 @@ pub(super) fn arch_of(cc: (i32, i32)) -> &'static str {
     }
 }
 
-/// The CUDA batch hasher.
+/// The CUDA batch hasher. A batch larger than `max_batch` runs as a pipeline of chunks on two
+/// streams through pinned buffers: while one stream's kernel hashes a chunk, the other copies the
+/// next chunk in and the previous one out.
 pub struct CudaHasher {
     stream: Arc<CudaStream>,
+    second: Arc<CudaStream>,
+    pinned: Arc<super::pinned::PinnedPool>,
     t3: Kernel,
     t5: Kernel,
     k3: CudaSlice<u64>,
@@ -102,6 +106,8 @@ impl CudaHasher {
                 .map_err(dev)?,
             rp3: spec3.partial_rounds as i32,
             rp5: spec5.partial_rounds as i32,
+            second: ctx.stream()?,
+            pinned: ctx.pinned(),
             stream,
             max_batch: max_batch.max(1),
             name: format!("cuda:{ordinal} {name}"),
@@ -126,30 +132,57 @@ impl BatchHasher<Fr> for CudaHasher {
         } else {
             (&self.t3, &self.k3, self.rp3)
         };
-        for (ins, outs) in inputs
-            .chunks(self.max_batch * arity)
-            .zip(out.chunks_mut(self.max_batch))
-        {
-            let n = outs.len() as u64;
-            let d_in = self.stream.clone_htod(&limbs(ins)).map_err(dev)?;
-            let mut d_out = self
-                .stream
-                .alloc_zeros::<u64>(outs.len() * 4)
-                .map_err(dev)?;
-            let mut launch = self.stream.launch_builder(&func.func);
-            launch.arg(&d_in).arg(&mut d_out).arg(k).arg(&rp).arg(&n);
-            let cfg = func.config(outs.len() as u32);
-            let span = KernelSpan::start(&self.stream)?;
-            // SAFETY: the kernel's signature is (const Fr*, Fr*, const Fr*, int, u64); `d_in` holds
-            // n·arity elements, `d_out` n elements, `k` the width's whole constant array, `rp` its
-            // partial-round count, and threads with index ≥ n return at once.
-            unsafe { launch.launch(cfg) }.map_err(dev)?;
-            span.finish(&self.stream, &self.clock)?;
-            let host = self.stream.clone_dtoh(&d_out).map_err(dev)?;
-            for (o, l) in outs.iter_mut().zip(host.chunks_exact(4)) {
+        type Pending = (
+            std::ops::Range<usize>,
+            cudarc::driver::PinnedHostSlice<u64>,
+            EndedSpan,
+            CudaSlice<u64>,
+            CudaSlice<u64>,
+        );
+        // Results of a queued chunk, once its stream reaches them.
+        let collect = |(range, pinned, span, _d_in, _d_out): Pending, out: &mut [Fr]| {
+            span.add_to(&self.clock)?;
+            let host = self.pinned.finish_download(pinned)?;
+            for (o, l) in out[range].iter_mut().zip(host.chunks_exact(4)) {
                 let limbs: [u64; 4] = l.try_into().map_err(|_| dev("short result"))?;
                 *o = fr_from_device(limbs, "cuda")?;
             }
+            Ok::<(), AccelError>(())
+        };
+        let mut pending: std::collections::VecDeque<Pending> = Default::default();
+        let chunk = self.max_batch;
+        for (i, ins) in inputs.chunks(chunk * arity).enumerate() {
+            let stream = if i % 2 == 0 {
+                &self.stream
+            } else {
+                &self.second
+            };
+            // Two chunks in flight at most: the one queued on this stream before must be read
+            // before its buffers are reused.
+            if pending.len() == 2
+                && let Some(done) = pending.pop_front()
+            {
+                collect(done, out)?;
+            }
+            let n_out = ins.len() / arity;
+            let n = n_out as u64;
+            let d_in = self.pinned.upload(stream, &limbs(ins))?;
+            let mut d_out = stream.alloc_zeros::<u64>(n_out * 4).map_err(dev)?;
+            let mut launch = stream.launch_builder(&func.func);
+            launch.arg(&d_in).arg(&mut d_out).arg(k).arg(&rp).arg(&n);
+            let cfg = func.config(n_out as u32);
+            let span = KernelSpan::start(stream)?;
+            // SAFETY: the kernel's signature is (const Fr*, Fr*, const Fr*, int, u64); `d_in` holds
+            // n·arity elements, `d_out` n elements, `k` the width's whole constant array (made on
+            // the first stream and read-only), `rp` its partial-round count, and threads with
+            // index ≥ n return at once.
+            unsafe { launch.launch(cfg) }.map_err(dev)?;
+            let span = span.end(stream)?;
+            let pinned = self.pinned.start_download(stream, &d_out)?;
+            pending.push_back((i * chunk..i * chunk + n_out, pinned, span, d_in, d_out));
+        }
+        while let Some(done) = pending.pop_front() {
+            collect(done, out)?;
         }
         Ok(())
     }

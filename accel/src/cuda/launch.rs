@@ -35,7 +35,7 @@ pub fn block_registers(registers: u32, threads: u32) -> u32 {
 }
 
 #[cfg(feature = "cuda")]
-pub use device::{Kernel, KernelSpan};
+pub use device::{EndedSpan, Kernel, KernelSpan};
 
 #[cfg(feature = "cuda")]
 mod device {
@@ -70,10 +70,25 @@ mod device {
         /// Records the end event (after the call's last kernel), waits for it and adds the span
         /// to `clock`.
         pub fn finish(self, stream: &CudaStream, clock: &KernelClock) -> Result<(), AccelError> {
+            self.end(stream)?.add_to(clock)
+        }
+
+        /// Records the end event without waiting (a pipeline reads it later).
+        pub fn end(self, stream: &CudaStream) -> Result<EndedSpan, AccelError> {
             let end = stream
                 .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
                 .map_err(event_error)?;
-            let ms = self.0.elapsed_ms(&end).map_err(event_error)?;
+            Ok(EndedSpan(self.0, end))
+        }
+    }
+
+    /// A span whose end is recorded: [`EndedSpan::add_to`] waits for it.
+    pub struct EndedSpan(CudaEvent, CudaEvent);
+
+    impl EndedSpan {
+        /// Waits for the end event and adds the span to `clock`.
+        pub fn add_to(self, clock: &KernelClock) -> Result<(), AccelError> {
+            let ms = self.0.elapsed_ms(&self.1).map_err(event_error)?;
             clock.add_ms(f64::from(ms));
             Ok(())
         }

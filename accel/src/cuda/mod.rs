@@ -22,6 +22,8 @@ mod ntt;
 pub mod nvrtc;
 #[cfg(not(feature = "cuda"))]
 mod off;
+#[cfg(feature = "cuda")]
+pub mod pinned;
 
 #[cfg(feature = "cuda")]
 pub use context::{DeviceContext, compilations, contexts_opened};

@@ -67,6 +67,7 @@ struct PlanBuffers {
 /// The CUDA MSM backend.
 pub struct CudaMsm {
     stream: Arc<CudaStream>,
+    pinned: Arc<super::pinned::PinnedPool>,
     g1: Kernels,
     g2: Kernels,
     plan: PlanKernels,
@@ -93,6 +94,7 @@ impl CudaMsm {
             g1: Kernels::load(&g1, "", 12)?,
             g2: Kernels::load(&ctx.module("msm_g2.cu")?, "_g2", 24)?,
             stream: ctx.stream()?,
+            pinned: ctx.pinned(),
             window_bits,
             resident: ResidentCache::new(resident_bytes),
             clock: KernelClock::default(),
@@ -148,7 +150,7 @@ impl CudaMsm {
         let shape = MsmShape::new(c)?;
         let (n, nb) = (scalars.len() as u32, shape.total_buckets());
         let limbs: Vec<u64> = scalars.iter().flat_map(|x| x.0).collect();
-        let d_scalars = s.clone_htod(&limbs).map_err(dev)?;
+        let d_scalars = self.pinned.upload(s, &limbs)?;
         let mut counts = s.alloc_zeros::<u32>(nb).map_err(dev)?;
         let (c, windows, buckets, nb32) = (shape.c, shape.windows, shape.buckets, nb as u32);
         let k = &self.plan;
@@ -217,15 +219,15 @@ impl CudaMsm {
         )))
     }
 
-    /// Runs the planned MSM over resident `bases` with group `k`'s kernels; the segment
-    /// results as limbs.
+    /// Queues the planned MSM over resident `bases` with group `k`'s kernels; the buffer that
+    /// receives the segment results.
     fn run(
         &self,
         k: &Kernels,
         shape: MsmShape,
         plan: &PlanBuffers,
         bases: &CudaSlice<u64>,
-    ) -> Result<Vec<u64>, AccelError> {
+    ) -> Result<CudaSlice<u64>, AccelError> {
         let s = &self.stream;
         let (tasks, nbuckets, total) = (
             plan.tasks,
@@ -272,7 +274,7 @@ impl CudaMsm {
         // segment g reads buckets [w·B + s·L, w·B + (s+1)·L) with S·L = B, all below
         // nbuckets = W·B; out holds total = W·S points.
         unsafe { l.launch(k.reduce.config(total)) }.map_err(dev)?;
-        s.clone_dtoh(&out).map_err(dev)
+        Ok(out)
     }
 
     /// Plans, uploads (or reuses) the bases and runs group `k`; the segment results as limbs.
@@ -293,7 +295,7 @@ impl CudaMsm {
         let d_bases = self.resident.get_or_upload(id, bases, bytes, upload)?;
         let out = self.run(k, shape, &plan, &d_bases)?;
         span.finish(s, &self.clock)?;
-        Ok(Some((shape, out)))
+        Ok(Some((shape, self.pinned.download(s, &out)?)))
     }
 }
 
@@ -309,7 +311,7 @@ impl MsmBackend for CudaMsm {
         id: Option<BasesId>,
     ) -> Result<G1Projective, AccelError> {
         let s = &self.stream;
-        let upload = || s.clone_htod(&bases_limbs(bases)).map_err(dev);
+        let upload = || self.pinned.upload(s, &bases_limbs(bases));
         let Some((shape, host)) = self.msm_limbs(&self.g1, bases, scalars, id, upload)? else {
             return Ok(G1Projective::default());
         };
@@ -331,7 +333,7 @@ impl MsmBackend for CudaMsm {
         id: Option<BasesId>,
     ) -> Result<G2Projective, AccelError> {
         let s = &self.stream;
-        let upload = || s.clone_htod(&bases_limbs_g2(bases)).map_err(dev);
+        let upload = || self.pinned.upload(s, &bases_limbs_g2(bases));
         let Some((shape, host)) = self.msm_limbs(&self.g2, bases, scalars, id, upload)? else {
             return Ok(G2Projective::default());
         };

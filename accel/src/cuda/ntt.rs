@@ -36,6 +36,7 @@ const POST: u32 = 4;
 /// The CUDA NTT backend.
 pub struct CudaNtt {
     stream: Arc<CudaStream>,
+    pinned: Arc<super::pinned::PinnedPool>,
     pass: Kernel,
     plans: Mutex<HashMap<(usize, NttKind), Arc<DevicePlan>>>,
     clock: KernelClock,
@@ -49,6 +50,7 @@ impl CudaNtt {
         Ok(Self {
             pass: Kernel::load(&module, "ntt_pass")?,
             stream: ctx.stream()?,
+            pinned: ctx.pinned(),
             plans: Mutex::default(),
             clock: KernelClock::default(),
         })
@@ -88,7 +90,7 @@ impl NttBackend for CudaNtt {
         let plan = self.plan(data.len(), kind)?;
         let log_n = data.len().trailing_zeros();
         let passes = ntt_passes(log_n, super::NTT_MAX_K);
-        let src = self.stream.clone_htod(&limbs(data)).map_err(dev)?;
+        let src = self.pinned.upload(&self.stream, &limbs(data))?;
         let mut d = self
             .stream
             .alloc_zeros::<u64>(4 * data.len())
@@ -125,7 +127,7 @@ impl NttBackend for CudaNtt {
             unsafe { l.launch(self.pass.config_blocks(groups, 1 << (k - 1))) }.map_err(dev)?;
         }
         span.finish(&self.stream, &self.clock)?;
-        let host = self.stream.clone_dtoh(&d).map_err(dev)?;
+        let host = self.pinned.download(&self.stream, &d)?;
         for (x, l) in data.iter_mut().zip(host.chunks_exact(4)) {
             let limbs: [u64; 4] = l.try_into().map_err(|_| dev("short result"))?;
             *x = fr_from_device(limbs, "cuda")?;
