@@ -280,8 +280,11 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
         Err(e) => eprintln!("cuda ntt: unavailable ({e})"),
     }
     match rustorium::accel::wgpu::WgpuMsm::new(allow_software, 0, u64::MAX) {
-        Ok(m) => msms.push(("wgpu".into(), Arc::new(m))),
+        Ok(m) => msms.push(("wgpu (device plan)".into(), Arc::new(m))),
         Err(e) => eprintln!("wgpu msm: unavailable ({e})"),
+    }
+    if let Ok(m) = rustorium::accel::wgpu::WgpuMsm::new(allow_software, 0, u64::MAX) {
+        msms.push(("wgpu (host plan)".into(), Arc::new(m.with_host_plan())));
     }
     match rustorium::accel::wgpu::WgpuNtt::new(allow_software) {
         Ok(n) => ntts.push(("wgpu".into(), Arc::new(n))),

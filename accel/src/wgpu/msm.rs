@@ -1,18 +1,31 @@
 //! G1 MSM on wgpu (`kernels/wgsl/msm.wgsl` over `field.wgsl` instantiated for Fq): the same plan
-//! and kernels as the CUDA backend (`accel::msm`), run as three compute passes in one command
-//! buffer. Bases stay on the device between calls with the same [`BasesId`], bounded in bytes.
+//! and kernels as the CUDA backend (`accel::msm`). The plan is built on the device by default
+//! (`msm_plan.wgsl`: digits, a counting sort by bucket, task offsets — the CUDA plan kernels in
+//! WGSL), submitted with the task count read back, then the three MSM kernels run as compute
+//! passes in one command buffer. [`WgpuMsm::with_host_plan`] plans on the host instead. Bases
+//! stay on the device between calls with the same [`BasesId`], bounded in bytes.
 
 use wgpu::util::DeviceExt;
 
 use super::{PassTimer, build_pipelines, dev, fq_field, open_device, read_back, scoped};
 use crate::msm::{
-    BasesId, MsmPlan, ResidentCache, bases_limbs, checked_result, jacobian_from_device,
-    plan_for_device,
+    BasesId, MsmPlan, MsmShape, ResidentCache, bases_limbs, checked_result, default_window_bits,
+    jacobian_from_device,
 };
 use crate::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
 
 const MSM: &str = include_str!("../../kernels/wgsl/msm.wgsl");
+const PLAN: &str = include_str!("../../kernels/wgsl/msm_plan.wgsl");
 const WORKGROUP: u32 = 64;
+
+/// A plan in device memory (u32 offsets: WGSL has no 64-bit integers).
+struct Plan {
+    shape: MsmShape,
+    entries: wgpu::Buffer,
+    offsets: wgpu::Buffer,
+    bucket_tasks: wgpu::Buffer,
+    tasks: u32,
+}
 
 /// MSMs on a wgpu device.
 pub struct WgpuMsm {
@@ -22,6 +35,10 @@ pub struct WgpuMsm {
     accumulate: wgpu::ComputePipeline,
     combine: wgpu::ComputePipeline,
     reduce: wgpu::ComputePipeline,
+    plan_layout: wgpu::BindGroupLayout,
+    /// count, scan, scatter, tasks (`msm_plan.wgsl`).
+    plan_kernels: [wgpu::ComputePipeline; 4],
+    plan_on_device: bool,
     window_bits: u32,
     max_threads: u32,
     max_binding: u64,
@@ -53,8 +70,21 @@ impl WgpuMsm {
             (Some(r), Some(c), Some(a)) => (r, c, a),
             _ => return Err(dev("pipeline missing")),
         };
+        let (plan_layout, k) = build_pipelines(
+            &device,
+            "msm_plan.wgsl",
+            "",
+            PLAN,
+            &[ro, rw, rw, rw, rw, rw, rw, Uniform],
+            &["plan_count", "plan_scan", "plan_scatter", "plan_tasks"],
+        )?;
+        let plan_kernels: [wgpu::ComputePipeline; 4] =
+            k.try_into().map_err(|_| dev("plan pipeline missing"))?;
         let limits = device.limits();
         Ok(Self {
+            plan_layout,
+            plan_kernels,
+            plan_on_device: true,
             max_threads: limits.max_compute_workgroups_per_dimension * WORKGROUP,
             max_binding: limits.max_storage_buffer_binding_size,
             device,
@@ -98,11 +128,173 @@ impl WgpuMsm {
         })
     }
 
-    /// Uploads (or reuses) the bases and the plan, records the three kernels and submits; the
+    /// The same backend planning on the host (`MsmPlan`) instead of the device.
+    pub fn with_host_plan(mut self) -> Self {
+        self.plan_on_device = false;
+        self
+    }
+
+    /// A device buffer of `words` u32 (at least one), zeroed, for the plan kernels.
+    fn words(&self, label: &str, words: usize, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (words.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE | extra,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// `(offset, count)` dispatches covering `total` threads, at most `max_threads` each.
+    fn chunks(&self, total: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0..total)
+            .step_by(self.max_threads.max(1) as usize)
+            .map(move |o| (o, (total - o).min(self.max_threads)))
+    }
+
+    /// Builds the plan on the device: the four plan kernels in one submission, then the task
+    /// count read back (the one number the host needs: it sizes the partial sums).
+    fn device_plan(&self, scalars: &[ScalarBigInt], shape: MsmShape) -> Result<Plan, AccelError> {
+        use wgpu::BufferUsages as U;
+        let d = &self.device;
+        let n = scalars.len() as u32;
+        let nb = shape.total_buckets() as u32;
+        let words: Vec<u32> = scalars
+            .iter()
+            .flat_map(|s| s.0)
+            .flat_map(|l| [l as u32, (l >> 32) as u32])
+            .collect();
+        let scalars_buf = self.storage("scalars", &words);
+        let counts = self.words("counts", nb as usize, U::empty());
+        let entry_start = self.words("entry_start", nb as usize + 1, U::COPY_SRC);
+        let bucket_tasks = self.words("bucket_tasks", nb as usize + 1, U::COPY_SRC);
+        let cursor = self.words("cursor", nb as usize + 1, U::COPY_DST);
+        let entries = self.words("entries", (n * shape.windows) as usize, U::empty());
+        // At most one task per 32 entries plus a partial one per bucket, plus the end.
+        let max_tasks = (n * shape.windows) / 32 + nb + 1;
+        let task_offsets = self.words("task_offsets", max_tasks as usize, U::empty());
+        let staging = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("task count"),
+            size: 4,
+            usage: U::MAP_READ | U::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let buffers = [
+            &scalars_buf,
+            &counts,
+            &entry_start,
+            &bucket_tasks,
+            &cursor,
+            &entries,
+            &task_offsets,
+        ];
+        let group = |count: u32, offset: u32| {
+            let params = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("plan params"),
+                contents: bytemuck::cast_slice(&[
+                    count,
+                    offset,
+                    n,
+                    shape.c,
+                    shape.windows,
+                    shape.buckets,
+                    nb,
+                    0,
+                ]),
+                usage: U::UNIFORM,
+            });
+            let mut entries: Vec<wgpu::BindGroupEntry> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect();
+            entries.push(wgpu::BindGroupEntry {
+                binding: 7,
+                resource: params.as_entire_binding(),
+            });
+            d.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("msm plan"),
+                layout: &self.plan_layout,
+                entries: &entries,
+            })
+        };
+        let [count, scan, scatter, tasks] = &self.plan_kernels;
+        let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("msm plan"),
+        });
+        let timer = PassTimer::new(d, &self.queue);
+        // (pipeline, bind group, workgroups), with a copy of entry_start into cursor before
+        // the scatter.
+        let mut first: Vec<(&wgpu::ComputePipeline, wgpu::BindGroup, u32)> = Vec::new();
+        for (o, c) in self.chunks(n) {
+            first.push((count, group(c, o), c.div_ceil(WORKGROUP)));
+        }
+        first.push((scan, group(1, 0), 1));
+        let mut second: Vec<(&wgpu::ComputePipeline, wgpu::BindGroup, u32)> = Vec::new();
+        for (o, c) in self.chunks(n) {
+            second.push((scatter, group(c, o), c.div_ceil(WORKGROUP)));
+        }
+        for (o, c) in self.chunks(nb) {
+            second.push((tasks, group(c, o), c.div_ceil(WORKGROUP)));
+        }
+        let total = first.len() + second.len();
+        for (i, (pipeline, bind, groups)) in first.iter().chain(second.iter()).enumerate() {
+            if i == first.len() {
+                enc.copy_buffer_to_buffer(&entry_start, 0, &cursor, 0, u64::from(nb + 1) * 4);
+            }
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("msm plan"),
+                timestamp_writes: PassTimer::writes(timer.as_ref(), i, total),
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(*groups, 1, 1);
+        }
+        if let Some(t) = &timer {
+            t.resolve(&mut enc);
+        }
+        enc.copy_buffer_to_buffer(&bucket_tasks, u64::from(nb) * 4, &staging, 0, 4);
+        self.queue.submit([enc.finish()]);
+        let tasks = read_back(d, &staging)?
+            .first()
+            .copied()
+            .ok_or_else(|| dev("no task count"))?;
+        if let Some(t) = timer {
+            t.finish(d, &self.clock)?;
+        }
+        if tasks >= max_tasks {
+            return Err(dev(format!(
+                "plan of {tasks} tasks past its bound {max_tasks}"
+            )));
+        }
+        Ok(Plan {
+            shape,
+            entries,
+            offsets: task_offsets,
+            bucket_tasks,
+            tasks,
+        })
+    }
+
+    /// The plan on the host, uploaded.
+    fn host_plan(&self, scalars: &[ScalarBigInt], c: u32) -> Result<Plan, AccelError> {
+        let plan = MsmPlan::new(scalars, c)?;
+        Ok(Plan {
+            shape: plan.shape(),
+            entries: self.storage("entries", &plan.entries),
+            offsets: self.storage("task_offsets", &plan.task_offsets_u32()?),
+            bucket_tasks: self.storage("bucket_tasks", &plan.bucket_tasks),
+            tasks: plan.tasks() as u32,
+        })
+    }
+
+    /// Uploads (or reuses) the bases, records the three kernels over `plan` and submits; the
     /// returned staging buffer receives the segment results, the timer the kernels' device time.
     fn run(
         &self,
-        plan: &MsmPlan,
+        plan: &Plan,
         bases: &[G1Affine],
         id: Option<BasesId>,
     ) -> Result<(wgpu::Buffer, Option<PassTimer>), AccelError> {
@@ -112,13 +304,12 @@ impl WgpuMsm {
                 let limbs = bases_limbs(bases);
                 Ok(self.storage("bases", bytemuck::cast_slice(&limbs)))
             })?;
-        let entries = self.storage("entries", &plan.entries);
-        let offsets = self.storage("task_offsets", &plan.task_offsets_u32()?);
-        let bucket_tasks = self.storage("bucket_tasks", &plan.bucket_tasks);
-        let partial = self.scratch("partial", plan.tasks());
-        let buckets = self.scratch("buckets", plan.total_buckets());
-        let out = self.scratch("segments", plan.total_segments());
-        let out_size = (plan.total_segments() * 96) as u64;
+        let (entries, offsets, bucket_tasks) = (&plan.entries, &plan.offsets, &plan.bucket_tasks);
+        let shape = plan.shape;
+        let partial = self.scratch("partial", plan.tasks as usize);
+        let buckets = self.scratch("buckets", shape.total_buckets());
+        let out = self.scratch("segments", shape.total_segments());
+        let out_size = (shape.total_segments() * 96) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("staging"),
             size: out_size,
@@ -127,9 +318,9 @@ impl WgpuMsm {
         });
         let bind = |params: &wgpu::Buffer| {
             let bufs = [
-                &entries,
-                &offsets,
-                &bucket_tasks,
+                entries,
+                offsets,
+                bucket_tasks,
                 bases_buf.as_ref(),
                 &partial,
                 &buckets,
@@ -153,9 +344,9 @@ impl WgpuMsm {
         // Each kernel over its thread count, in dispatches of at most `max_threads`.
         let mut passes = Vec::new();
         for (pipeline, count) in [
-            (&self.accumulate, plan.tasks() as u32),
-            (&self.combine, plan.total_buckets() as u32),
-            (&self.reduce, plan.total_segments() as u32),
+            (&self.accumulate, plan.tasks),
+            (&self.combine, shape.total_buckets() as u32),
+            (&self.reduce, shape.total_segments() as u32),
         ] {
             let mut offset = 0u32;
             while offset < count {
@@ -167,9 +358,9 @@ impl WgpuMsm {
                         contents: bytemuck::cast_slice(&[
                             n,
                             offset,
-                            plan.buckets,
-                            plan.segments,
-                            plan.seg_len,
+                            shape.buckets,
+                            shape.segments,
+                            shape.seg_len,
                             0,
                             0,
                             0,
@@ -213,14 +404,29 @@ impl MsmBackend for WgpuMsm {
         scalars: &[ScalarBigInt],
         id: Option<BasesId>,
     ) -> Result<G1Projective, AccelError> {
-        let Some(plan) = plan_for_device(bases, scalars, self.window_bits)? else {
+        if bases.len() != scalars.len() {
+            return Err(AccelError::Length(format!(
+                "{} bases, {} scalars",
+                bases.len(),
+                scalars.len()
+            )));
+        }
+        if bases.is_empty() {
             return Ok(G1Projective::default());
+        }
+        let c = match self.window_bits {
+            0 => default_window_bits(bases.len()),
+            c => c,
         };
+        let shape = MsmShape::new(c)?;
+        // The largest buffers: bases, entries (at most n·W; the device plan allocates that
+        // bound), partial sums (at most one task per 32 entries plus one per bucket), buckets.
+        let entries = bases.len() as u64 * u64::from(shape.windows);
         let largest = [
             bases.len() as u64 * 64,
-            plan.entries.len() as u64 * 4,
-            plan.tasks() as u64 * 96,
-            plan.total_buckets() as u64 * 96,
+            entries * 4,
+            (entries / 32 + shape.total_buckets() as u64 + 1) * 96,
+            shape.total_buckets() as u64 * 96,
         ];
         if largest.iter().any(|b| *b > self.max_binding) {
             return Err(AccelError::Length(format!(
@@ -229,6 +435,14 @@ impl MsmBackend for WgpuMsm {
                 self.max_binding
             )));
         }
+        let plan = scoped(&self.device, || {
+            if self.plan_on_device {
+                self.device_plan(scalars, shape)
+            } else {
+                self.host_plan(scalars, c)
+            }
+        })
+        .and_then(|r| r)?;
         let (staging, timer) = scoped(&self.device, || self.run(&plan, bases, id))
             .and_then(|r| r)
             .inspect_err(|_| self.resident.forget(id))?;
@@ -244,7 +458,7 @@ impl MsmBackend for WgpuMsm {
             .chunks_exact(12)
             .map(|l| jacobian_from_device(l, "wgpu"))
             .collect::<Result<Vec<_>, _>>()?;
-        checked_result(plan.finish(&segs)?, "wgpu")
+        checked_result(shape.finish(&segs)?, "wgpu")
     }
 
     fn kernel_time(&self) -> Option<std::time::Duration> {
@@ -270,14 +484,18 @@ mod tests {
         }
     }
 
+    /// Both plan paths (device, host) against arkworks on every edge case.
     #[test]
     fn wgpu_msm_equals_arkworks_on_random_and_edge_cases() {
         let Some(gpu) = backend(0) else { return };
+        let host_planned = backend(0).expect("second backend").with_host_plan();
         for n in [1usize, 70] {
             for (name, bases, scalars) in crate::msm::edge_case_inputs(n, 5) {
                 let want = G1Projective::msm_bigint(&bases, &scalars);
                 let got = gpu.msm_g1(&bases, &scalars, None).expect("msm");
-                assert_eq!(got, want, "{name}, n = {n}");
+                assert_eq!(got, want, "device plan: {name}, n = {n}");
+                let got = host_planned.msm_g1(&bases, &scalars, None).expect("msm");
+                assert_eq!(got, want, "host plan: {name}, n = {n}");
             }
         }
         // A skewed MSM whose bucket is split into several tasks, and a wider window.
@@ -287,6 +505,7 @@ mod tests {
             .collect();
         let want = G1Projective::msm_bigint(&bases, &ones);
         assert_eq!(gpu.msm_g1(&bases, &ones, None).expect("msm"), want);
+        assert_eq!(host_planned.msm_g1(&bases, &ones, None).expect("msm"), want);
         assert!(matches!(
             gpu.msm_g1(&bases[..2], &ones[..1], None),
             Err(AccelError::Length(_))
