@@ -137,6 +137,12 @@ pub trait Ingest: Send + Sync + 'static {
     /// Decodes and admits one encoded signed transfer; returns it when admitted.
     fn submit_encoded(&self, bytes: &[u8]) -> Result<SignedTransfer, Self::Error>;
 
+    /// Decodes and admits several, one result each, in order. The node overrides it to make the
+    /// accepted ones durable with one commit; the default submits them one by one.
+    fn submit_batch(&self, frames: &[Vec<u8>]) -> Vec<Result<SignedTransfer, Self::Error>> {
+        frames.iter().map(|f| self.submit_encoded(f)).collect()
+    }
+
     /// Counts a frame the server refused before any transfer was decoded.
     fn malformed_frame(&self);
 }
@@ -182,39 +188,53 @@ async fn serve_stream<I: Ingest>(
     let mut decoder = Decoder::new();
     let mut buf = vec![0u8; 8192];
     loop {
+        // Every frame decoded so far goes to the node as one batch (one durable commit for all),
+        // answered in order; a bad frame ends the stream after the batch before it is answered.
+        let mut batch = Vec::new();
+        let mut bad = None;
         loop {
-            let frame = match decoder.next_frame() {
-                Ok(Some(f)) => f,
+            match decoder.next_frame() {
+                Ok(Some(f)) if f.kind == Kind::Submit => batch.push(f.payload),
+                Ok(Some(f)) => {
+                    let msg = format!("unexpected frame kind {:?}", f.kind);
+                    bad = Some((msg.clone(), QuicError::Server(msg)));
+                    break;
+                }
                 Ok(None) => break,
                 Err(e) => {
-                    send_error(&mut send, node.as_ref(), e.to_string()).await;
-                    return Err(e.into());
+                    bad = Some((e.to_string(), e.into()));
+                    break;
                 }
-            };
-            if frame.kind != Kind::Submit {
-                let msg = format!("unexpected frame kind {:?}", frame.kind);
-                send_error(&mut send, node.as_ref(), msg.clone()).await;
-                return Err(QuicError::Server(msg));
             }
+        }
+        if !batch.is_empty() {
             let n = node.clone();
-            let result = tokio::task::spawn_blocking(move || n.submit_encoded(&frame.payload))
+            let results = tokio::task::spawn_blocking(move || n.submit_batch(&batch))
                 .await
                 .map_err(|e| QuicError::Stream(e.to_string()))?;
-            let answer = match result {
-                Ok(tx) => SubmitResult {
-                    accepted: true,
-                    tx_id: to_bytes_le(&tx.tx.message()),
-                    reason: String::new(),
-                },
-                Err(e) => SubmitResult {
-                    accepted: false,
-                    tx_id: [0; 32],
-                    reason: e.to_string(),
-                },
-            };
-            send.write_all(&answer.to_frame().encode())
+            let mut out = Vec::new();
+            for result in results {
+                let answer = match result {
+                    Ok(tx) => SubmitResult {
+                        accepted: true,
+                        tx_id: to_bytes_le(&tx.tx.message()),
+                        reason: String::new(),
+                    },
+                    Err(e) => SubmitResult {
+                        accepted: false,
+                        tx_id: [0; 32],
+                        reason: e.to_string(),
+                    },
+                };
+                out.extend_from_slice(&answer.to_frame().encode());
+            }
+            send.write_all(&out)
                 .await
                 .map_err(|e| QuicError::Stream(e.to_string()))?;
+        }
+        if let Some((msg, e)) = bad {
+            send_error(&mut send, node.as_ref(), msg).await;
+            return Err(e);
         }
         match recv
             .read(&mut buf)

@@ -15,6 +15,7 @@ pub mod builtin;
 pub mod chain;
 mod config;
 pub mod devnet;
+pub mod intake;
 pub mod light;
 pub mod mempool;
 pub mod metrics;
@@ -139,6 +140,8 @@ pub struct Node {
     keys: Option<KeyPair>,
     metrics: Metrics,
     mempool: Mutex<Mempool>,
+    /// Accepted transfers not yet in a block, durable before their acknowledgement.
+    intake: intake::Intake,
     prover: Prover,
     hook: Mutex<Option<Arc<dyn AdmissionHook>>>,
     queue: Mutex<Option<Sender<u64>>>,
@@ -285,6 +288,7 @@ impl Node {
         let admission = load_admission(&config, backends.profile.as_ref(), &metrics)?;
         let node = Arc::new(Self {
             mempool: Mutex::new(Mempool::new(config.mempool.into())),
+            intake: intake::Intake::default(),
             prover: backends.prover,
             hook: Mutex::new(None),
             config,
@@ -303,6 +307,7 @@ impl Node {
             head: tokio::sync::watch::Sender::new(ChainHead::default()),
             wake: Wake::default(),
         });
+        node.replay_intake()?;
         let latest = node.store.reader()?.latest_version()?.unwrap_or(0);
         let proven = chain::proven_height(&node.store)?;
         node.set_head(|h| {
@@ -448,31 +453,61 @@ impl Node {
         self.mempool.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// Checks a transfer against the latest state and admits it to the mempool.
+    /// Checks a transfer against the latest state, admits it to the mempool and makes it durable
+    /// (the intake table, group-committed): when this returns `Ok`, the transfer survives a crash.
     pub fn submit(&self, tx: SignedTransfer) -> Result<(), SubmitError> {
-        let result = self.admit(tx.clone());
-        match &result {
-            Ok(()) => {
-                self.metrics.tx_accepted.fetch_add(1, Ordering::Relaxed);
-                self.wake.notify();
-                self.gossip(&tx);
+        self.submit_many(vec![Ok(tx)]).remove(0).map(|_| ())
+    }
+
+    /// [`Node::submit`] for several transfers (decoded, or why not), answered in order: each is
+    /// admitted, then the admitted ones are made durable together (one group commit), then
+    /// acknowledged. If that commit fails, none of them is accepted (they leave the pool).
+    pub fn submit_many(
+        &self,
+        txs: Vec<Result<SignedTransfer, SubmitError>>,
+    ) -> Vec<Result<SignedTransfer, SubmitError>> {
+        let mut results: Vec<Result<SignedTransfer, SubmitError>> = txs
+            .into_iter()
+            .map(|t| t.and_then(|tx| self.admit(tx.clone()).map(|()| tx)))
+            .collect();
+        let admitted: Vec<&SignedTransfer> =
+            results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        if let Err(e) = self
+            .intake
+            .put_many(self.store.database(), admitted.iter().copied())
+        {
+            // Not durable, so not accepted: take them back out of the pool.
+            let back: Vec<SignedTransfer> = admitted.into_iter().cloned().collect();
+            self.mempool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove_committed(&back);
+            let reason = e.to_string();
+            for r in results.iter_mut().filter(|r| r.is_ok()) {
+                *r = Err(SubmitError::Store(StoreError::Io(format!(
+                    "not made durable: {reason}"
+                ))));
             }
-            Err(e) => self.metrics.reject(e.reason()),
         }
-        result
+        for r in &results {
+            match r {
+                Ok(tx) => {
+                    self.metrics.tx_accepted.fetch_add(1, Ordering::Relaxed);
+                    self.gossip(tx);
+                }
+                Err(e) => self.metrics.reject(e.reason()),
+            }
+        }
+        if results.iter().any(Result::is_ok) {
+            self.wake.notify();
+        }
+        results
     }
 
     /// Decodes and submits.
     pub fn submit_bytes(&self, bytes: &[u8]) -> Result<SignedTransfer, SubmitError> {
-        let tx = match SignedTransfer::decode(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                self.metrics.reject("malformed");
-                return Err(e.into());
-            }
-        };
-        self.submit(tx.clone())?;
-        Ok(tx)
+        self.submit_many(vec![SignedTransfer::decode(bytes).map_err(Into::into)])
+            .remove(0)
     }
 
     fn admit(&self, tx: SignedTransfer) -> Result<(), SubmitError> {
@@ -565,7 +600,10 @@ impl Node {
                 return Err(TxError::TreeFull.into());
             }
         }
-        pool.insert(tx, sender.nonce)?;
+        if let mempool::Admitted::Evicted(s, n) = pool.insert(tx, sender.nonce)? {
+            // The pool's own policy dropped that one: its intake row goes too.
+            self.intake.forget_later([(s, n)]);
+        }
         if low {
             pool.mark_low(from, nonce);
         }
@@ -574,6 +612,47 @@ impl Node {
         self.metrics
             .mempool_size
             .store(pool.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Puts the transfers the last run accepted but did not put in a block back into the mempool
+    /// (the intake table, see [`intake`]): each goes through admission again, so one a block
+    /// already applied is refused as stale and its row dropped, like any row that no longer
+    /// passes. Runs before the node serves anything.
+    fn replay_intake(&self) -> Result<(), NodeError> {
+        let db = self.store.database();
+        let rows = intake::rows(db)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (mut replayed, mut dropped) = (0u64, 0u64);
+        let mut gone = Vec::new();
+        for (key, tx) in rows {
+            match tx
+                .map_err(|e| e.to_string())
+                .and_then(|tx| self.admit(tx).map_err(|e| e.to_string()))
+            {
+                Ok(()) => replayed += 1,
+                Err(reason) => {
+                    tracing::debug!(from = key.0, nonce = key.1, %reason, "intake row dropped at replay");
+                    dropped += 1;
+                    gone.push(key);
+                }
+            }
+        }
+        self.intake.forget_later(gone);
+        self.intake.flush(db)?;
+        self.metrics
+            .intake_replayed
+            .fetch_add(replayed, Ordering::Relaxed);
+        self.metrics
+            .intake_dropped
+            .fetch_add(dropped, Ordering::Relaxed);
+        tracing::info!(
+            replayed,
+            dropped,
+            "accepted transfers replayed from the intake table"
+        );
         Ok(())
     }
 
@@ -599,6 +678,7 @@ impl Node {
             // and logged, and cost nothing but this check.
             let mut pool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
             pool.remove_committed(&txs);
+            self.intake.forget_later(txs.iter().map(intake::key));
             self.metrics
                 .mempool_size
                 .store(pool.len() as u64, Ordering::Relaxed);
@@ -620,6 +700,7 @@ impl Node {
                 root,
             );
             chain::put_block(txn, &block)?;
+            intake::forget_in(txn, &txs)?;
             record = Some(block);
             Ok(())
         })?;
@@ -810,6 +891,15 @@ impl crate::net::quic::Ingest for Node {
 
     fn submit_encoded(&self, bytes: &[u8]) -> Result<SignedTransfer, SubmitError> {
         self.submit_bytes(bytes)
+    }
+
+    fn submit_batch(&self, frames: &[Vec<u8>]) -> Vec<Result<SignedTransfer, SubmitError>> {
+        self.submit_many(
+            frames
+                .iter()
+                .map(|f| SignedTransfer::decode(f).map_err(Into::into))
+                .collect(),
+        )
     }
 
     fn malformed_frame(&self) {

@@ -32,6 +32,10 @@ pub struct Metrics {
     pub committed_height: AtomicU64,
     /// Latest proven height.
     pub proven_height: AtomicU64,
+    /// Accepted transfers put back into the mempool from the intake table at start.
+    pub intake_replayed: AtomicU64,
+    /// Intake rows dropped at start (already applied, or no longer valid).
+    pub intake_dropped: AtomicU64,
     /// GPU jobs that failed and were retried on the CPU (shared with the fallback wrappers).
     pub gpu_fallbacks: std::sync::Arc<AtomicU64>,
     /// Proofs that failed.
@@ -308,6 +312,20 @@ impl Metrics {
                 );
             }
         }
+        g(
+            &mut out,
+            "rustorium_intake_replayed_total",
+            "counter",
+            "Accepted transfers put back into the mempool from the intake table at start.",
+            l(&self.intake_replayed),
+        );
+        g(
+            &mut out,
+            "rustorium_intake_dropped_total",
+            "counter",
+            "Intake rows dropped at start: already applied, or no longer valid.",
+            l(&self.intake_dropped),
+        );
         g(
             &mut out,
             "rustorium_gpu_fallbacks_total",

@@ -342,6 +342,7 @@ impl Node {
                 root,
             );
             chain::put_block(txn, &b)?;
+            crate::intake::forget_in(txn, &txs)?;
             cstore::record_decided(txn, v, cert).map_err(|e| match e {
                 ConsensusStoreError::Db(e) => StoreError::Db(e),
                 e => StoreError::Corrupt(e.to_string()),
