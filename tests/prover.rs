@@ -708,3 +708,84 @@ fn a_failed_gpu_proof_job_is_retried_on_the_cpu_and_counted() {
     ));
     assert_eq!(counter.load(Ordering::Relaxed), 1);
 }
+
+/// A proving job (what a fleet worker gets: the block's witness, shape and key, docs/protocol.md)
+/// survives its encoding exactly, and the circuit and proof made from the decoded job are the
+/// block's; malformed jobs are refused with a typed error, never a panic.
+#[test]
+fn proving_jobs_round_trip_prove_and_refuse_malformed_bytes() {
+    use rustorium::prover::{JobError, ProvingJob};
+    let (witness, producer) = rustorium_testkit::demo_witness(SHAPE).expect("witness");
+    let job = ProvingJob {
+        height: 1,
+        producer,
+        shape: SHAPE,
+        vk_hash: rustorium::prover::vk_hash(&keys().pk.vk),
+        witness,
+    };
+    let bytes = job.encode().expect("encode");
+    let back = ProvingJob::decode(&bytes).expect("decode");
+    assert_eq!(back, job);
+    back.witness.check().expect("the decoded witness holds");
+    let circuit = BlockCircuit::from_witness(&back.witness, back.producer, back.height, back.shape)
+        .expect("circuit");
+    let original = BlockCircuit::from_witness(&job.witness, producer, 1, SHAPE).expect("circuit");
+    assert_eq!(circuit.public_inputs(), original.public_inputs());
+    let mut rng = ChaCha20Rng::seed_from_u64(31);
+    let (proof, _) = keys()
+        .prove(&Prover::cpu(), circuit, &mut rng)
+        .expect("prove");
+    assert!(verify(&keys().pk.vk, &proof, &original.public_inputs()));
+
+    // Every truncation and a trailing byte.
+    for cut in 0..bytes.len() {
+        assert!(ProvingJob::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(ProvingJob::decode(&long), Err(JobError::Trailing(1)));
+    // Version, bounds, values.
+    let mut v = bytes.clone();
+    v[4] = 2;
+    assert_eq!(ProvingJob::decode(&v), Err(JobError::Version));
+    let at_count = 4 + 1 + 8 + 8 + 1 + 2 + 32 + 8 + 32 + 32;
+    let mut many = bytes.clone();
+    many[at_count..at_count + 2].copy_from_slice(&3u16.to_le_bytes());
+    assert!(matches!(
+        ProvingJob::decode(&many),
+        Err(JobError::Bounds(_))
+    ));
+    let mut depth = bytes.clone();
+    depth[4 + 1 + 8 + 8] = 0;
+    assert!(matches!(
+        ProvingJob::decode(&depth),
+        Err(JobError::Bounds(_))
+    ));
+    let at_root = at_count - 64;
+    let mut root = bytes.clone();
+    root[at_root..at_root + 32].fill(0xff);
+    assert!(matches!(
+        ProvingJob::decode(&root),
+        Err(JobError::Value("old root", _))
+    ));
+    // The first transfer's sender update: its flag must be 0 or 1.
+    let tx_len = u16::from_le_bytes([bytes[at_count + 2], bytes[at_count + 3]]) as usize;
+    let at_flag = at_count + 4 + tx_len + 8;
+    let mut flag = bytes.clone();
+    flag[at_flag] = 7;
+    assert!(matches!(
+        ProvingJob::decode(&flag),
+        Err(JobError::Value("update flag", _))
+    ));
+    // An account whose key is off the curve.
+    let mut key = bytes.clone();
+    key[at_flag + 1] ^= 1;
+    assert!(matches!(
+        ProvingJob::decode(&key),
+        Err(JobError::Value("old account", _))
+    ));
+    // A witness that does not fit its shape is not encoded.
+    let mut wrong = job.clone();
+    wrong.shape.depth += 1;
+    assert!(matches!(wrong.encode(), Err(JobError::Encode(_))));
+}

@@ -8,9 +8,11 @@
 //! domain of size `≥ constraints + public inputs` (inputs copied into the extra rows of `A`),
 //! `h = (A·B − C) / Z` computed on the coset `g·⟨ω⟩` with seven NTTs.
 
+pub mod job;
 mod keys;
 mod snarkjs;
 
+pub use job::{JobError, ProvingJob};
 pub use keys::{
     KeyError, KeyPair, VkHash, dev_setup, load_proving_key, load_verifying_key,
     parse_verifying_key, save_keys, verifying_key_file, vk_hash,

@@ -144,6 +144,16 @@ pub enum DemoBlockError {
 pub fn demo_block(
     shape: rustorium_circuits::block::CircuitShape,
 ) -> Result<rustorium_circuits::block::BlockCircuit, DemoBlockError> {
+    let (w, producer) = demo_witness(shape)?;
+    Ok(rustorium_circuits::block::BlockCircuit::from_witness(
+        &w, producer, 1, shape,
+    )?)
+}
+
+/// The witness of [`demo_block`]'s block (height 1), and its producer.
+pub fn demo_witness(
+    shape: rustorium_circuits::block::CircuitShape,
+) -> Result<(rustorium_circuits::witness::BlockWitness, u64), DemoBlockError> {
     let mut genesis = rustorium_state::Genesis::parse(DEVNET_GENESIS, "devnet genesis")?;
     genesis.depth = shape.depth;
     const PRODUCER: u64 = 3;
@@ -175,7 +185,5 @@ pub fn demo_block(
     let w = block
         .witness
         .ok_or_else(|| DemoBlockError::Rejected("no witness".into()))?;
-    Ok(rustorium_circuits::block::BlockCircuit::from_witness(
-        &w, PRODUCER, 1, shape,
-    )?)
+    Ok((w, PRODUCER))
 }
