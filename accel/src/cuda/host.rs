@@ -288,35 +288,64 @@ pub fn msm<C: HostCurve>(
         return Err(crate::AccelError::Length("length mismatch".into()));
     }
     let plan = MsmPlan::new(scalars, c)?;
+    run_host_msm(
+        plan.shape(),
+        &plan.entries,
+        &plan.task_offsets,
+        &plan.bucket_tasks,
+        bases,
+    )
+}
+
+/// The three MSM kernels of `msm.cuh` through the host build over a plan (host- or
+/// device-built), then the host finish.
+fn run_host_msm<C: HostCurve>(
+    shape: crate::msm::MsmShape,
+    entries: &[u32],
+    task_offsets: &[u64],
+    bucket_tasks: &[u32],
+    bases: &[Affine<C>],
+) -> Result<Jacobian<C>, crate::AccelError> {
     let b = base_limbs(bases);
     let point = 3 * C::BaseField::LIMBS;
-    let mut partial = vec![0u64; point * plan.tasks()];
-    let mut buckets = vec![0u64; point * plan.total_buckets()];
-    let mut out = vec![0u64; point * plan.total_segments()];
+    let tasks = task_offsets.len().saturating_sub(1);
+    if bucket_tasks.len() != shape.total_buckets() + 1
+        || entries
+            .iter()
+            .any(|e| (e & !crate::msm::NEGATE) as usize >= bases.len())
+    {
+        return Err(crate::AccelError::Length(
+            "plan does not fit the bases".into(),
+        ));
+    }
+    let mut partial = vec![0u64; point * tasks];
+    let mut buckets = vec![0u64; point * shape.total_buckets()];
+    let mut out = vec![0u64; point * shape.total_segments()];
     // SAFETY: every array has the length the plan gives it (entries indexed through
-    // task_offsets ≤ entries.len(), bucket_tasks of nbuckets + 1, bases of two coordinates per
-    // point and entries below bases.len()), and the C function writes only partial, buckets and
-    // out within tasks, nbuckets and total points of the selected group.
+    // task_offsets ≤ entries.len(), bucket_tasks of nbuckets + 1 (checked), bases of two
+    // coordinates per point and every entry below bases.len() (checked)), and the C function
+    // writes only partial, buckets and out within tasks, nbuckets and total points of the
+    // selected group.
     unsafe {
         rst_host_msm(
             i32::from(C::G2),
-            plan.entries.as_ptr(),
-            plan.task_offsets.as_ptr(),
-            plan.tasks() as u32,
-            plan.bucket_tasks.as_ptr(),
-            plan.total_buckets() as u32,
+            entries.as_ptr(),
+            task_offsets.as_ptr(),
+            tasks as u32,
+            bucket_tasks.as_ptr(),
+            shape.total_buckets() as u32,
             b.as_ptr(),
-            plan.buckets,
-            plan.segments,
-            plan.seg_len,
-            plan.total_segments() as u32,
+            shape.buckets,
+            shape.segments,
+            shape.seg_len,
+            shape.total_segments() as u32,
             partial.as_mut_ptr(),
             buckets.as_mut_ptr(),
             out.as_mut_ptr(),
         )
     };
     let segs: Vec<Jacobian<C>> = out.chunks_exact(point).map(from_jacobian_limbs).collect();
-    plan.finish(&segs)
+    shape.finish(&segs)
 }
 
 /// A plan built by the device plan kernels (`msm_plan.cuh`) as the host build runs them, with a
@@ -394,36 +423,13 @@ pub fn msm_planned_on_device<C: HostCurve>(
         return Err(crate::AccelError::Length("length mismatch".into()));
     }
     let plan = device_plan(scalars, c, 7)?;
-    let shape = plan.shape;
-    let coord = C::BaseField::LIMBS;
-    let b = base_limbs(bases);
-    let point = 3 * coord;
-    let tasks = plan.task_offsets.len() - 1;
-    let mut partial = vec![0u64; point * tasks];
-    let mut buckets = vec![0u64; point * shape.total_buckets()];
-    let mut out = vec![0u64; point * shape.total_segments()];
-    // SAFETY: as in [`msm`]: the arrays have the lengths the device plan gives them, entries
-    // index points below bases.len(), and the C function writes only partial, buckets and out.
-    unsafe {
-        rst_host_msm(
-            i32::from(C::G2),
-            plan.entries.as_ptr(),
-            plan.task_offsets.as_ptr(),
-            tasks as u32,
-            plan.bucket_tasks.as_ptr(),
-            shape.total_buckets() as u32,
-            b.as_ptr(),
-            shape.buckets,
-            shape.segments,
-            shape.seg_len,
-            shape.total_segments() as u32,
-            partial.as_mut_ptr(),
-            buckets.as_mut_ptr(),
-            out.as_mut_ptr(),
-        )
-    };
-    let segs: Vec<Jacobian<C>> = out.chunks_exact(point).map(from_jacobian_limbs).collect();
-    shape.finish(&segs)
+    run_host_msm(
+        plan.shape,
+        &plan.entries,
+        &plan.task_offsets,
+        &plan.bucket_tasks,
+        bases,
+    )
 }
 
 fn base_limbs<C: HostCurve>(bases: &[Affine<C>]) -> Vec<u64> {

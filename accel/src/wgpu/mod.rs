@@ -337,6 +337,28 @@ impl PassTimer {
     }
 }
 
+/// A bind group of `buffers` at bindings 0, 1, … in order.
+pub(crate) fn bind_buffers(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &str,
+    buffers: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
+}
+
 /// Waits for the submitted work and reads a `MAP_READ` buffer back as u32 words.
 pub(crate) fn read_back(
     device: &wgpu::Device,

@@ -7,7 +7,9 @@
 
 use wgpu::util::DeviceExt;
 
-use super::{PassTimer, build_pipelines, dev, fq_field, open_device, read_back, scoped};
+use super::{
+    PassTimer, bind_buffers, build_pipelines, dev, fq_field, open_device, read_back, scoped,
+};
 use crate::msm::{
     BasesId, MsmPlan, MsmShape, ResidentCache, bases_limbs, checked_result, default_window_bits,
     jacobian_from_device,
@@ -202,23 +204,9 @@ impl WgpuMsm {
                 ]),
                 usage: U::UNIFORM,
             });
-            let mut entries: Vec<wgpu::BindGroupEntry> = buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: b.as_entire_binding(),
-                })
-                .collect();
-            entries.push(wgpu::BindGroupEntry {
-                binding: 7,
-                resource: params.as_entire_binding(),
-            });
-            d.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("msm plan"),
-                layout: &self.plan_layout,
-                entries: &entries,
-            })
+            let mut all = buffers.to_vec();
+            all.push(&params);
+            bind_buffers(d, &self.plan_layout, "msm plan", &all)
         };
         let [count, scan, scatter, tasks] = &self.plan_kernels;
         let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -327,19 +315,7 @@ impl WgpuMsm {
                 &out,
                 params,
             ];
-            let entries: Vec<wgpu::BindGroupEntry> = bufs
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: b.as_entire_binding(),
-                })
-                .collect();
-            self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("msm"),
-                layout: &self.layout,
-                entries: &entries,
-            })
+            bind_buffers(&self.device, &self.layout, "msm", &bufs)
         };
         // Each kernel over its thread count, in dispatches of at most `max_threads`.
         let mut passes = Vec::new();

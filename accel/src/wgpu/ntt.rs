@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use rustorium_circuits::Fr;
 use wgpu::util::DeviceExt;
 
-use super::{PassTimer, build_pipelines, dev, from_words, open_device, read_back, words};
+use super::{
+    PassTimer, bind_buffers, build_pipelines, dev, from_words, open_device, read_back, words,
+};
 use crate::cpu_prover::{ntt_passes, ntt_plan};
 use crate::{AccelError, NttBackend, NttKind};
 
@@ -187,19 +189,7 @@ impl NttBackend for WgpuNtt {
         let timer = PassTimer::new(dv, &self.queue);
         for (i, (params, groups)) in plan.passes.iter().enumerate() {
             let buffers = [&src, &out, &plan.twiddles, pre, post, params];
-            let entries: Vec<wgpu::BindGroupEntry> = buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: b.as_entire_binding(),
-                })
-                .collect();
-            let bind = dv.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("ntt"),
-                layout: &self.layout,
-                entries: &entries,
-            });
+            let bind = bind_buffers(dv, &self.layout, "ntt", &buffers);
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("ntt"),
                 timestamp_writes: PassTimer::writes(timer.as_ref(), i, plan.passes.len()),
