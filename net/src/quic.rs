@@ -61,19 +61,40 @@ pub fn node_identity(
         |p: &Path, e: &dyn std::fmt::Display| QuicError::Identity(format!("{}: {e}", p.display()));
     match (cert_path.exists(), key_path.exists()) {
         (false, false) => {
-            std::fs::create_dir_all(dir).map_err(|e| named(dir, &e))?;
+            // Made aside and renamed into place as a pair: a crash while creating it (the red
+            // team's kill during a first start) leaves either no identity or a whole one, never
+            // a key without its certificate, which the next start would rightly refuse.
+            let staging = dir.with_extension("new");
+            if staging.exists() {
+                std::fs::remove_dir_all(&staging).map_err(|e| named(&staging, &e))?;
+            }
+            std::fs::create_dir_all(&staging).map_err(|e| named(&staging, &e))?;
             let (cert, key) = tls::self_signed("localhost")?;
+            let (new_key, new_cert) = (staging.join("key.der"), staging.join("cert.der"));
             // The private key is readable by the owner only, from its first byte.
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(&key_path)
-                .map_err(|e| named(&key_path, &e))?;
+                .open(&new_key)
+                .map_err(|e| named(&new_key, &e))?;
             std::io::Write::write_all(&mut f, key.secret_der())
                 .and_then(|()| f.sync_all())
-                .map_err(|e| named(&key_path, &e))?;
-            std::fs::write(&cert_path, &cert).map_err(|e| named(&cert_path, &e))?;
+                .map_err(|e| named(&new_key, &e))?;
+            let mut f = std::fs::File::create(&new_cert).map_err(|e| named(&new_cert, &e))?;
+            std::io::Write::write_all(&mut f, &cert)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| named(&new_cert, &e))?;
+            if dir.exists() {
+                // An empty directory left by an older version or a crash: nothing to keep.
+                std::fs::remove_dir(dir).map_err(|e| named(dir, &e))?;
+            }
+            std::fs::rename(&staging, dir).map_err(|e| named(dir, &e))?;
+            if let Some(parent) = dir.parent()
+                && let Ok(d) = std::fs::File::open(parent)
+            {
+                let _ = d.sync_all();
+            }
         }
         (true, true) => {}
         (cert, _) => {
@@ -412,5 +433,26 @@ mod tests {
         std::fs::write(&cert_path, b"").expect("damage");
         let e = node_identity(&tls).expect_err("damaged cert").to_string();
         assert!(e.contains("cert.der"), "{e}");
+    }
+
+    /// A first start killed while making its identity leaves at most a staging directory (with
+    /// any part of a pair) and an empty directory: the next start makes a whole identity and
+    /// removes the leftovers; the key is never in place without its certificate.
+    #[test]
+    fn an_interrupted_identity_creation_is_made_again_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tls = dir.path().join("tls");
+        let staging = dir.path().join("tls.new");
+        std::fs::create_dir_all(&staging).expect("staging");
+        std::fs::write(staging.join("key.der"), b"half a key").expect("partial key");
+        std::fs::create_dir_all(&tls).expect("empty dir");
+        let (cert, _) = node_identity(&tls).expect("identity");
+        assert!(!staging.exists(), "staging left behind");
+        assert_eq!(
+            std::fs::read(tls.join("cert.der")).expect("cert"),
+            cert.to_vec()
+        );
+        assert_eq!(mode(&tls.join("key.der")), 0o600);
+        assert_eq!(node_identity(&tls).expect("again").0, cert);
     }
 }
