@@ -120,7 +120,7 @@ pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
             use rustorium::accel::cuda::nvrtc::{
                 ARCHITECTURES, KERNEL_FILES, compile_cubin, store_cubin,
             };
-            println!("| arch | kernel | registers | stack B | spill stores B | shared B |");
+            println!("| arch | kernel | registers | stack B | spill stores / loads B | shared B |");
             println!("| --- | --- | --- | --- | --- | --- |");
             for a in &arch {
                 let arch: &'static str = ARCHITECTURES
@@ -132,9 +132,16 @@ pub(crate) fn run(cmd: HardwareCommand) -> Result<Outcome> {
                 for file in KERNEL_FILES {
                     let report = compile_cubin(file, arch)?;
                     for k in &report.kernels {
+                        // ptxas reports registers per kernel; a device function the kernels
+                        // call (the G2 file's) has its own stack and spills only.
+                        let (name, registers) = if k.registers == 0 {
+                            (format!("{} (device function)", k.name), "—".to_string())
+                        } else {
+                            (k.name.clone(), k.registers.to_string())
+                        };
                         println!(
-                            "| {arch} | {} | {} | {} | {} | {} |",
-                            k.name, k.registers, k.stack_bytes, k.spill_stores, k.shared_bytes
+                            "| {arch} | {name} | {registers} | {} | {} / {} | {} |",
+                            k.stack_bytes, k.spill_stores, k.spill_loads, k.shared_bytes
                         );
                     }
                     store_cubin(&out, file, arch, &report.image)?;
