@@ -319,31 +319,34 @@ impl MsmPlan {
     }
 }
 
-/// The common start of a device MSM: lengths checked, then `None` for an empty MSM (the
-/// identity), else the plan with `window_bits` (0: by size).
-pub fn plan_for_device<B>(
-    bases: &[B],
-    scalars: &[ScalarBigInt],
+/// The common start of a device MSM: lengths checked (equal, below the 2^31 points an entry
+/// indexes), then `None` for an empty MSM (the identity), else the plan's shape with
+/// `window_bits` (0: by size).
+pub fn shape_for_device(
+    bases: usize,
+    scalars: usize,
     window_bits: u32,
-) -> Result<Option<MsmPlan>, AccelError> {
-    if bases.len() != scalars.len() {
+) -> Result<Option<MsmShape>, AccelError> {
+    if bases != scalars {
         return Err(AccelError::Length(format!(
-            "{} bases, {} scalars",
-            bases.len(),
-            scalars.len()
+            "{bases} bases, {scalars} scalars"
         )));
     }
-    if bases.is_empty() {
+    if bases == 0 {
         return Ok(None);
     }
+    if bases >= NEGATE as usize {
+        return Err(AccelError::Length(format!(
+            "{bases} scalars exceed the 2^31 the plan indexes"
+        )));
+    }
     let c = match window_bits {
-        0 => default_window_bits(bases.len()),
+        0 => default_window_bits(bases),
         c => c,
     };
-    MsmPlan::new(scalars, c).map(Some)
+    MsmShape::new(c).map(Some)
 }
 
-/// Entries per task for a bucket of `m` entries.
 /// Where task offsets are u32 (wgpu), a plan past 2^32 entries (one per nonzero digit: at most
 /// windows × points) is refused with an error, never wrapped (or, with overflow checks, a panic).
 /// A device backend's error fails the job over to the CPU.
@@ -356,6 +359,7 @@ fn check_entries(total: usize) -> Result<(), AccelError> {
     Ok(())
 }
 
+/// Entries per task for a bucket of `m` entries.
 fn task_len(m: u32) -> u32 {
     m.isqrt().max(32)
 }

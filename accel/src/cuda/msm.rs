@@ -17,7 +17,7 @@ use super::launch::{Kernel, KernelSpan};
 use super::hasher::dev;
 use crate::msm::{
     BasesId, MsmPlan, MsmShape, ResidentCache, bases_limbs, bases_limbs_g2, checked_result,
-    default_window_bits, jacobian_from_device, jacobian_g2_from_device,
+    jacobian_from_device, jacobian_g2_from_device, shape_for_device,
 };
 use crate::{
     AccelError, G1Affine, G1Projective, G2Affine, G2Projective, KernelClock, MsmBackend,
@@ -118,27 +118,12 @@ impl CudaMsm {
         bases: usize,
         scalars: &[ScalarBigInt],
     ) -> Result<Option<(MsmShape, PlanBuffers)>, AccelError> {
-        if bases != scalars.len() {
-            return Err(AccelError::Length(format!(
-                "{bases} bases, {} scalars",
-                scalars.len()
-            )));
-        }
-        if bases == 0 {
+        let Some(shape) = shape_for_device(bases, scalars.len(), self.window_bits)? else {
             return Ok(None);
-        }
-        if bases >= crate::msm::NEGATE as usize {
-            return Err(AccelError::Length(format!(
-                "{bases} scalars exceed the 2^31 the plan indexes"
-            )));
-        }
-        let c = match self.window_bits {
-            0 => default_window_bits(bases),
-            c => c,
         };
         let s = &self.stream;
         if !self.plan_on_device {
-            let plan = MsmPlan::new(scalars, c)?;
+            let plan = MsmPlan::new(scalars, shape.c)?;
             let buffers = PlanBuffers {
                 entries: s.clone_htod(&plan.entries).map_err(dev)?,
                 task_offsets: s.clone_htod(&plan.task_offsets).map_err(dev)?,
@@ -147,7 +132,6 @@ impl CudaMsm {
             };
             return Ok(Some((plan.shape(), buffers)));
         }
-        let shape = MsmShape::new(c)?;
         let (n, nb) = (scalars.len() as u32, shape.total_buckets());
         let limbs: Vec<u64> = scalars.iter().flat_map(|x| x.0).collect();
         let d_scalars = self.pinned.upload(s, &limbs)?;

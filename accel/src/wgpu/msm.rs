@@ -11,8 +11,8 @@ use super::{
     PassTimer, bind_buffers, build_pipelines, dev, fq_field, open_device, read_back, scoped,
 };
 use crate::msm::{
-    BasesId, MsmPlan, MsmShape, ResidentCache, bases_limbs, checked_result, default_window_bits,
-    jacobian_from_device,
+    BasesId, MsmPlan, MsmShape, ResidentCache, bases_limbs, checked_result, jacobian_from_device,
+    shape_for_device,
 };
 use crate::{AccelError, G1Affine, G1Projective, MsmBackend, ScalarBigInt};
 
@@ -380,21 +380,9 @@ impl MsmBackend for WgpuMsm {
         scalars: &[ScalarBigInt],
         id: Option<BasesId>,
     ) -> Result<G1Projective, AccelError> {
-        if bases.len() != scalars.len() {
-            return Err(AccelError::Length(format!(
-                "{} bases, {} scalars",
-                bases.len(),
-                scalars.len()
-            )));
-        }
-        if bases.is_empty() {
+        let Some(shape) = shape_for_device(bases.len(), scalars.len(), self.window_bits)? else {
             return Ok(G1Projective::default());
-        }
-        let c = match self.window_bits {
-            0 => default_window_bits(bases.len()),
-            c => c,
         };
-        let shape = MsmShape::new(c)?;
         // The largest buffers: bases, entries (at most n·W; the device plan allocates that
         // bound), partial sums (at most one task per 32 entries plus one per bucket), buckets.
         let entries = bases.len() as u64 * u64::from(shape.windows);
@@ -415,7 +403,7 @@ impl MsmBackend for WgpuMsm {
             if self.plan_on_device {
                 self.device_plan(scalars, shape)
             } else {
-                self.host_plan(scalars, c)
+                self.host_plan(scalars, shape.c)
             }
         })
         .and_then(|r| r)?;
