@@ -193,22 +193,26 @@ pub fn block(store: &StateStore, height: u64) -> Result<Option<Block>, StoreErro
         .transpose()
 }
 
-/// Stores a proof and advances the contiguous proven height; returns it.
-pub fn put_proof(store: &StateStore, env: &ProofEnvelope) -> Result<u64, StoreError> {
+/// Stores a proof unless the block has one (the first proof stays: exactly one per height), and
+/// advances the contiguous proven height; returns it and whether this proof was stored.
+pub fn put_proof(store: &StateStore, env: &ProofEnvelope) -> Result<(u64, bool), StoreError> {
     let txn = store.database().begin_write()?;
-    let proven = {
+    let (proven, stored) = {
         let mut proofs = txn.open_table(PROOFS)?;
-        proofs.insert(env.height, env.encode().as_slice())?;
+        let stored = proofs.get(env.height)?.is_none();
+        if stored {
+            proofs.insert(env.height, env.encode().as_slice())?;
+        }
         let mut meta = txn.open_table(CHAIN_META)?;
         let mut proven = meta.get("proven")?.map_or(0, |g| g.value());
         while proofs.get(proven + 1)?.is_some() {
             proven += 1;
         }
         meta.insert("proven", proven)?;
-        proven
+        (proven, stored)
     };
     txn.commit()?;
-    Ok(proven)
+    Ok((proven, stored))
 }
 
 /// A block's proof envelope bytes.

@@ -99,6 +99,59 @@ pub struct NodeConfig {
     /// HTTP server limits (`[http]`: connections, timeouts in seconds, body bytes).
     #[serde(default)]
     pub http: HttpLimits,
+    /// The proving fleet (`[fleet]`: jobs to prover workers through NATS JetStream); absent: the
+    /// node proves in its own process (`prover_workers` threads).
+    #[serde(default)]
+    pub fleet: Option<FleetSection>,
+}
+
+/// `[fleet]`: prove through workers on other machines (docs/operations.md, "The proving fleet").
+/// The node's own `prover_workers` threads then prove only dead letters and blocks whose results
+/// were refused `max_rejections` times.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSection {
+    /// NATS URL; comma-separated for a cluster (`nats://a:4222,nats://b:4222`).
+    pub url: String,
+    /// A worker's lease: a job neither acknowledged nor extended this long goes to another
+    /// worker. Seconds.
+    #[serde(default = "default_ack_wait", with = "secs")]
+    pub ack_wait: Duration,
+    /// Deliveries of one job before it is a dead letter.
+    #[serde(default = "default_max_deliver")]
+    pub max_deliver: i64,
+    /// Stream replicas: 1 on one server, 3 on a 3-server cluster.
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
+    /// Refused results of one block before the node proves it itself.
+    #[serde(default = "default_max_rejections")]
+    pub max_rejections: u32,
+    /// A job that left the queue (acknowledged by a worker) without a result reaching the node
+    /// within this many seconds is published again.
+    #[serde(default = "default_lost_after", with = "secs")]
+    pub lost_after: Duration,
+    /// The node's durable results consumer (one per node of a chain). Default `node-<producer>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Publish every accepted transfer to the accepted-transfer stream before acknowledging it.
+    #[serde(default = "default_true")]
+    pub accepted_stream: bool,
+}
+
+fn default_ack_wait() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_deliver() -> i64 {
+    5
+}
+fn default_replicas() -> usize {
+    1
+}
+fn default_max_rejections() -> u32 {
+    3
+}
+fn default_lost_after() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// `[consensus]`: run as validator `validator` of the genesis validator set.

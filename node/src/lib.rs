@@ -15,6 +15,7 @@ pub mod builtin;
 pub mod chain;
 mod config;
 pub mod devnet;
+mod fleet;
 pub mod intake;
 pub mod light;
 pub mod mempool;
@@ -23,7 +24,7 @@ pub mod policy;
 pub mod scoring;
 mod validator;
 
-pub use config::{ConsensusSection, HttpLimits, MempoolSection, NodeConfig};
+pub use config::{ConsensusSection, FleetSection, HttpLimits, MempoolSection, NodeConfig};
 
 // The crates below, under the names the node's modules use for them.
 use rustorium_accel as accel;
@@ -43,6 +44,7 @@ use ark_std::rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rustorium_circuits::block::{BlockCircuit, CircuitShape};
 use rustorium_circuits::transfer::{Recipient, SignedTransfer, TransferDecodeError};
+use rustorium_circuits::witness::BlockWitness;
 use thiserror::Error;
 
 use crate::accel::CpuHasher;
@@ -145,6 +147,8 @@ pub struct Node {
     prover: Prover,
     hook: Mutex<Option<Arc<dyn AdmissionHook>>>,
     queue: Mutex<Option<Sender<u64>>>,
+    /// The proving fleet, with `[fleet]`: committed blocks go to it instead of `queue`.
+    fleet: std::sync::OnceLock<Arc<fleet::Fleet>>,
     stop: AtomicBool,
     ready: AtomicBool,
     p2p: std::sync::OnceLock<crate::net::peer::P2p>,
@@ -199,6 +203,13 @@ impl std::fmt::Debug for Node {
             .field("config", &self.config)
             .finish()
     }
+}
+
+/// The accepted-transfer stream's message id of a transfer: its encoding's SHA-256 (so a
+/// replacement with the same nonce is a new message, and a republication is not).
+fn fleet_msg_id(encoded: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(encoded))
 }
 
 fn now_ms() -> u64 {
@@ -297,6 +308,7 @@ impl Node {
             keys,
             metrics,
             queue: Mutex::new(None),
+            fleet: std::sync::OnceLock::new(),
             stop: AtomicBool::new(false),
             ready: AtomicBool::new(false),
             p2p: std::sync::OnceLock::new(),
@@ -316,6 +328,8 @@ impl Node {
         });
         if node.keys.is_some() {
             node.start_provers(proven, latest)?;
+        } else if node.config.fleet.is_some() {
+            return Err(NodeError::Config("[fleet] needs proving on (prove = true)".into()));
         }
         if !node.start_validator()? {
             node.spawn(|n| n.producer_loop());
@@ -343,6 +357,11 @@ impl Node {
             let rx = rx.clone();
             self.spawn(move |n| n.prover_loop(&rx));
         }
+        *self.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        if let Some(section) = self.config.fleet.clone() {
+            let fleet = fleet::Fleet::start(self, section)?;
+            let _ = self.fleet.set(fleet);
+        }
         let pending = chain::unproven(&self.store, proven + 1, latest)?;
         if !pending.is_empty() {
             tracing::warn!(
@@ -351,9 +370,8 @@ impl Node {
             );
         }
         for h in pending {
-            self.enqueue(&tx, h);
+            self.to_prove(h);
         }
-        *self.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
         Ok(())
     }
 
@@ -399,6 +417,9 @@ impl Node {
             rt.shutdown_background();
         }
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(f) = self.fleet.get() {
+            f.stop();
+        }
     }
 
     /// Graceful shutdown: [`Node::shutdown`], then waits up to `wait` for the producer and the
@@ -488,6 +509,15 @@ impl Node {
                     "not made durable: {reason}"
                 ))));
             }
+        }
+        if let Some(f) = self.fleet.get() {
+            let accepted: Vec<(String, Vec<u8>)> = results
+                .iter()
+                .filter_map(|r| r.as_ref().ok())
+                .filter_map(|tx| tx.encode())
+                .map(|b| (fleet_msg_id(&b), b))
+                .collect();
+            f.publish_accepted(self, &accepted);
         }
         for r in &results {
             match r {
@@ -732,24 +762,45 @@ impl Node {
             rejected = executed.rejected.len(),
             "block committed"
         );
+        self.to_prove(block.height);
+    }
+
+    /// Sends a committed block to be proven: to the fleet with `[fleet]`, else to the prover
+    /// threads.
+    fn to_prove(&self, height: u64) {
+        match self.fleet.get() {
+            Some(f) => {
+                self.note_unproven(height);
+                f.submit(height);
+            }
+            None => self.prove_locally(height),
+        }
+    }
+
+    /// Queues block `height` for the node's own prover threads.
+    fn prove_locally(&self, height: u64) {
         if let Some(q) = self
             .queue
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
         {
-            self.enqueue(q, block.height);
+            self.enqueue(q, height);
         }
     }
 
-    fn enqueue(&self, q: &Sender<u64>, height: u64) {
-        self.metrics.proving_queue.fetch_add(1, Ordering::Relaxed);
+    fn note_unproven(&self, height: u64) {
         let oldest = self.metrics.oldest_unproven.load(Ordering::Relaxed);
         if oldest == 0 || height < oldest {
             self.metrics
                 .oldest_unproven
                 .store(height, Ordering::Relaxed);
         }
+    }
+
+    fn enqueue(&self, q: &Sender<u64>, height: u64) {
+        self.metrics.proving_queue.fetch_add(1, Ordering::Relaxed);
+        self.note_unproven(height);
         let _ = q.send(height);
     }
 
@@ -827,9 +878,9 @@ impl Node {
         }
     }
 
-    /// Proves block `height` (rebuilding its witness from the previous version) and stores the
-    /// envelope.
-    pub fn prove_height(&self, height: u64) -> Result<(), NodeError> {
+    /// Block `height`'s circuit (its witness rebuilt by re-executing its transfers on the previous
+    /// version, which must reproduce the committed root) and producer.
+    fn block_circuit(&self, height: u64) -> Result<(BlockCircuit, BlockWitness), NodeError> {
         let keys = self
             .keys
             .as_ref()
@@ -848,6 +899,40 @@ impl Node {
         }
         let circuit = BlockCircuit::from_witness(&w, block.producer, height, keys.shape)
             .map_err(|e| NodeError::Chain(e.to_string()))?;
+        Ok((circuit, w))
+    }
+
+    /// Block `height`'s proving job for the fleet, and the public inputs its proof must have.
+    fn proving_job(
+        &self,
+        height: u64,
+    ) -> Result<(crate::prover::ProvingJob, [rustorium_circuits::Fr; 5]), NodeError> {
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| NodeError::Config("proving is off".into()))?;
+        let (circuit, witness) = self.block_circuit(height)?;
+        let producer = chain::block(&self.store, height)?
+            .ok_or_else(|| NodeError::Chain(format!("no block {height}")))?
+            .producer;
+        let job = crate::prover::ProvingJob {
+            height,
+            producer,
+            shape: keys.shape,
+            vk_hash: vk_hash(&keys.pk.vk),
+            witness,
+        };
+        Ok((job, circuit.public_inputs()))
+    }
+
+    /// Proves block `height` (rebuilding its witness from the previous version) and stores the
+    /// envelope.
+    pub fn prove_height(&self, height: u64) -> Result<(), NodeError> {
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| NodeError::Config("proving is off".into()))?;
+        let (circuit, _) = self.block_circuit(height)?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| NodeError::Chain(format!("OS random source: {e}")))?;
@@ -871,7 +956,23 @@ impl Node {
             proof,
             vk_hash(&keys.pk.vk),
         );
-        let proven = chain::put_proof(&self.store, &env)?;
+        self.store_proof(&env, secs)?;
+        Ok(())
+    }
+
+    /// Stores a verified proof unless the block has one already (returns whether it stored it),
+    /// advances the proven height over every proven block in order, and records `secs` as the
+    /// proof's time.
+    fn store_proof(&self, env: &ProofEnvelope, secs: f64) -> Result<bool, NodeError> {
+        let height = env.height;
+        let (proven, stored) = chain::put_proof(&self.store, env)?;
+        if let Some(f) = self.fleet.get() {
+            f.proven(height);
+        }
+        if !stored {
+            tracing::debug!(height, "block already proven: second proof dropped");
+            return Ok(false);
+        }
         self.store.hold_from(proven);
         self.metrics.observe_proof(secs);
         self.metrics.proofs.fetch_add(1, Ordering::Relaxed);
@@ -882,7 +983,7 @@ impl Node {
             Ordering::Relaxed,
         );
         tracing::info!(height, secs, proven, "block proven");
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -55,12 +55,46 @@ pub struct Metrics {
     pub scoring_enabled: AtomicU64,
     /// Scoring sessions that asked for CUDA and run on the CPU.
     pub scoring_fallbacks: AtomicU64,
+    /// Fleet: jobs waiting in the jobs stream for a worker (the consumer's count).
+    pub fleet_queue_depth: AtomicU64,
+    /// Fleet: jobs leased to workers and not yet acknowledged.
+    pub fleet_leases: AtomicU64,
+    /// Fleet: leased jobs delivered more than once (the consumer's count).
+    pub fleet_redelivered: AtomicU64,
+    /// Fleet: jobs the node published again (a rejected result, or a job gone without a result).
+    pub fleet_requeued: AtomicU64,
+    /// Fleet: jobs whose deliveries were exhausted (moved to the dead-letter subject and proven in
+    /// the node's process).
+    pub fleet_dead_letters: AtomicU64,
+    /// Fleet: results for blocks already proven (a second worker's proof), dropped.
+    pub fleet_duplicates: AtomicU64,
+    /// Fleet: accepted transfers the accepted-transfer stream did not acknowledge in time (they
+    /// are durable in the intake table regardless).
+    pub fleet_accept_unpublished: AtomicU64,
+    workers: Mutex<BTreeMap<String, WorkerStats>>,
     score_hist: Mutex<(Vec<u64>, f64, u64)>,
     decisions: Mutex<BTreeMap<(String, String), u64>>,
     rejected: Mutex<BTreeMap<String, u64>>,
     backends: Mutex<BTreeMap<String, String>>,
     proof_hist: Mutex<(Vec<u64>, f64, u64)>,
 }
+
+/// What the node saw of one fleet worker (by the name it gives itself).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkerStats {
+    /// Proofs of this worker stored.
+    pub proofs: u64,
+    /// Results refused, by reason (`malformed`, `invalid`, `unknown_block`).
+    pub rejected: BTreeMap<String, u64>,
+    /// Sum of the latencies of its stored proofs (job first published to result verified), s.
+    pub latency_sum: f64,
+    /// Unix time of its last result, ms.
+    pub last_seen_ms: u64,
+}
+
+/// Most distinct worker names tracked (a flood of invented names cannot grow the map further;
+/// later names are counted under `other`).
+const MAX_WORKERS: usize = 1024;
 
 /// Upper bounds of the anomaly-score histogram.
 const SCORE_BUCKETS: [f64; 9] = [-0.3, -0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.3];
@@ -131,6 +165,39 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(op.to_string(), backend.to_string());
+    }
+
+    fn worker(&self, name: &str, f: impl FnOnce(&mut WorkerStats)) {
+        let mut m = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let key = if m.contains_key(name) || m.len() < MAX_WORKERS {
+            name
+        } else {
+            "other"
+        };
+        let w = m.entry(key.to_string()).or_default();
+        w.last_seen_ms = crate::now_ms();
+        f(w);
+    }
+
+    /// Counts a stored proof of fleet worker `name` with its latency.
+    pub fn worker_proof(&self, name: &str, latency_secs: f64) {
+        self.worker(name, |w| {
+            w.proofs += 1;
+            w.latency_sum += latency_secs;
+        });
+    }
+
+    /// Counts a refused result of fleet worker `name`.
+    pub fn worker_rejected(&self, name: &str, reason: &str) {
+        self.worker(name, |w| *w.rejected.entry(reason.to_string()).or_default() += 1);
+    }
+
+    /// Every fleet worker seen, by name.
+    pub fn workers(&self) -> BTreeMap<String, WorkerStats> {
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Records a proof time.
@@ -354,6 +421,54 @@ impl Metrics {
             .iter()
         {
             let _ = writeln!(out, "rustorium_backend{{op=\"{op}\",backend=\"{b}\"}} 1");
+        }
+        for (name, help, v) in [
+            ("rustorium_fleet_queue_depth", "Fleet jobs waiting for a worker.", &self.fleet_queue_depth),
+            ("rustorium_fleet_leases", "Fleet jobs leased to workers, not yet acknowledged.", &self.fleet_leases),
+            ("rustorium_fleet_redelivered", "Leased fleet jobs delivered more than once.", &self.fleet_redelivered),
+        ] {
+            g(&mut out, name, "gauge", help, l(v));
+        }
+        for (name, help, v) in [
+            ("rustorium_fleet_requeued_total", "Fleet jobs published again (rejected result, or gone without one).", &self.fleet_requeued),
+            ("rustorium_fleet_dead_letters_total", "Fleet jobs whose deliveries were exhausted, proven in-process.", &self.fleet_dead_letters),
+            ("rustorium_fleet_duplicate_results_total", "Fleet results for blocks already proven, dropped.", &self.fleet_duplicates),
+            ("rustorium_fleet_accept_unpublished_total", "Accepted transfers the accepted-transfer stream did not acknowledge in time.", &self.fleet_accept_unpublished),
+        ] {
+            g(&mut out, name, "counter", help, l(v));
+        }
+        {
+            let workers = self.workers();
+            let _ = writeln!(
+                out,
+                "# HELP rustorium_fleet_worker_proofs_total Proofs stored per fleet worker.\n# TYPE rustorium_fleet_worker_proofs_total counter"
+            );
+            for (w, s) in &workers {
+                let _ = writeln!(out, "rustorium_fleet_worker_proofs_total{{worker=\"{w}\"}} {}", s.proofs);
+            }
+            let _ = writeln!(
+                out,
+                "# HELP rustorium_fleet_worker_rejected_total Results refused per fleet worker and reason.\n# TYPE rustorium_fleet_worker_rejected_total counter"
+            );
+            for (w, s) in &workers {
+                for (reason, n) in &s.rejected {
+                    let _ = writeln!(
+                        out,
+                        "rustorium_fleet_worker_rejected_total{{worker=\"{w}\",reason=\"{reason}\"}} {n}"
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "# HELP rustorium_fleet_worker_latency_seconds Job publication to verified proof, per fleet worker.\n# TYPE rustorium_fleet_worker_latency_seconds summary"
+            );
+            for (w, s) in &workers {
+                let _ = writeln!(
+                    out,
+                    "rustorium_fleet_worker_latency_seconds_sum{{worker=\"{w}\"}} {}\nrustorium_fleet_worker_latency_seconds_count{{worker=\"{w}\"}} {}",
+                    s.latency_sum, s.proofs
+                );
+            }
         }
         let h = self.proof_hist.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(

@@ -4,6 +4,7 @@
 mod crypto;
 mod debug;
 mod demo;
+mod fleet;
 mod hardware;
 mod keys;
 mod node;
@@ -45,6 +46,9 @@ enum Command {
     Light(LightCommand),
     /// Run a node.
     Node(node::NodeArgs),
+    /// A prover worker of the proving fleet: takes jobs from NATS JetStream, proves them, sends
+    /// the proofs back (the node verifies each before it stores it).
+    Prover(fleet::ProverArgs),
     /// A local devnet: a node on a fresh data directory, a stream of signed transfers over QUIC, a
     /// live summary with the built-in light client.
     Devnet(node::DevnetArgs),
@@ -159,6 +163,7 @@ pub(crate) fn run() -> ExitCode {
             node::run_light(node::LightNodeCommand::Account { index, light })
         }
         Command::Node(a) => node::run_node(a),
+        Command::Prover(a) => fleet::run_prover(a),
         Command::Devnet(a) => node::run_devnet(a),
         Command::Tx(c) => node::run_tx(c),
         Command::Bench { args } => run_bench(&args),

@@ -76,12 +76,73 @@ pub(crate) struct DevnetArgs {
     /// Run without an admission policy.
     #[arg(long)]
     no_policy: bool,
+    /// Prove through a proving fleet: start `nats-server` (JetStream, store in `<data>/nats`) and
+    /// this many local `rustorium prover` workers; the node publishes jobs and verifies their
+    /// proofs (0: prove in the node's process).
+    #[arg(long, default_value_t = 0)]
+    fleet: usize,
+}
+
+/// `devnet --fleet N`: the local NATS server and worker processes, stopped when dropped (workers
+/// with SIGTERM, so that an in-flight job is released).
+struct LocalFleet {
+    nats: rustorium::fleet::local::NatsServer,
+    workers: Vec<std::process::Child>,
+}
+
+impl LocalFleet {
+    fn start_workers(&mut self, n: usize, a: &DevnetArgs, chain: u64) -> Result<()> {
+        let exe = std::env::current_exe().context("locating this executable")?;
+        for i in 0..n {
+            let log = std::fs::File::create(a.data.join(format!("prover-{i}.log")))?;
+            let child = std::process::Command::new(&exe)
+                .args(["prover", "--nats", &self.nats.url(), "--chain", &chain.to_string()])
+                .arg("--keys")
+                .arg(&a.keys)
+                .args(["--name", &format!("devnet-w{i}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("starting a prover worker")?;
+            self.workers.push(child);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LocalFleet {
+    fn drop(&mut self) {
+        for w in &self.workers {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &w.id().to_string()])
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for w in &mut self.workers {
+            while Instant::now() < deadline && matches!(w.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        self.nats.kill();
+    }
 }
 
 /// Starts the devnet's nodes: one producer, or `a.validators` validators (the first is the API
 /// and proving node).
-fn start_devnet_nodes(a: &DevnetArgs) -> Result<Vec<Arc<Node>>> {
-    let config = devnet_config(a);
+fn start_devnet_nodes(a: &DevnetArgs, fleet: Option<String>) -> Result<Vec<Arc<Node>>> {
+    let mut config = devnet_config(a);
+    config.fleet = fleet.map(|url| rustorium::node::FleetSection {
+        url,
+        ack_wait: Duration::from_secs(30),
+        max_deliver: 5,
+        replicas: 1,
+        max_rejections: 3,
+        lost_after: Duration::from_secs(10),
+        name: None,
+        accepted_stream: true,
+    });
     if a.validators <= 1 {
         return Ok(vec![Node::start(config)?]);
     }
@@ -204,7 +265,7 @@ pub(crate) fn run_node(a: NodeArgs) -> Result<Outcome> {
 }
 
 /// Waits for SIGINT or SIGTERM; returns its name.
-async fn shutdown_signal() -> Result<&'static str> {
+pub(crate) async fn shutdown_signal() -> Result<&'static str> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => { r?; Ok("SIGINT") }
@@ -243,6 +304,7 @@ fn devnet_config(a: &DevnetArgs) -> NodeConfig {
         prove: true,
         mempool: Default::default(),
         hardware: None,
+        fleet: None,
         consensus: None,
         scoring: rustorium::node::admission::ScoringSection {
             enabled: !a.no_scoring,
@@ -291,8 +353,19 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
         senders.len(),
         a.capacity
     );
-    let nodes = start_devnet_nodes(&a)?;
+    let mut fleet = if a.fleet > 0 {
+        let nats = rustorium::fleet::local::NatsServer::start(&a.data.join("nats"))?;
+        eprintln!("devnet: nats-server (JetStream) at {}", nats.url());
+        Some(LocalFleet { nats, workers: Vec::new() })
+    } else {
+        None
+    };
+    let nodes = start_devnet_nodes(&a, fleet.as_ref().map(|f| f.nats.url()))?;
     let node = nodes[0].clone();
+    if let Some(f) = fleet.as_mut() {
+        f.start_workers(a.fleet, &a, node.genesis().chain_id)?;
+        eprintln!("devnet: {} prover workers (logs {}/prover-*.log)", a.fleet, a.data.display());
+    }
     eprintln!(
         "devnet: scoring {}, policy {}",
         node.admission().scoring_status,
@@ -323,8 +396,9 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
         let period = Duration::from_secs_f64(1.0 / a.rate.max(0.1));
         let mut stop_signal = Box::pin(shutdown_signal());
         loop {
-            // Back-pressure: do not run ahead of the prover.
-            if node.metrics().proving_queue.load(Ordering::Relaxed) < 3 {
+            // Back-pressure: do not run ahead of the provers.
+            let head = node.head();
+            if head.committed.saturating_sub(head.proven) < 3 * a.fleet.max(1) as u64 {
                 let from = senders[(k % senders.len() as u64) as usize];
                 let to = senders[((k + 1) % senders.len() as u64) as usize];
                 k += 1;
@@ -386,7 +460,7 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
                     sent as f64 / secs,
                     m.tx_applied.load(Ordering::Relaxed),
                     node.mempool_len(),
-                    m.proving_queue.load(Ordering::Relaxed),
+                    head.committed.saturating_sub(head.proven),
                     avg_proof_secs(&node),
                 );
             }
@@ -422,6 +496,7 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
             eprintln!("warning: a devnet node did not shut down in time");
         }
     }
+    drop(fleet);
     outcome
 }
 
