@@ -6,6 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
 setup_venv
 setup_vulkan
+# `--fleet N` runs a local nats-server.
+case " $* " in *" --fleet"*) setup_nats ;; esac
 cd "$ROOT"
 # `rustorium-bench` too: `rustorium bench …` runs it from beside the `rustorium` binary.
 cargo build --release --locked -p rustorium -p rustorium-bench

@@ -33,6 +33,12 @@ setup_vulkan() {
   export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 }
 
+# NATS with JetStream for the proving fleet (Debian's nats-server 2.9; installed to /usr/sbin,
+# which the fleet code searches besides PATH). The fleet tests start their own servers.
+setup_nats() {
+  [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || apt_install nats-server
+}
+
 # circomlibjs (and later snarkjs) for the interop tests, pinned by scripts/js/package-lock.json.
 setup_js() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -6,6 +6,7 @@ setup_build
 setup_js
 setup_venv
 setup_vulkan
+setup_nats
 cd "$ROOT"
 cargo test --workspace --locked --release "$@"
 # The compute layer built without its GPU backends (cargo features `cuda`, `wgpu` off).

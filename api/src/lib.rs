@@ -189,6 +189,20 @@ async fn status(State(n): State<Shared>) -> Response {
             .ok()
             .flatten()
             .map(|(v, _)| hex::encode(v.hash().0)),
+        "fleet": n.config().fleet.as_ref().map(|_| json!({
+            "queue_depth": m.fleet_queue_depth.load(Ordering::Relaxed),
+            "leases": m.fleet_leases.load(Ordering::Relaxed),
+            "redelivered": m.fleet_redelivered.load(Ordering::Relaxed),
+            "requeued": m.fleet_requeued.load(Ordering::Relaxed),
+            "dead_letters": m.fleet_dead_letters.load(Ordering::Relaxed),
+            "workers": m.workers().into_iter().map(|(name, w)| json!({
+                "name": name,
+                "proofs": w.proofs,
+                "rejected": w.rejected,
+                "mean_latency_s": if w.proofs > 0 { w.latency_sum / w.proofs as f64 } else { 0.0 },
+                "last_seen_ms": w.last_seen_ms,
+            })).collect::<Vec<_>>(),
+        })),
     }))
 }
 

@@ -158,6 +158,8 @@ pub struct QueueStats {
     pub in_flight: u64,
     /// Jobs delivered more than once and still not acknowledged.
     pub redelivered: u64,
+    /// Pull requests of workers waiting for a job (0 while every worker is busy, or none runs).
+    pub waiting: u64,
 }
 
 /// A connection to the fleet's NATS server (or cluster) for one chain.
@@ -431,6 +433,7 @@ impl Link {
             pending: info.num_pending,
             in_flight: info.num_ack_pending as u64,
             redelivered: info.num_redelivered as u64,
+            waiting: info.num_waiting as u64,
         })
     }
 }

@@ -99,3 +99,77 @@ impl ProofResult {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ec::AffineRepr;
+    use rustorium_circuits::Fr;
+    use rustorium_circuits::block::CircuitShape;
+
+    fn sample() -> ProofResult {
+        let proof = ark_groth16::Proof {
+            a: ark_bn254::G1Affine::generator(),
+            b: ark_bn254::G2Affine::generator(),
+            c: (ark_bn254::G1Affine::generator() * Fr::from(7u64)).into(),
+        };
+        let inputs = [1u64, 2, 3, 1337, 9].map(Fr::from);
+        ProofResult {
+            worker: "gpu-3.rack_b".into(),
+            prove_ms: 1234,
+            envelope: ProofEnvelope::new(
+                9,
+                1337,
+                CircuitShape {
+                    depth: 8,
+                    capacity: 4,
+                },
+                inputs,
+                proof,
+                [5; 32],
+            ),
+        }
+    }
+
+    #[test]
+    fn results_round_trip_and_malformed_bytes_are_refused() {
+        let r = sample();
+        let bytes = r.encode();
+        assert_eq!(bytes.len(), 6 + r.worker.len() + 4 + ENVELOPE_BYTES);
+        assert_eq!(ProofResult::decode(&bytes), Ok(r.clone()));
+        // Every truncation is refused, never a panic.
+        for n in 0..bytes.len() {
+            assert!(ProofResult::decode(&bytes[..n]).is_err(), "prefix of {n} bytes");
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(matches!(
+            ProofResult::decode(&trailing),
+            Err(ResultError::Envelope(EnvelopeError::Length(_)))
+        ));
+        let mut version = bytes.clone();
+        version[4] = 2;
+        assert_eq!(ProofResult::decode(&version), Err(ResultError::Version));
+        let mut name = bytes.clone();
+        name[6] = b' ';
+        assert_eq!(ProofResult::decode(&name), Err(ResultError::Name));
+        // A point off the curve in the proof.
+        let mut point = bytes.clone();
+        let a_at = 6 + r.worker.len() + 4 + 1 + 8 + 8 + 1 + 4 + 96;
+        point[a_at] ^= 0x01;
+        assert!(matches!(
+            ProofResult::decode(&point),
+            Err(ResultError::Envelope(_))
+        ));
+    }
+
+    #[test]
+    fn worker_names_are_bounded_and_plain() {
+        assert!(valid_worker_name("w0"));
+        assert!(valid_worker_name(&"a".repeat(MAX_WORKER_NAME)));
+        assert!(!valid_worker_name(""));
+        assert!(!valid_worker_name(&"a".repeat(MAX_WORKER_NAME + 1)));
+        assert!(!valid_worker_name("w\"0"));
+        assert!(!valid_worker_name("w 0"));
+    }
+}

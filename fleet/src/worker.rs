@@ -31,6 +31,9 @@ pub enum Misbehave {
     WrongProof,
     /// Random bytes instead of a result.
     Garbage,
+    /// Proves, then hangs before publishing while still extending its lease (a worker that is
+    /// killed mid-job: the tests SIGKILL it while it holds the lease).
+    Stall,
 }
 
 /// The coordination benchmark's worker mode: no proving; each job waits `proof_time` and answers
@@ -318,8 +321,12 @@ fn prove_job(
         &mut rng,
         fallbacks,
     )?;
-    if misbehave == Some(Misbehave::WrongProof) {
-        proof.a = (proof.a + ark_bn254::G1Affine::generator()).into();
+    match misbehave {
+        Some(Misbehave::WrongProof) => proof.a = (proof.a + ark_bn254::G1Affine::generator()).into(),
+        Some(Misbehave::Stall) => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+        _ => {}
     }
     Ok(ProofEnvelope::new(
         job.height,

@@ -42,6 +42,9 @@ struct Pending {
     rejections: u32,
     /// Since when the queue no longer holds it (acknowledged by a worker) with no result.
     gone_since: Option<Instant>,
+    /// Since when the queue holds it while the consumer has nothing pending or leased: its
+    /// deliveries are exhausted and the advisory was missed (the node was down when it came).
+    stuck_since: Option<Instant>,
 }
 
 /// The fleet link of a running node.
@@ -175,6 +178,7 @@ impl Fleet {
             let Some(e) = p.get_mut(&height) else { return };
             e.sequence = None;
             e.gone_since = None;
+            e.stuck_since = None;
             if rejected {
                 e.rejections += 1;
             }
@@ -332,6 +336,7 @@ async fn publisher(node: Arc<Node>, fleet: Arc<Fleet>, mut rx: UnboundedReceiver
                 attempt: 0,
                 rejections: 0,
                 gone_since: None,
+                stuck_since: None,
             });
             e.inputs = inputs;
             e.attempt
@@ -422,15 +427,22 @@ async fn dead_letters(node: Arc<Node>, fleet: Arc<Fleet>) {
         }
     };
     while let Some(msg) = sub.next().await {
-        let Some(seq) = advisory_sequence(&msg.payload) else {
-            continue;
-        };
+        if let Some(seq) = advisory_sequence(&msg.payload) {
+            bury(&node, &fleet, seq).await;
+        }
+    }
+}
+
+/// Moves job `seq` from the queue to the dead-letter subject, counts it, and proves its block in
+/// the node's process.
+async fn bury(node: &Node, fleet: &Fleet, seq: u64) {
+    {
         let job = match fleet.link.take_job(seq).await {
             Ok(Some(j)) => j,
-            Ok(None) => continue,
+            Ok(None) => return,
             Err(e) => {
                 tracing::warn!(seq, error = %e, "cannot take a dead job from the queue");
-                continue;
+                return;
             }
         };
         let height = ProvingJob::decode(&job).map(|j| j.height);
@@ -454,15 +466,71 @@ async fn dead_letters(node: Arc<Node>, fleet: Arc<Fleet>) {
     }
 }
 
-/// Queue metrics each second, and jobs gone from the queue without a result published again.
+/// The node as the worker of last resort: when jobs wait and no worker has asked for one for a
+/// lease and `lost_after` (none runs, or all are busy that long), the node takes one job and
+/// proves it in its own process. Its pull
+/// request also makes the server announce jobs whose deliveries are exhausted (it notices them
+/// only when someone asks for work), which [`dead_letters`] then buries.
+async fn last_resort(node: &Node, consumer: &JobsConsumer) {
+    let batch = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await;
+    let Ok(mut batch) = batch else { return };
+    while let Some(Ok(msg)) = batch.next().await {
+        match ProvingJob::decode(&msg.payload) {
+            Ok(job) => {
+                tracing::warn!(height = job.height, "no fleet worker is asking for jobs: proving in-process");
+                // Acknowledged before the proof: if the node dies first, the restarted node finds
+                // the block unproven and publishes it again.
+                let _ = msg.double_ack().await;
+                node.prove_locally(job.height);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a job in the queue does not decode: terminated");
+                let _ = msg.ack_with(async_nats::jetstream::AckKind::Term).await;
+            }
+        }
+    }
+}
+
+type JobsConsumer =
+    async_nats::jetstream::consumer::Consumer<async_nats::jetstream::consumer::pull::Config>;
+
+/// Queue metrics each second, jobs gone from the queue without a result published again, and
+/// the worker of last resort.
 async fn watchdog(node: Arc<Node>, fleet: Arc<Fleet>) {
     let shape = node.shape();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut unserved_since: Option<Instant> = None;
+    let mut consumer: Option<JobsConsumer> = None;
     loop {
         tick.tick().await;
+        let mut idle = false;
         if let Ok(s) = fleet.link.queue_stats(shape).await {
+            idle = s.pending == 0 && s.in_flight == 0;
+            // Jobs wait (or sit leased past their deliveries) and no worker asks for one.
+            // (Busy workers have no request waiting either: only after a whole lease and
+            // `lost_after` does the node step in, for one job at a time.)
+            if s.waiting == 0 && (s.pending > 0 || s.in_flight > 0) {
+                let since = *unserved_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= fleet.section.lost_after.max(fleet.section.ack_wait) {
+                    if consumer.is_none() {
+                        consumer = fleet.link.jobs_consumer(shape, Duration::ZERO).await.ok();
+                    }
+                    if let Some(c) = &consumer {
+                        last_resort(&node, c).await;
+                    }
+                    unserved_since = None;
+                }
+            } else {
+                unserved_since = None;
+            }
             node.metrics.fleet_queue_depth.store(s.pending, Ordering::Relaxed);
             node.metrics.fleet_leases.store(s.in_flight, Ordering::Relaxed);
+            node.metrics.fleet_waiting.store(s.waiting, Ordering::Relaxed);
             node.metrics
                 .fleet_redelivered
                 .store(s.redelivered, Ordering::Relaxed);
@@ -478,17 +546,33 @@ async fn watchdog(node: Arc<Node>, fleet: Arc<Fleet>) {
             let Ok(queued) = fleet.link.job_queued(seq).await else {
                 break;
             };
-            let lost = {
+            let (lost, stuck) = {
                 let mut p = fleet.lock();
                 let Some(e) = p.get_mut(&height) else { continue };
-                if queued || e.sequence != Some(seq) {
+                if e.sequence != Some(seq) {
                     e.gone_since = None;
-                    false
+                    e.stuck_since = None;
+                    (false, false)
+                } else if queued {
+                    e.gone_since = None;
+                    if idle {
+                        let since = *e.stuck_since.get_or_insert_with(Instant::now);
+                        (false, since.elapsed() >= fleet.section.lost_after)
+                    } else {
+                        e.stuck_since = None;
+                        (false, false)
+                    }
                 } else {
+                    e.stuck_since = None;
                     let since = *e.gone_since.get_or_insert_with(Instant::now);
-                    since.elapsed() >= fleet.section.lost_after
+                    (since.elapsed() >= fleet.section.lost_after, false)
                 }
             };
+            if stuck {
+                tracing::warn!(height, "job neither pending nor leased: its deliveries are exhausted");
+                bury(&node, &fleet, seq).await;
+                continue;
+            }
             if lost && !matches!(crate::chain::proof(&node.store, height), Ok(Some(_))) {
                 tracing::warn!(height, "job acknowledged without a result reaching the node: publishing it again");
                 fleet.requeue(&node, height, false);

@@ -61,6 +61,8 @@ pub struct Metrics {
     pub fleet_leases: AtomicU64,
     /// Fleet: leased jobs delivered more than once (the consumer's count).
     pub fleet_redelivered: AtomicU64,
+    /// Fleet: workers' pull requests waiting for a job (idle workers).
+    pub fleet_waiting: AtomicU64,
     /// Fleet: jobs the node published again (a rejected result, or a job gone without a result).
     pub fleet_requeued: AtomicU64,
     /// Fleet: jobs whose deliveries were exhausted (moved to the dead-letter subject and proven in
@@ -426,6 +428,7 @@ impl Metrics {
             ("rustorium_fleet_queue_depth", "Fleet jobs waiting for a worker.", &self.fleet_queue_depth),
             ("rustorium_fleet_leases", "Fleet jobs leased to workers, not yet acknowledged.", &self.fleet_leases),
             ("rustorium_fleet_redelivered", "Leased fleet jobs delivered more than once.", &self.fleet_redelivered),
+            ("rustorium_fleet_waiting_requests", "Pull requests of idle fleet workers waiting for a job.", &self.fleet_waiting),
         ] {
             g(&mut out, name, "gauge", help, l(v));
         }

@@ -39,6 +39,7 @@ pub(crate) struct ProverArgs {
 enum MisbehaveArg {
     WrongProof,
     Garbage,
+    Stall,
 }
 
 /// Every proving key under `dir` (`d*-c*/proving.key`).
@@ -101,6 +102,7 @@ pub(crate) fn run_prover(a: ProverArgs) -> Result<Outcome> {
         misbehave: a.misbehave.map(|m| match m {
             MisbehaveArg::WrongProof => Misbehave::WrongProof,
             MisbehaveArg::Garbage => Misbehave::Garbage,
+            MisbehaveArg::Stall => Misbehave::Stall,
         }),
         simulated: None,
         fallbacks: Arc::default(),
