@@ -49,6 +49,7 @@ fn config(dir: &Path, runtime: Option<PathBuf>, required: bool) -> NodeConfig {
         mempool: Default::default(),
         hardware: None,
         consensus: None,
+        fleet: None,
         scoring: ScoringSection {
             enabled: true,
             model: Some(root("config/models/scoring.onnx")),

@@ -217,7 +217,8 @@ fn without_workers_the_node_is_the_prover_of_last_resort() {
 /// was verified by the node, and the light client verifies the chain from genesis.
 #[test]
 fn three_workers_prove_a_stream_of_blocks_and_the_light_client_verifies_it() {
-    let mut h = Harness::start("ack_wait = 10.0");
+    // A long `lost_after`: the node must not step in as the prover of last resort.
+    let mut h = Harness::start("ack_wait = 10.0\nlost_after = 60.0");
     for i in 0..3 {
         h.worker(&format!("w{i}"), None);
     }
@@ -226,13 +227,25 @@ fn three_workers_prove_a_stream_of_blocks_and_the_light_client_verifies_it() {
     }
     let height = h.wait_all_proven(5, 180);
     let by_workers: u64 = (0..3)
-        .map(|i| h.worker_status(&format!("w{i}"))["proofs"].as_u64().unwrap_or(0))
+        .map(|i| {
+            h.worker_status(&format!("w{i}"))["proofs"]
+                .as_u64()
+                .unwrap_or(0)
+        })
         .sum();
     assert_eq!(by_workers, height, "every block proven by a worker");
-    assert_eq!(h.metric("rustorium_proofs_total"), height, "one proof stored per block");
+    assert_eq!(
+        h.metric("rustorium_proofs_total"),
+        height,
+        "one proof stored per block"
+    );
     assert_eq!(h.metric("rustorium_fleet_dead_letters_total"), 0);
     let applied: usize = (1..=height)
-        .map(|b| get(h.http, &format!("/blocks/{b}"))["transfers"].as_array().map_or(0, Vec::len))
+        .map(|b| {
+            get(h.http, &format!("/blocks/{b}"))["transfers"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
         .sum();
     assert_eq!(applied, 15);
     h.light_sync(height);
@@ -242,7 +255,7 @@ fn three_workers_prove_a_stream_of_blocks_and_the_light_client_verifies_it() {
 /// the block, and exactly one proof is stored.
 #[test]
 fn a_worker_killed_mid_job_is_replaced_and_the_block_proven_once() {
-    let mut h = Harness::start("ack_wait = 2.0");
+    let mut h = Harness::start("ack_wait = 2.0\nlost_after = 60.0");
     let stalled = h.worker("doomed", Some("stall"));
     h.submit(&[0, 1], 0);
     wait("the doomed worker to hold the lease", 60, || {
@@ -257,7 +270,11 @@ fn a_worker_killed_mid_job_is_replaced_and_the_block_proven_once() {
     let height = h.wait_all_proven(1, 120);
     assert_eq!(height, 1);
     assert_eq!(h.worker_status("rescuer")["proofs"], 1);
-    assert_eq!(h.worker_status("doomed"), serde_json::Value::Null, "no result from the dead");
+    assert_eq!(
+        h.worker_status("doomed"),
+        serde_json::Value::Null,
+        "no result from the dead"
+    );
     assert_eq!(h.metric("rustorium_proofs_total"), 1);
     h.light_sync(1);
 }
@@ -267,7 +284,7 @@ fn a_worker_killed_mid_job_is_replaced_and_the_block_proven_once() {
 /// refusals the node proves the block itself; an honest worker then proves the next block.
 #[test]
 fn wrong_and_garbage_proofs_are_refused_counted_and_the_blocks_still_proven() {
-    let mut h = Harness::start("ack_wait = 10.0\nmax_rejections = 3");
+    let mut h = Harness::start("ack_wait = 10.0\nmax_rejections = 3\nlost_after = 60.0");
     let liar = h.worker("liar", Some("wrong-proof"));
     h.submit(&[0, 1], 0);
     h.wait_all_proven(1, 120);
@@ -290,7 +307,10 @@ fn wrong_and_garbage_proofs_are_refused_counted_and_the_blocks_still_proven() {
     h.worker("honest", None);
     h.submit(&[0, 1], 2);
     let height = h.wait_all_proven(3, 120);
-    assert_eq!(h.worker_status("honest")["proofs"].as_u64(), Some(height - 2));
+    assert_eq!(
+        h.worker_status("honest")["proofs"].as_u64(),
+        Some(height - 2)
+    );
     assert_eq!(h.metric("rustorium_proofs_total"), height);
     h.light_sync(height);
 }
@@ -324,13 +344,19 @@ fn a_nats_restart_loses_no_job_and_duplicates_no_proof() {
     h.wait_all_proven(3, 120);
     h.nats.kill();
     h.submit(&[0, 1, 2, 3, 4], 1);
-    wait("blocks committed while NATS is down", 60, || h.committed() >= 5);
+    wait("blocks committed while NATS is down", 60, || {
+        h.committed() >= 5
+    });
     assert!(h.status()["proven_height"].as_u64() < Some(h.committed()));
     std::thread::sleep(Duration::from_secs(1));
     h.nats.restart().expect("restart nats-server");
     h.submit(&[0, 1, 2, 3, 4], 2);
     let height = h.wait_all_proven(8, 180);
-    assert_eq!(h.metric("rustorium_proofs_total"), height, "one proof per block");
+    assert_eq!(
+        h.metric("rustorium_proofs_total"),
+        height,
+        "one proof per block"
+    );
     // Every block's proof, checked from genesis.
     h.light_sync(height);
 }
@@ -348,9 +374,14 @@ fn acknowledged_transfers_survive_a_node_crash_with_the_fleet() {
     let accepted = {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         rt.block_on(async {
-            let link = rustorium::fleet::Link::connect(&h.nats.url(), 1337, "test", Duration::from_secs(5))
-                .await
-                .expect("connect");
+            let link = rustorium::fleet::Link::connect(
+                &h.nats.url(),
+                1337,
+                "test",
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("connect");
             let mut stream = link
                 .jetstream()
                 .get_stream(rustorium::fleet::ACCEPTED_STREAM)
@@ -359,7 +390,10 @@ fn acknowledged_transfers_survive_a_node_crash_with_the_fleet() {
             stream.info().await.expect("info").state.messages
         })
     };
-    assert_eq!(accepted, 1, "the transfer is in the accepted-transfer stream");
+    assert_eq!(
+        accepted, 1,
+        "the transfer is in the accepted-transfer stream"
+    );
     assert_eq!(h.committed(), 0, "no block before the kill");
     h.crash_and_restart(FAST, "");
     h.worker("w0", None);
@@ -372,11 +406,20 @@ fn acknowledged_transfers_survive_a_node_crash_with_the_fleet() {
                 .as_array()
                 .expect("transfers")
                 .iter()
-                .map(|t| (t["from"].as_u64().expect("from"), t["nonce"].as_u64().expect("nonce")))
+                .map(|t| {
+                    (
+                        t["from"].as_u64().expect("from"),
+                        t["nonce"].as_u64().expect("nonce"),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
     applied.sort_unstable();
-    assert_eq!(applied, vec![(0, 0), (1, 0)], "each acknowledged transfer exactly once");
+    assert_eq!(
+        applied,
+        vec![(0, 0), (1, 0)],
+        "each acknowledged transfer exactly once"
+    );
     h.light_sync(height);
 }

@@ -37,6 +37,7 @@ fn config(dir: &Path) -> NodeConfig {
         mempool: Default::default(),
         hardware: None,
         consensus: None,
+        fleet: None,
         scoring: Default::default(),
         policy: Default::default(),
     }

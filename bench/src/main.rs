@@ -1084,6 +1084,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
         mempool: Default::default(),
         hardware: None,
         consensus: None,
+        fleet: None,
         scoring: Default::default(),
         policy: Default::default(),
     };
@@ -1183,6 +1184,7 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         mempool: Default::default(),
         hardware: None,
         consensus: None,
+        fleet: None,
         scoring: Default::default(),
         policy: Default::default(),
     };

@@ -60,7 +60,14 @@ impl NatsServer {
         let log = std::fs::File::create(self.store.join("nats-server.log"))
             .map_err(|e| FleetError::Config(format!("nats-server log: {e}")))?;
         let child = Command::new(&self.binary)
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
             .arg(&self.store)
             .stdout(Stdio::null())
             .stderr(log)

@@ -139,7 +139,10 @@ mod tests {
         assert_eq!(ProofResult::decode(&bytes), Ok(r.clone()));
         // Every truncation is refused, never a panic.
         for n in 0..bytes.len() {
-            assert!(ProofResult::decode(&bytes[..n]).is_err(), "prefix of {n} bytes");
+            assert!(
+                ProofResult::decode(&bytes[..n]).is_err(),
+                "prefix of {n} bytes"
+            );
         }
         let mut trailing = bytes.clone();
         trailing.push(0);

@@ -117,8 +117,11 @@ pub async fn run(
         let ack_wait = consumer.cached_info().config.ack_wait;
         queues.push(Queue { consumer, ack_wait });
     }
-    let keys: Vec<(VkHash, Arc<KeyPair>)> =
-        opts.keys.iter().map(|k| (vk_hash(&k.pk.vk), k.clone())).collect();
+    let keys: Vec<(VkHash, Arc<KeyPair>)> = opts
+        .keys
+        .iter()
+        .map(|k| (vk_hash(&k.pk.vk), k.clone()))
+        .collect();
     tracing::info!(
         worker = opts.name.as_str(),
         shapes = keys.len(),
@@ -261,7 +264,12 @@ async fn handle(
         }
         .encode(),
     };
-    let id = format!("{}-{height}-{}-{}", link.chain(), opts.name, hex_short(&seed()));
+    let id = format!(
+        "{}-{height}-{}-{}",
+        link.chain(),
+        opts.name,
+        hex_short(&seed())
+    );
     let published = link
         .publish(
             results_subject(link.chain()),
@@ -314,15 +322,12 @@ fn prove_job(
     let circuit = BlockCircuit::from_witness(&job.witness, job.producer, job.height, key.shape)
         .map_err(|e| FleetError::Config(format!("witness does not fit the shape: {e}")))?;
     let mut rng = ChaCha20Rng::from_seed(seed());
-    let (mut proof, _timings) = rustorium_prover::prove_with_fallback(
-        key,
-        prover,
-        circuit.clone(),
-        &mut rng,
-        fallbacks,
-    )?;
+    let (mut proof, _timings) =
+        rustorium_prover::prove_with_fallback(key, prover, circuit.clone(), &mut rng, fallbacks)?;
     match misbehave {
-        Some(Misbehave::WrongProof) => proof.a = (proof.a + ark_bn254::G1Affine::generator()).into(),
+        Some(Misbehave::WrongProof) => {
+            proof.a = (proof.a + ark_bn254::G1Affine::generator()).into()
+        }
         Some(Misbehave::Stall) => loop {
             std::thread::sleep(Duration::from_secs(3600));
         },

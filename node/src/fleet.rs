@@ -140,7 +140,11 @@ impl Fleet {
         runtime.spawn(dead_letters(node.clone(), fleet.clone()));
         runtime.spawn(watchdog(node.clone(), fleet.clone()));
         *fleet.runtime.lock().unwrap_or_else(|e| e.into_inner()) = Some(runtime);
-        tracing::info!(url = fleet.section.url.as_str(), consumer = name.as_str(), "proving fleet connected");
+        tracing::info!(
+            url = fleet.section.url.as_str(),
+            consumer = name.as_str(),
+            "proving fleet connected"
+        );
         Ok(fleet)
     }
 
@@ -205,7 +209,12 @@ impl Fleet {
         if !self.section.accepted_stream || txs.is_empty() {
             return;
         }
-        let handle = match self.runtime.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        let handle = match self
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             Some(rt) => rt.handle().clone(),
             None => return,
         };
@@ -250,7 +259,9 @@ impl Fleet {
         let (worker, env) = (result.worker.as_str(), &result.envelope);
         let height = env.height;
         if matches!(crate::chain::proof(&node.store, height), Ok(Some(_))) {
-            node.metrics.fleet_duplicates.fetch_add(1, Ordering::Relaxed);
+            node.metrics
+                .fleet_duplicates
+                .fetch_add(1, Ordering::Relaxed);
             return;
         }
         let known = self.lock().get(&height).map(|p| (p.inputs, p.first));
@@ -267,7 +278,11 @@ impl Fleet {
                 }
             }
             None => {
-                tracing::warn!(worker, height, "refused a result for a block not committed here");
+                tracing::warn!(
+                    worker,
+                    height,
+                    "refused a result for a block not committed here"
+                );
                 node.metrics
                     .worker_rejected(worker, Refusal::UnknownBlock.reason());
                 return;
@@ -279,8 +294,13 @@ impl Fleet {
             && env.public_inputs() == inputs
             && self.prepared.verify(&env.proof, &inputs);
         if !fits {
-            tracing::warn!(worker, height, "refused a proof that does not verify for this block");
-            node.metrics.worker_rejected(worker, Refusal::Invalid.reason());
+            tracing::warn!(
+                worker,
+                height,
+                "refused a proof that does not verify for this block"
+            );
+            node.metrics
+                .worker_rejected(worker, Refusal::Invalid.reason());
             self.requeue(node, height, true);
             return;
         }
@@ -288,7 +308,9 @@ impl Fleet {
         match node.store_proof(env, latency) {
             Ok(true) => node.metrics.worker_proof(worker, latency),
             Ok(false) => {
-                node.metrics.fleet_duplicates.fetch_add(1, Ordering::Relaxed);
+                node.metrics
+                    .fleet_duplicates
+                    .fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => tracing::error!(height, error = %e, "storing a verified proof failed"),
         }
@@ -360,7 +382,12 @@ async fn publisher(node: Arc<Node>, fleet: Arc<Fleet>, mut rx: UnboundedReceiver
             e.sequence = Some(published.sequence);
             e.attempt = attempt + 1;
         }
-        tracing::debug!(height, seq = published.sequence, duplicate = published.duplicate, "job published");
+        tracing::debug!(
+            height,
+            seq = published.sequence,
+            duplicate = published.duplicate,
+            "job published"
+        );
     }
 }
 
@@ -454,10 +481,15 @@ async fn bury(node: &Node, fleet: &Fleet, seq: u64) {
         {
             tracing::warn!(seq, error = %e, "publishing a dead letter failed");
         }
-        node.metrics.fleet_dead_letters.fetch_add(1, Ordering::Relaxed);
+        node.metrics
+            .fleet_dead_letters
+            .fetch_add(1, Ordering::Relaxed);
         match height {
             Ok(h) => {
-                tracing::warn!(height = h, "job deliveries exhausted: dead letter, proving in-process");
+                tracing::warn!(
+                    height = h,
+                    "job deliveries exhausted: dead letter, proving in-process"
+                );
                 fleet.proven(h);
                 node.prove_locally(h);
             }
@@ -482,7 +514,10 @@ async fn last_resort(node: &Node, consumer: &JobsConsumer) {
     while let Some(Ok(msg)) = batch.next().await {
         match ProvingJob::decode(&msg.payload) {
             Ok(job) => {
-                tracing::warn!(height = job.height, "no fleet worker is asking for jobs: proving in-process");
+                tracing::warn!(
+                    height = job.height,
+                    "no fleet worker is asking for jobs: proving in-process"
+                );
                 // Acknowledged before the proof: if the node dies first, the restarted node finds
                 // the block unproven and publishes it again.
                 let _ = msg.double_ack().await;
@@ -528,9 +563,15 @@ async fn watchdog(node: Arc<Node>, fleet: Arc<Fleet>) {
             } else {
                 unserved_since = None;
             }
-            node.metrics.fleet_queue_depth.store(s.pending, Ordering::Relaxed);
-            node.metrics.fleet_leases.store(s.in_flight, Ordering::Relaxed);
-            node.metrics.fleet_waiting.store(s.waiting, Ordering::Relaxed);
+            node.metrics
+                .fleet_queue_depth
+                .store(s.pending, Ordering::Relaxed);
+            node.metrics
+                .fleet_leases
+                .store(s.in_flight, Ordering::Relaxed);
+            node.metrics
+                .fleet_waiting
+                .store(s.waiting, Ordering::Relaxed);
             node.metrics
                 .fleet_redelivered
                 .store(s.redelivered, Ordering::Relaxed);
@@ -548,7 +589,9 @@ async fn watchdog(node: Arc<Node>, fleet: Arc<Fleet>) {
             };
             let (lost, stuck) = {
                 let mut p = fleet.lock();
-                let Some(e) = p.get_mut(&height) else { continue };
+                let Some(e) = p.get_mut(&height) else {
+                    continue;
+                };
                 if e.sequence != Some(seq) {
                     e.gone_since = None;
                     e.stuck_since = None;
@@ -569,12 +612,18 @@ async fn watchdog(node: Arc<Node>, fleet: Arc<Fleet>) {
                 }
             };
             if stuck {
-                tracing::warn!(height, "job neither pending nor leased: its deliveries are exhausted");
+                tracing::warn!(
+                    height,
+                    "job neither pending nor leased: its deliveries are exhausted"
+                );
                 bury(&node, &fleet, seq).await;
                 continue;
             }
             if lost && !matches!(crate::chain::proof(&node.store, height), Ok(Some(_))) {
-                tracing::warn!(height, "job acknowledged without a result reaching the node: publishing it again");
+                tracing::warn!(
+                    height,
+                    "job acknowledged without a result reaching the node: publishing it again"
+                );
                 fleet.requeue(&node, height, false);
             }
         }

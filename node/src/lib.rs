@@ -329,7 +329,9 @@ impl Node {
         if node.keys.is_some() {
             node.start_provers(proven, latest)?;
         } else if node.config.fleet.is_some() {
-            return Err(NodeError::Config("[fleet] needs proving on (prove = true)".into()));
+            return Err(NodeError::Config(
+                "[fleet] needs proving on (prove = true)".into(),
+            ));
         }
         if !node.start_validator()? {
             node.spawn(|n| n.producer_loop());

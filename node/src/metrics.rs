@@ -191,7 +191,9 @@ impl Metrics {
 
     /// Counts a refused result of fleet worker `name`.
     pub fn worker_rejected(&self, name: &str, reason: &str) {
-        self.worker(name, |w| *w.rejected.entry(reason.to_string()).or_default() += 1);
+        self.worker(name, |w| {
+            *w.rejected.entry(reason.to_string()).or_default() += 1
+        });
     }
 
     /// Every fleet worker seen, by name.
@@ -425,18 +427,50 @@ impl Metrics {
             let _ = writeln!(out, "rustorium_backend{{op=\"{op}\",backend=\"{b}\"}} 1");
         }
         for (name, help, v) in [
-            ("rustorium_fleet_queue_depth", "Fleet jobs waiting for a worker.", &self.fleet_queue_depth),
-            ("rustorium_fleet_leases", "Fleet jobs leased to workers, not yet acknowledged.", &self.fleet_leases),
-            ("rustorium_fleet_redelivered", "Leased fleet jobs delivered more than once.", &self.fleet_redelivered),
-            ("rustorium_fleet_waiting_requests", "Pull requests of idle fleet workers waiting for a job.", &self.fleet_waiting),
+            (
+                "rustorium_fleet_queue_depth",
+                "Fleet jobs waiting for a worker.",
+                &self.fleet_queue_depth,
+            ),
+            (
+                "rustorium_fleet_leases",
+                "Fleet jobs leased to workers, not yet acknowledged.",
+                &self.fleet_leases,
+            ),
+            (
+                "rustorium_fleet_redelivered",
+                "Leased fleet jobs delivered more than once.",
+                &self.fleet_redelivered,
+            ),
+            (
+                "rustorium_fleet_waiting_requests",
+                "Pull requests of idle fleet workers waiting for a job.",
+                &self.fleet_waiting,
+            ),
         ] {
             g(&mut out, name, "gauge", help, l(v));
         }
         for (name, help, v) in [
-            ("rustorium_fleet_requeued_total", "Fleet jobs published again (rejected result, or gone without one).", &self.fleet_requeued),
-            ("rustorium_fleet_dead_letters_total", "Fleet jobs whose deliveries were exhausted, proven in-process.", &self.fleet_dead_letters),
-            ("rustorium_fleet_duplicate_results_total", "Fleet results for blocks already proven, dropped.", &self.fleet_duplicates),
-            ("rustorium_fleet_accept_unpublished_total", "Accepted transfers the accepted-transfer stream did not acknowledge in time.", &self.fleet_accept_unpublished),
+            (
+                "rustorium_fleet_requeued_total",
+                "Fleet jobs published again (rejected result, or gone without one).",
+                &self.fleet_requeued,
+            ),
+            (
+                "rustorium_fleet_dead_letters_total",
+                "Fleet jobs whose deliveries were exhausted, proven in-process.",
+                &self.fleet_dead_letters,
+            ),
+            (
+                "rustorium_fleet_duplicate_results_total",
+                "Fleet results for blocks already proven, dropped.",
+                &self.fleet_duplicates,
+            ),
+            (
+                "rustorium_fleet_accept_unpublished_total",
+                "Accepted transfers the accepted-transfer stream did not acknowledge in time.",
+                &self.fleet_accept_unpublished,
+            ),
         ] {
             g(&mut out, name, "counter", help, l(v));
         }
@@ -447,7 +481,11 @@ impl Metrics {
                 "# HELP rustorium_fleet_worker_proofs_total Proofs stored per fleet worker.\n# TYPE rustorium_fleet_worker_proofs_total counter"
             );
             for (w, s) in &workers {
-                let _ = writeln!(out, "rustorium_fleet_worker_proofs_total{{worker=\"{w}\"}} {}", s.proofs);
+                let _ = writeln!(
+                    out,
+                    "rustorium_fleet_worker_proofs_total{{worker=\"{w}\"}} {}",
+                    s.proofs
+                );
             }
             let _ = writeln!(
                 out,

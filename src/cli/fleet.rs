@@ -55,13 +55,20 @@ fn load_keys(dir: &Path) -> Result<Vec<Arc<KeyPair>>> {
                 pk.display(),
                 k.shape.depth,
                 k.shape.capacity,
-                if k.dev_seed.is_some() { ", INSECURE devnet key" } else { "" }
+                if k.dev_seed.is_some() {
+                    ", INSECURE devnet key"
+                } else {
+                    ""
+                }
             );
             keys.push(Arc::new(k));
         }
     }
     if keys.is_empty() {
-        bail!("no proving keys under {} (d<depth>-c<capacity>/proving.key)", dir.display());
+        bail!(
+            "no proving keys under {} (d<depth>-c<capacity>/proving.key)",
+            dir.display()
+        );
     }
     Ok(keys)
 }
@@ -73,7 +80,10 @@ fn prover_for(profile: Option<&Path>) -> Result<(Prover, String)> {
     let profile = rustorium::hardware::Profile::load(p)?;
     let (ntt, ntt_name) = profile.ntt_backend()?;
     let (msm, msm_name) = profile.msm_backend()?;
-    Ok((Prover::new(msm, ntt), format!("msm {msm_name}, ntt {ntt_name}")))
+    Ok((
+        Prover::new(msm, ntt),
+        format!("msm {msm_name}, ntt {ntt_name}"),
+    ))
 }
 
 pub(crate) fn run_prover(a: ProverArgs) -> Result<Outcome> {
@@ -121,7 +131,11 @@ pub(crate) fn run_prover(a: ProverArgs) -> Result<Outcome> {
         "prover stopped: {} proven, {} refused{}",
         report.proven,
         report.refused,
-        if report.released { ", in-flight job released" } else { "" }
+        if report.released {
+            ", in-flight job released"
+        } else {
+            ""
+        }
     );
     Ok(Outcome::Ok)
 }

@@ -96,7 +96,13 @@ impl LocalFleet {
         for i in 0..n {
             let log = std::fs::File::create(a.data.join(format!("prover-{i}.log")))?;
             let child = std::process::Command::new(&exe)
-                .args(["prover", "--nats", &self.nats.url(), "--chain", &chain.to_string()])
+                .args([
+                    "prover",
+                    "--nats",
+                    &self.nats.url(),
+                    "--chain",
+                    &chain.to_string(),
+                ])
                 .arg("--keys")
                 .arg(&a.keys)
                 .args(["--name", &format!("devnet-w{i}")])
@@ -356,7 +362,10 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
     let mut fleet = if a.fleet > 0 {
         let nats = rustorium::fleet::local::NatsServer::start(&a.data.join("nats"))?;
         eprintln!("devnet: nats-server (JetStream) at {}", nats.url());
-        Some(LocalFleet { nats, workers: Vec::new() })
+        Some(LocalFleet {
+            nats,
+            workers: Vec::new(),
+        })
     } else {
         None
     };
@@ -364,7 +373,11 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
     let node = nodes[0].clone();
     if let Some(f) = fleet.as_mut() {
         f.start_workers(a.fleet, &a, node.genesis().chain_id)?;
-        eprintln!("devnet: {} prover workers (logs {}/prover-*.log)", a.fleet, a.data.display());
+        eprintln!(
+            "devnet: {} prover workers (logs {}/prover-*.log)",
+            a.fleet,
+            a.data.display()
+        );
     }
     eprintln!(
         "devnet: scoring {}, policy {}",
