@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+mod fleet;
+
 use anyhow::{Context, Result};
 use ark_bn254::Bn254;
 use ark_groth16::Groth16;
@@ -148,6 +150,33 @@ enum BenchCommand {
         /// Proofs per prover and shape.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+    },
+    /// The proving fleet (NATS JetStream, a real nats-server on loopback, every proof verified
+    /// by the node): proven blocks/s with real CPU workers beside the node's own prover thread,
+    /// then the coordination benchmark with SIMULATED workers (fixed proof time, proofs made in
+    /// advance): throughput against the worker count and the overhead per job.
+    Fleet {
+        /// Real CPU worker counts (empty: skip).
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        real: Vec<usize>,
+        /// Blocks per real-prover run.
+        #[arg(long, default_value_t = 6)]
+        real_blocks: usize,
+        /// Simulated worker counts (empty: skip).
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64")]
+        simulated: Vec<usize>,
+        /// A simulated job's proof time, ms.
+        #[arg(long, default_value_t = 200)]
+        proof_ms: u64,
+        /// Jobs per simulated worker in a run (at least 16 jobs).
+        #[arg(long, default_value_t = 4)]
+        jobs_per_worker: usize,
+        /// Tree depth.
+        #[arg(long, default_value_t = 16)]
+        depth: usize,
+        /// Capacity.
+        #[arg(long, default_value_t = 2)]
+        capacity: usize,
     },
 }
 
@@ -518,6 +547,23 @@ fn run(cmd: BenchCommand) -> Result<()> {
             allow_software,
         } => accel(&log_sizes, &leaves, allow_software)?,
         BenchCommand::Report { out } => report(&out)?,
+        BenchCommand::Fleet {
+            real,
+            real_blocks,
+            simulated,
+            proof_ms,
+            jobs_per_worker,
+            depth,
+            capacity,
+        } => fleet::fleet_bench(
+            &real,
+            real_blocks,
+            &simulated,
+            proof_ms,
+            jobs_per_worker,
+            depth,
+            capacity,
+        )?,
         BenchCommand::Admission {
             batches,
             model,
