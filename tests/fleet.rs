@@ -423,3 +423,107 @@ fn acknowledged_transfers_survive_a_node_crash_with_the_fleet() {
     );
     h.light_sync(height);
 }
+
+/// Free loopback TCP ports.
+fn free_ports(n: usize) -> Vec<u16> {
+    let socks: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    socks
+        .iter()
+        .map(|s| s.local_addr().expect("addr").port())
+        .collect()
+}
+
+/// A 3-server JetStream cluster on loopback with the streams replicated on all three: one server
+/// SIGKILLed mid-run, and jobs keep flowing (RAFT) — every block proven, the chain verified.
+#[test]
+fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let binary = rustorium::fleet::local::find_nats_server()
+        .expect("the fleet tests need nats-server (scripts/setup.sh installs it)");
+    let ports = free_ports(6);
+    let routes: Vec<String> = (0..3)
+        .map(|i| format!("nats://127.0.0.1:{}", ports[3 + i]))
+        .collect();
+    let mut servers: Vec<Child> = (0..3)
+        .map(|i| {
+            let log = std::fs::File::create(dir.path().join(format!("nats{i}.log"))).expect("log");
+            Command::new(&binary)
+                .args(["-js", "-a", "127.0.0.1", "-p", &ports[i].to_string()])
+                .args(["-n", &format!("n{i}"), "--cluster_name", "rustorium"])
+                .args(["--cluster", &routes[i], "--routes", &routes.join(",")])
+                .arg("-sd")
+                .arg(dir.path().join(format!("nats{i}")))
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn nats-server")
+        })
+        .collect();
+    let url = (0..3)
+        .map(|i| format!("nats://127.0.0.1:{}", ports[i]))
+        .collect::<Vec<_>>()
+        .join(",");
+    let config = common::node_config(
+        dir.path(),
+        &format!("{FAST}[fleet]\nurl = \"{url}\"\nreplicas = 3\nack_wait = 5.0\n"),
+    );
+    let (mut node, quic, http) = start_node(&config);
+    let log = std::fs::File::create(dir.path().join("w0.log")).expect("log");
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .args(["prover", "--nats", &url, "--name", "w0", "--keys"])
+        .arg(dir.path().join("data/keys"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn prover");
+    let cert =
+        || CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
+    let submit = |nonce: u64| {
+        let txs: Vec<_> = (0..4)
+            .map(|f| common::dev_transfer(f, Recipient::Index((f + 1) % 5), 2, 1, nonce))
+            .collect();
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let results = rt.block_on(async {
+            let c = Client::connect(quic, cert()).await.expect("connect");
+            let r = c.submit(&txs).await.expect("submit");
+            c.close().await;
+            r
+        });
+        assert!(results.iter().all(|r| r.accepted), "{results:?}");
+    };
+    let all_proven = |min: u64| {
+        wait("every committed block proven", 180, || {
+            let s = get(http, "/status");
+            let c = s["committed_height"].as_u64().unwrap_or(0);
+            c >= min && s["proven_height"].as_u64() == Some(c)
+        });
+    };
+    submit(0);
+    all_proven(2);
+    // The first server, which the node and the worker most likely talk to, dies.
+    servers[0].kill().expect("SIGKILL nats-server");
+    servers[0].wait().expect("reaped");
+    submit(1);
+    submit(2);
+    all_proven(6);
+    let height = get(http, "/status")["committed_height"]
+        .as_u64()
+        .expect("height");
+    assert_eq!(metric(http, "rustorium_proofs_total"), Some(height));
+    assert_eq!(
+        metric(http, "rustorium_fleet_worker_proofs_total{worker=\"w0\"}"),
+        Some(height),
+        "the worker proved every block, before and after the server died"
+    );
+    light_sync(http, dir.path(), height);
+    for c in [&mut worker, &mut node] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    for s in &mut servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+}

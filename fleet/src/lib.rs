@@ -192,13 +192,19 @@ impl Link {
             url: url.to_string(),
             reason,
         };
+        // Every server of a cluster, so that the first connection and reconnections try each.
+        let servers = url
+            .split(',')
+            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(format!("bad URL: {e}")))?;
         let deadline = tokio::time::Instant::now() + connect_timeout;
         let client = loop {
             let attempt = async_nats::ConnectOptions::new()
                 .name(name)
                 .connection_timeout(Duration::from_secs(2))
                 .max_reconnects(None)
-                .connect(url)
+                .connect(servers.as_slice())
                 .await;
             match attempt {
                 Ok(c) => break c,

@@ -81,7 +81,8 @@ impl Refusal {
 
 impl Fleet {
     /// Connects, creates the streams and the jobs consumer of the node's shape, and starts the
-    /// fleet's tasks. Fails (the node does not start) when NATS cannot be reached in 10 s.
+    /// fleet's tasks. Fails (the node does not start) when NATS cannot be reached in 10 s or
+    /// JetStream does not answer in 30 s.
     pub(crate) fn start(node: &Arc<Node>, section: FleetSection) -> Result<Arc<Self>, NodeError> {
         let keys = node
             .keys
@@ -119,10 +120,23 @@ impl Fleet {
                     Duration::from_secs(10),
                 )
                 .await?;
-                link.ensure_streams(&settings).await?;
-                link.ensure_jobs_consumer(shape, &settings).await?;
-                let results = link.results_consumer(&name).await?;
-                Ok::<_, FleetError>((link, results))
+                // A cluster that is still electing its JetStream leader refuses for a moment.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                loop {
+                    let setup = async {
+                        link.ensure_streams(&settings).await?;
+                        link.ensure_jobs_consumer(shape, &settings).await?;
+                        link.results_consumer(&name).await
+                    };
+                    match setup.await {
+                        Ok(results) => return Ok::<_, FleetError>((link, results)),
+                        Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                        Err(e) => {
+                            tracing::info!(error = %e, "JetStream not ready; retrying");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    }
+                }
             })
             .map_err(|e| NodeError::Config(format!("[fleet]: {e}")))?;
         let (tx, rx) = unbounded_channel();
