@@ -89,17 +89,38 @@ impl Bench {
     }
 
     fn wait_proven(&self, node: &Node, limit: Duration) -> Result<Duration> {
-        let start = Instant::now();
+        self.wait_proven_from(node, limit, Instant::now(), 0)
+            .map(|(t, _)| t)
+    }
+
+    /// Waits until every block is proven; returns the time since `start` and, with `first > 0`,
+    /// when `first` proofs were stored and how many were stored then (the steady state starts
+    /// there: the workers' first round has ended).
+    fn wait_proven_from(
+        &self,
+        node: &Node,
+        limit: Duration,
+        start: Instant,
+        first: u64,
+    ) -> Result<(Duration, Option<(Duration, u64)>)> {
+        let mut round = None;
         while node.head().proven < self.blocks as u64 {
+            let done = node
+                .metrics()
+                .proofs
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if first > 0 && round.is_none() && done >= first {
+                round = Some((start.elapsed(), done));
+            }
             ensure!(
                 start.elapsed() < limit,
                 "proven {} of {} after {limit:?}",
                 node.head().proven,
                 self.blocks
             );
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(1));
         }
-        Ok(start.elapsed())
+        Ok((start.elapsed(), round))
     }
 
     /// Phase 0 and the reference: the node's own prover threads prove the chain; returns the
@@ -124,14 +145,15 @@ impl Bench {
     }
 
     /// One fleet run with `workers` workers (`simulated`: their mode); returns the time from the
-    /// workers' start to every block proven, and the node's duplicate and refused counts.
+    /// workers' start to every block proven, and the steady state: the jobs proven after the
+    /// workers' first round and the time they took.
     fn fleet_run(
         &self,
         run: &str,
         workers: usize,
         keys: &Arc<KeyPair>,
         simulated: Option<Arc<Simulated>>,
-    ) -> Result<Duration> {
+    ) -> Result<(Duration, Option<(u64, Duration)>)> {
         let nats = NatsServer::start(&self.dir.join(format!("nats-{run}")))?;
         let node = Node::start(self.config(&format!("fleet-{run}"), Some(nats.url()), 1))?;
         self.fill(&node)?;
@@ -169,7 +191,7 @@ impl Bench {
                 let _ = rx.await;
             }));
         }
-        let proven = self.wait_proven(&node, Duration::from_secs(3600));
+        let proven = self.wait_proven_from(&node, Duration::from_secs(3600), start, workers as u64);
         let t = start.elapsed();
         drop(stops);
         rt.shutdown_timeout(Duration::from_secs(5));
@@ -180,13 +202,16 @@ impl Bench {
             .and_then(|v| v.trim().parse::<u64>().ok());
         ensure!(node.close(Duration::from_secs(30)), "node did not close");
         drop(nats);
-        proven?;
+        let (_, round) = proven?;
         ensure!(
             stored == Some(self.blocks as u64),
             "{stored:?} proofs stored for {} blocks",
             self.blocks
         );
-        Ok(t)
+        let steady = round
+            .filter(|(_, done)| *done < self.blocks as u64)
+            .map(|(at, done)| (self.blocks as u64 - done, t.saturating_sub(at)));
+        Ok((t, steady))
     }
 }
 
@@ -209,6 +234,9 @@ pub fn fleet_bench(
     depth: usize,
     capacity: usize,
 ) -> Result<()> {
+    let real: Vec<usize> = real.iter().copied().filter(|w| *w > 0).collect();
+    let simulated: Vec<usize> = simulated.iter().copied().filter(|w| *w > 0).collect();
+    let (real, simulated) = (&real[..], &simulated[..]);
     ensure!(
         rustorium::fleet::local::find_nats_server().is_some(),
         "nats-server is not installed (scripts/setup.sh installs it)"
@@ -245,7 +273,7 @@ pub fn fleet_bench(
             rate(reference)
         );
         for &w in real {
-            let t = b.fleet_run(&format!("real{w}"), w, &keys, None)?;
+            let (t, _) = b.fleet_run(&format!("real{w}"), w, &keys, None)?;
             println!(
                 "| {w} CPU worker{} | {real_blocks} | {:.2} s | {:.2} | {:.2} |",
                 if w == 1 { "" } else { "s" },
@@ -274,7 +302,12 @@ pub fn fleet_bench(
         println!(
             "SIMULATED workers: each job waits {proof_ms} ms and answers a proof made in advance (verified by the node).\n"
         );
-        println!("| workers | jobs | time | jobs/s | ideal jobs/s | × linear | overhead per job |");
+        println!(
+            "Steady state: the jobs proven after the workers' first round, over the time they took (start-up excluded); ideal: W / proof time; overhead per job: W / (steady jobs/s) − proof time.\n"
+        );
+        println!(
+            "| workers | jobs | whole run | steady jobs/s | ideal jobs/s | × linear | overhead per job |"
+        );
         println!("| --- | --- | --- | --- | --- | --- | --- |");
         for &w in simulated {
             let jobs = (w * jobs_per_worker).max(16).min(blocks);
@@ -283,12 +316,17 @@ pub fn fleet_bench(
                 txs: b.txs[..jobs * capacity].to_vec(),
                 ..bench(0)
             };
-            let t = run.fleet_run(&format!("sim{w}"), w, &keys, Some(sim.clone()))?;
-            let rate = jobs as f64 / t.as_secs_f64();
-            // Rounds of W jobs: ceil(jobs / W) proof times at best.
-            let ideal_t = (jobs.div_ceil(w)) as f64 * proof_ms as f64 / 1e3;
-            let ideal = jobs as f64 / ideal_t;
-            let overhead_ms = (t.as_secs_f64() - ideal_t) * 1e3 / jobs.div_ceil(w) as f64;
+            let (t, steady) = run.fleet_run(&format!("sim{w}"), w, &keys, Some(sim.clone()))?;
+            let ideal = w as f64 / (proof_ms as f64 / 1e3);
+            let Some((n, dt)) = steady else {
+                println!(
+                    "| {w} | {jobs} | {:.2} s | – | {ideal:.1} | – | – |",
+                    t.as_secs_f64()
+                );
+                continue;
+            };
+            let rate = n as f64 / dt.as_secs_f64();
+            let overhead_ms = (w as f64 / rate - proof_ms as f64 / 1e3) * 1e3;
             println!(
                 "| {w} | {jobs} | {:.2} s | {rate:.1} | {ideal:.1} | {:.3} | {overhead_ms:.1} ms |",
                 t.as_secs_f64(),

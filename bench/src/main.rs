@@ -72,6 +72,11 @@ enum BenchCommand {
         /// Block interval (ms).
         #[arg(long, default_value_t = 200)]
         interval_ms: u64,
+        /// Prove through the proving fleet with this many in-process CPU workers (a local
+        /// nats-server; accepted transfers also go to the accepted-transfer stream before their
+        /// acknowledgement). 0: the node's own prover thread.
+        #[arg(long, default_value_t = 0)]
+        fleet: usize,
     },
     /// BFT consensus on loopback: submit→final latency (p50, p99) and throughput with `validators`
     /// in-process validators (proving off: this measures consensus, not the prover).
@@ -156,20 +161,20 @@ enum BenchCommand {
     /// then the coordination benchmark with SIMULATED workers (fixed proof time, proofs made in
     /// advance): throughput against the worker count and the overhead per job.
     Fleet {
-        /// Real CPU worker counts (empty: skip).
+        /// Real CPU worker counts (`0`: skip).
         #[arg(long, value_delimiter = ',', default_value = "1,2")]
         real: Vec<usize>,
         /// Blocks per real-prover run.
         #[arg(long, default_value_t = 6)]
         real_blocks: usize,
-        /// Simulated worker counts (empty: skip).
+        /// Simulated worker counts (`0`: skip).
         #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64")]
         simulated: Vec<usize>,
         /// A simulated job's proof time, ms.
         #[arg(long, default_value_t = 200)]
         proof_ms: u64,
         /// Jobs per simulated worker in a run (at least 16 jobs).
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 8)]
         jobs_per_worker: usize,
         /// Tree depth.
         #[arg(long, default_value_t = 16)]
@@ -580,7 +585,8 @@ fn run(cmd: BenchCommand) -> Result<()> {
             capacity,
             depth,
             interval_ms,
-        } => load(txs, capacity, depth, interval_ms)?,
+            fleet,
+        } => load(txs, capacity, depth, interval_ms, fleet)?,
     }
     Ok(())
 }
@@ -1200,7 +1206,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
 }
 
 /// A bounded load run against an in-process node on loopback (fresh temporary data directory).
-fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()> {
+fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64, fleet: usize) -> Result<()> {
     use rustorium::node::{Node, NodeConfig};
 
     let senders = 32u64;
@@ -1212,6 +1218,13 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         genesis += &format!("[[accounts]]\ndev_key = {i}\nbalance = 1000000000\n");
     }
     std::fs::write(dir.join("genesis.toml"), genesis)?;
+    let nats = if fleet > 0 {
+        Some(rustorium::fleet::local::NatsServer::start(
+            &dir.join("nats"),
+        )?)
+    } else {
+        None
+    };
     let config = NodeConfig {
         data_dir: dir.join("data"),
         genesis: dir.join("genesis.toml"),
@@ -1230,7 +1243,16 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
         mempool: Default::default(),
         hardware: None,
         consensus: None,
-        fleet: None,
+        fleet: nats.as_ref().map(|n| rustorium::node::FleetSection {
+            url: n.url(),
+            ack_wait: Duration::from_secs(60),
+            max_deliver: 5,
+            replicas: 1,
+            max_rejections: 3,
+            lost_after: Duration::from_secs(600),
+            name: None,
+            accepted_stream: true,
+        }),
         scoring: Default::default(),
         policy: Default::default(),
     };
@@ -1242,6 +1264,25 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if let Some(nats) = &nats {
+        let keys = std::sync::Arc::new(rustorium::prover::load_proving_key(
+            &dir.join(format!("keys/d{depth}-c{capacity}/proving.key")),
+        )?);
+        for i in 0..fleet {
+            let opts = rustorium::fleet::worker::WorkerOptions {
+                url: nats.url(),
+                chain: 7,
+                name: format!("load-w{i}"),
+                keys: vec![keys.clone()],
+                prover: rustorium::prover::Prover::cpu(),
+                misbehave: None,
+                simulated: None,
+                fallbacks: Default::default(),
+                connect_timeout: Duration::from_secs(10),
+            };
+            rt.spawn(rustorium::fleet::worker::run(opts, std::future::pending()));
+        }
+    }
     rt.block_on(async {
         let (quic, _) = rustorium::start_servers(node.clone(), "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?).await?;
         let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.join("data/tls/cert.der"))?);
@@ -1274,10 +1315,11 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64) -> Result<()>
             .context("node stopped")?;
         let proven_all = start.elapsed();
         latencies.sort();
-        println!("| transfers | accepted tx/s (QUIC, 16 per stream) | submit→commit p50 | p99 | committed tx/s | proven tx/s | blocks |");
-        println!("| --- | --- | --- | --- | --- | --- | --- |");
+        println!("| transfers | provers | accepted tx/s (QUIC, 16 per stream) | submit→commit p50 | p99 | committed tx/s | proven tx/s | blocks |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
         println!(
-            "| {n} | {:.0} | {:.0} ms | {:.0} ms | {:.1} | {:.2} | {seen} |",
+            "| {n} | {} | {:.0} | {:.0} ms | {:.0} ms | {:.1} | {:.2} | {seen} |",
+            if fleet == 0 { "node thread".to_string() } else { format!("fleet: {fleet} workers, accepted-transfer stream on") },
             n as f64 / ingest.as_secs_f64(),
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,

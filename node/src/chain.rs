@@ -196,12 +196,27 @@ pub fn block(store: &StateStore, height: u64) -> Result<Option<Block>, StoreErro
 /// Stores a proof unless the block has one (the first proof stays: exactly one per height), and
 /// advances the contiguous proven height; returns it and whether this proof was stored.
 pub fn put_proof(store: &StateStore, env: &ProofEnvelope) -> Result<(u64, bool), StoreError> {
+    let (proven, stored) = put_proofs(store, std::slice::from_ref(env))?;
+    Ok((proven, stored[0]))
+}
+
+/// [`put_proof`] for several proofs in one write transaction (one fsync): returns the proven
+/// height and, per proof, whether it was stored (not if its block had one, or an earlier proof of
+/// the same block in `envs` was stored).
+pub fn put_proofs(
+    store: &StateStore,
+    envs: &[ProofEnvelope],
+) -> Result<(u64, Vec<bool>), StoreError> {
     let txn = store.database().begin_write()?;
     let (proven, stored) = {
         let mut proofs = txn.open_table(PROOFS)?;
-        let stored = proofs.get(env.height)?.is_none();
-        if stored {
-            proofs.insert(env.height, env.encode().as_slice())?;
+        let mut stored = Vec::with_capacity(envs.len());
+        for env in envs {
+            let fresh = proofs.get(env.height)?.is_none();
+            if fresh {
+                proofs.insert(env.height, env.encode().as_slice())?;
+            }
+            stored.push(fresh);
         }
         let mut meta = txn.open_table(CHAIN_META)?;
         let mut proven = meta.get("proven")?.map_or(0, |g| g.value());

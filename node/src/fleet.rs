@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use rayon::prelude::*;
 use rustorium_circuits::Fr;
 use rustorium_circuits::block::NUM_PUBLIC_INPUTS;
 use rustorium_fleet::{
@@ -223,6 +224,14 @@ impl Fleet {
         if !self.section.accepted_stream || txs.is_empty() {
             return;
         }
+        // NATS unreachable: do not hold acknowledgements for the timeout (the intake table has
+        // made the transfers durable); counted.
+        if self.link.client().connection_state() != async_nats::connection::State::Connected {
+            node.metrics
+                .fleet_accept_unpublished
+                .fetch_add(txs.len() as u64, Ordering::Relaxed);
+            return;
+        }
         let handle = match self
             .runtime
             .lock()
@@ -256,80 +265,118 @@ impl Fleet {
         }
     }
 
-    /// Judges one result: decode, match the block, verify, store.
-    fn judge(&self, node: &Node, payload: &[u8], header_worker: &str, header_height: Option<u64>) {
-        let result = match ProofResult::decode(payload) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(worker = header_worker, error = %e, "refused a malformed result");
-                node.metrics
-                    .worker_rejected(header_worker, Refusal::Malformed.reason());
-                if let Some(h) = header_height {
-                    self.requeue(node, h, true);
-                }
-                return;
-            }
-        };
-        let (worker, env) = (result.worker.as_str(), &result.envelope);
-        let height = env.height;
-        if matches!(crate::chain::proof(&node.store, height), Ok(Some(_))) {
-            node.metrics
-                .fleet_duplicates
-                .fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let known = self.lock().get(&height).map(|p| (p.inputs, p.first));
-        let (inputs, first) = match known {
-            Some(k) => k,
-            // A result of a job published before this node restarted: the inputs again.
-            None if height >= 1 && height <= node.head().committed => {
-                match node.block_circuit(height) {
-                    Ok((circuit, _)) => (circuit.public_inputs(), Instant::now()),
-                    Err(e) => {
-                        tracing::error!(height, error = %e, "cannot rebuild a block to judge its result");
-                        return;
+    /// Judges results that arrived together: decode each, match it with the node's own block,
+    /// verify the proofs in parallel, and store the valid ones in one write transaction.
+    fn judge(&self, node: &Node, batch: &[Incoming]) {
+        let mut claims = Vec::with_capacity(batch.len());
+        for item in batch {
+            match ProofResult::decode(&item.payload) {
+                Ok(r) => claims.push(r),
+                Err(e) => {
+                    tracing::warn!(worker = item.worker.as_str(), error = %e, "refused a malformed result");
+                    node.metrics
+                        .worker_rejected(&item.worker, Refusal::Malformed.reason());
+                    if let Some(h) = item.height {
+                        self.requeue(node, h, true);
                     }
                 }
             }
-            None => {
-                tracing::warn!(
-                    worker,
-                    height,
-                    "refused a result for a block not committed here"
-                );
-                node.metrics
-                    .worker_rejected(worker, Refusal::UnknownBlock.reason());
-                return;
-            }
-        };
-        let fits = env.chain_id == node.genesis.chain_id
-            && env.shape == node.shape()
-            && env.vk_hash == self.vk_hash
-            && env.public_inputs() == inputs
-            && self.prepared.verify(&env.proof, &inputs);
-        if !fits {
-            tracing::warn!(
-                worker,
-                height,
-                "refused a proof that does not verify for this block"
-            );
-            node.metrics
-                .worker_rejected(worker, Refusal::Invalid.reason());
-            self.requeue(node, height, true);
-            return;
         }
-        let latency = first.elapsed().as_secs_f64();
-        match node.store_proof(env, latency) {
-            Ok(true) => node.metrics.worker_proof(worker, latency),
-            Ok(false) => {
+        let mut checks = Vec::with_capacity(claims.len());
+        for result in claims {
+            let height = result.envelope.height;
+            if matches!(crate::chain::proof(&node.store, height), Ok(Some(_))) {
                 node.metrics
                     .fleet_duplicates
                     .fetch_add(1, Ordering::Relaxed);
+                continue;
             }
-            Err(e) => tracing::error!(height, error = %e, "storing a verified proof failed"),
+            let known = self.lock().get(&height).map(|p| (p.inputs, p.first));
+            let (inputs, first) = match known {
+                Some(k) => k,
+                // A result of a job published before this node restarted: the inputs again.
+                None if height >= 1 && height <= node.head().committed => {
+                    match node.block_circuit(height) {
+                        Ok((circuit, _)) => (circuit.public_inputs(), Instant::now()),
+                        Err(e) => {
+                            tracing::error!(height, error = %e, "cannot rebuild a block to judge its result");
+                            continue;
+                        }
+                    }
+                }
+                None => {
+                    tracing::warn!(
+                        worker = result.worker.as_str(),
+                        height,
+                        "refused a result for a block not committed here"
+                    );
+                    node.metrics
+                        .worker_rejected(&result.worker, Refusal::UnknownBlock.reason());
+                    continue;
+                }
+            };
+            checks.push((result, inputs, first));
+        }
+        let chain_id = node.genesis.chain_id;
+        let shape = node.shape();
+        let verdicts: Vec<bool> = checks
+            .par_iter()
+            .map(|(r, inputs, _)| {
+                let env = &r.envelope;
+                env.chain_id == chain_id
+                    && env.shape == shape
+                    && env.vk_hash == self.vk_hash
+                    && env.public_inputs() == *inputs
+                    && self.prepared.verify(&env.proof, inputs)
+            })
+            .collect();
+        let mut valid = Vec::new();
+        for ((result, _, first), ok) in checks.into_iter().zip(verdicts) {
+            if ok {
+                valid.push((result, first.elapsed().as_secs_f64()));
+            } else {
+                let height = result.envelope.height;
+                tracing::warn!(
+                    worker = result.worker.as_str(),
+                    height,
+                    "refused a proof that does not verify for this block"
+                );
+                node.metrics
+                    .worker_rejected(&result.worker, Refusal::Invalid.reason());
+                self.requeue(node, height, true);
+            }
+        }
+        if valid.is_empty() {
+            return;
+        }
+        let envs: Vec<_> = valid.iter().map(|(r, _)| r.envelope.clone()).collect();
+        let secs: Vec<f64> = valid.iter().map(|(_, s)| *s).collect();
+        match node.store_proofs(&envs, &secs) {
+            Ok(stored) => {
+                for ((result, latency), fresh) in valid.iter().zip(stored) {
+                    if fresh {
+                        node.metrics.worker_proof(&result.worker, *latency);
+                    } else {
+                        node.metrics
+                            .fleet_duplicates
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "storing verified proofs failed"),
         }
     }
 }
+
+/// A result as it arrived, with what its headers claim.
+struct Incoming {
+    payload: bytes::Bytes,
+    worker: String,
+    height: Option<u64>,
+}
+
+/// Most results judged together (one parallel verification, one write transaction).
+const JUDGE_BATCH: usize = 64;
 
 /// Heights to jobs: each is re-executed, encoded and published until the stream acknowledges it.
 async fn publisher(node: Arc<Node>, fleet: Arc<Fleet>, mut rx: UnboundedReceiver<u64>) {
@@ -405,14 +452,9 @@ async fn publisher(node: Arc<Node>, fleet: Arc<Fleet>, mut rx: UnboundedReceiver
     }
 }
 
-/// Reads results through the node's durable consumer; each is judged, then acknowledged.
-async fn read_results(
-    node: Arc<Node>,
-    fleet: Arc<Fleet>,
-    consumer: async_nats::jetstream::consumer::Consumer<
-        async_nats::jetstream::consumer::pull::Config,
-    >,
-) {
+/// Reads results through the node's durable consumer: what has arrived (up to [`JUDGE_BATCH`])
+/// is judged together, then acknowledged.
+async fn read_results(node: Arc<Node>, fleet: Arc<Fleet>, consumer: JobsConsumer) {
     loop {
         let mut messages = match consumer.messages().await {
             Ok(m) => m,
@@ -422,33 +464,47 @@ async fn read_results(
                 continue;
             }
         };
-        while let Some(msg) = messages.next().await {
-            let msg = match msg {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "receiving a result failed");
-                    continue;
+        while let Some(first) = messages.next().await {
+            let mut msgs = vec![first];
+            // Whatever else has already arrived, without waiting.
+            while msgs.len() < JUDGE_BATCH {
+                match tokio::time::timeout(Duration::ZERO, messages.next()).await {
+                    Ok(Some(m)) => msgs.push(m),
+                    _ => break,
                 }
-            };
-            let header = |name: &str| {
-                msg.headers
-                    .as_ref()
-                    .and_then(|h| h.get(name))
-                    .map(|v| v.as_str().to_string())
-            };
-            let worker = header(WORKER_HEADER)
-                .filter(|w| valid_worker_name(w))
-                .unwrap_or_else(|| "unknown".into());
-            let height = header(HEIGHT_HEADER).and_then(|h| h.parse().ok());
-            let payload = msg.payload.clone();
-            let (n, f) = (node.clone(), fleet.clone());
-            let judged =
-                tokio::task::spawn_blocking(move || f.judge(&n, &payload, &worker, height)).await;
-            if let Err(e) = judged {
-                tracing::error!(error = %e, "judging a result failed");
             }
-            if let Err(e) = msg.double_ack().await {
-                tracing::warn!(error = %e, "acknowledging a result failed (it will be judged again)");
+            let msgs: Vec<_> = msgs
+                .into_iter()
+                .filter_map(|m| {
+                    m.map_err(|e| tracing::warn!(error = %e, "receiving a result failed"))
+                        .ok()
+                })
+                .collect();
+            let batch: Vec<Incoming> = msgs
+                .iter()
+                .map(|msg| {
+                    let header = |name: &str| {
+                        msg.headers
+                            .as_ref()
+                            .and_then(|h| h.get(name))
+                            .map(|v| v.as_str().to_string())
+                    };
+                    Incoming {
+                        payload: msg.payload.clone(),
+                        worker: header(WORKER_HEADER)
+                            .filter(|w| valid_worker_name(w))
+                            .unwrap_or_else(|| "unknown".into()),
+                        height: header(HEIGHT_HEADER).and_then(|h| h.parse().ok()),
+                    }
+                })
+                .collect();
+            let (n, f) = (node.clone(), fleet.clone());
+            if let Err(e) = tokio::task::spawn_blocking(move || f.judge(&n, &batch)).await {
+                tracing::error!(error = %e, "judging results failed");
+            }
+            let acks = futures_util::future::join_all(msgs.iter().map(|m| m.double_ack())).await;
+            if acks.iter().any(Result::is_err) {
+                tracing::warn!("acknowledging results failed (they will be judged again)");
             }
         }
     }

@@ -966,26 +966,34 @@ impl Node {
     /// advances the proven height over every proven block in order, and records `secs` as the
     /// proof's time.
     fn store_proof(&self, env: &ProofEnvelope, secs: f64) -> Result<bool, NodeError> {
-        let height = env.height;
-        let (proven, stored) = chain::put_proof(&self.store, env)?;
-        if let Some(f) = self.fleet.get() {
-            f.proven(height);
-        }
-        if !stored {
-            tracing::debug!(height, "block already proven: second proof dropped");
-            return Ok(false);
+        Ok(self.store_proofs(std::slice::from_ref(env), &[secs])?[0])
+    }
+
+    /// [`Node::store_proof`] for several verified proofs in one write transaction.
+    fn store_proofs(&self, envs: &[ProofEnvelope], secs: &[f64]) -> Result<Vec<bool>, NodeError> {
+        let (proven, stored) = chain::put_proofs(&self.store, envs)?;
+        for ((env, fresh), secs) in envs.iter().zip(&stored).zip(secs) {
+            let height = env.height;
+            if let Some(f) = self.fleet.get() {
+                f.proven(height);
+            }
+            if !fresh {
+                tracing::debug!(height, "block already proven: second proof dropped");
+                continue;
+            }
+            self.metrics.observe_proof(*secs);
+            self.metrics.proofs.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(height, secs, proven, "block proven");
         }
         self.store.hold_from(proven);
-        self.metrics.observe_proof(secs);
-        self.metrics.proofs.fetch_add(1, Ordering::Relaxed);
-        self.set_head(|h| h.proven = proven);
+        // Stores from several threads commit in some order: the head only moves forward.
+        self.set_head(|h| h.proven = h.proven.max(proven));
         let committed = self.head().committed;
         self.metrics.oldest_unproven.store(
             if proven < committed { proven + 1 } else { 0 },
             Ordering::Relaxed,
         );
-        tracing::info!(height, secs, proven, "block proven");
-        Ok(true)
+        Ok(stored)
     }
 }
 
