@@ -49,9 +49,9 @@ impl Harness {
         }
     }
 
-    /// SIGKILLs the node and starts it again with `top` and `fleet`.
+    /// SIGKILLs the node (if it runs) and starts it again with `top` and `fleet`.
     fn crash_and_restart(&mut self, top: &str, fleet: &str) {
-        self.node.kill().expect("SIGKILL node");
+        let _ = self.node.kill();
         self.node.wait().expect("reaped");
         let config = fleet_config(self.dir.path(), &self.nats, top, fleet);
         (self.node, self.quic, self.http) = start_node(&config);
@@ -526,4 +526,85 @@ fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
         let _ = s.kill();
         let _ = s.wait();
     }
+}
+
+/// A worker with no keys downloads the node's proving key (`--keys-from`), pinned by the
+/// verifying-key hash it is given: a wrong pin is refused before any job is taken; the right one
+/// is checked, saved, and proves a block.
+#[test]
+fn a_worker_downloads_the_proving_key_pinned_by_its_hash() {
+    let mut h = Harness::start("lost_after = 60.0");
+    let node_url = format!("http://{}", h.http);
+    let hash = h.status()["vk_hash"].as_str().expect("vk hash").to_string();
+    let keys = h.dir.path().join("downloaded");
+    let mut wrong = hash.clone().into_bytes();
+    wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
+    let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .args(["prover", "--nats", &h.nats.url(), "--keys-from", &node_url])
+        .args([
+            "--vk-hash",
+            std::str::from_utf8(&wrong).expect("ascii"),
+            "--keys",
+        ])
+        .arg(&keys)
+        .output()
+        .expect("prover");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(text.contains("not the pinned"), "{text}");
+    assert!(!keys.join("d5-c2/proving.key").exists(), "nothing saved");
+
+    let log = std::fs::File::create(h.dir.path().join("dl.log")).expect("log");
+    let worker = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .args(["prover", "--nats", &h.nats.url(), "--name", "dl"])
+        .args(["--keys-from", &node_url, "--vk-hash", &hash, "--keys"])
+        .arg(&keys)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn prover");
+    h.workers.push(worker);
+    h.submit(&[0, 1], 0);
+    h.wait_all_proven(1, 120);
+    assert_eq!(h.worker_status("dl")["proofs"], 1);
+    assert!(keys.join("d5-c2/proving.key").exists(), "the key was saved");
+}
+
+/// A node that lost its data directory recovers the transfers it had acknowledged from the
+/// accepted-transfer stream (`replay_accepted`): they are admitted again and applied, once.
+#[test]
+fn a_node_that_lost_its_data_replays_the_accepted_transfer_stream() {
+    let stalled = "capacity = 2\nblock_interval_ms = 600000\nmax_proving_backlog = 0\n";
+    let mut h = Harness::start_with(stalled, "");
+    h.submit(&[0], 0);
+    h.node.kill().expect("SIGKILL node");
+    h.node.wait().expect("reaped");
+    std::fs::remove_dir_all(h.dir.path().join("data")).expect("the disk is gone");
+    h.crash_and_restart(
+        FAST,
+        "replay_accepted = true\nlost_after = 1.0\nack_wait = 2.0",
+    );
+    assert_eq!(h.metric("rustorium_fleet_accepted_replayed_total"), 1);
+    assert_eq!(
+        h.metric("rustorium_intake_replayed_total"),
+        0,
+        "nothing local survived"
+    );
+    h.submit(&[1], 0);
+    let height = h.wait_all_proven(1, 120);
+    let applied: usize = (1..=height)
+        .map(|b| {
+            get(h.http, &format!("/blocks/{b}"))["transfers"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    assert_eq!(applied, 2);
+    // A second restart replays the stream again: both transfers are applied already and refused.
+    h.crash_and_restart(
+        FAST,
+        "replay_accepted = true\nlost_after = 1.0\nack_wait = 2.0",
+    );
+    assert_eq!(h.metric("rustorium_fleet_accepted_replayed_total"), 0);
+    assert_eq!(h.metric("rustorium_fleet_accepted_dropped_total"), 2);
 }

@@ -67,6 +67,7 @@ pub fn router(node: Arc<Node>, limits: serve::HttpLimits) -> Router {
         .route("/proven/latest", get(proven_latest))
         .route("/accounts/{index}", get(account))
         .route("/vk", get(vk))
+        .route("/keys/proving.key", get(proving_key))
         .route("/tx", post(submit))
         .route("/admin/partition", post(partition))
         .route("/openapi.json", get(openapi))
@@ -357,6 +358,30 @@ async fn vk(State(n): State<Shared>) -> Response {
         Ok(bytes) => ok(
             json!({"file": hex::encode(bytes), "vk_hash": hex::encode(vk_hash(&keys.pk.vk)), "snarkjs": verifying_key_json(&keys.pk.vk)}),
         ),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// The proving-key file for fleet workers (`rustorium prover --keys-from`), which pin it by the
+/// verifying-key hash in the `x-rustorium-vk-hash` header (and their own `--vk-hash`).
+async fn proving_key(State(n): State<Shared>) -> Response {
+    let Some(keys) = n.keys() else {
+        return err(StatusCode::NOT_FOUND, "proving is off");
+    };
+    let hash = hex::encode(vk_hash(&keys.pk.vk));
+    let node = n.clone();
+    let file = tokio::task::spawn_blocking(move || node.proving_key_file()).await;
+    match file {
+        Ok(Some(Ok(bytes))) => (
+            [
+                ("content-type", "application/octet-stream".to_string()),
+                ("x-rustorium-vk-hash", hash),
+            ],
+            bytes.as_ref().clone(),
+        )
+            .into_response(),
+        Ok(Some(Err(e))) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Ok(None) => err(StatusCode::NOT_FOUND, "proving is off"),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }

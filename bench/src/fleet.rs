@@ -66,6 +66,7 @@ impl Bench {
                 lost_after: Duration::from_secs(600),
                 name: None,
                 accepted_stream: false,
+                replay_accepted: false,
             }),
             scoring: Default::default(),
             policy: Default::default(),

@@ -77,6 +77,10 @@ enum BenchCommand {
         /// acknowledgement). 0: the node's own prover thread.
         #[arg(long, default_value_t = 0)]
         fleet: usize,
+        /// With `--fleet`: do not publish accepted transfers to the accepted-transfer stream (to
+        /// measure what the stream costs).
+        #[arg(long)]
+        no_accepted_stream: bool,
     },
     /// BFT consensus on loopback: submit→final latency (p50, p99) and throughput with `validators`
     /// in-process validators (proving off: this measures consensus, not the prover).
@@ -586,7 +590,15 @@ fn run(cmd: BenchCommand) -> Result<()> {
             depth,
             interval_ms,
             fleet,
-        } => load(txs, capacity, depth, interval_ms, fleet)?,
+            no_accepted_stream,
+        } => load(
+            txs,
+            capacity,
+            depth,
+            interval_ms,
+            fleet,
+            !no_accepted_stream,
+        )?,
     }
     Ok(())
 }
@@ -1206,7 +1218,14 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
 }
 
 /// A bounded load run against an in-process node on loopback (fresh temporary data directory).
-fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64, fleet: usize) -> Result<()> {
+fn load(
+    n: usize,
+    capacity: usize,
+    depth: usize,
+    interval_ms: u64,
+    fleet: usize,
+    accepted_stream: bool,
+) -> Result<()> {
     use rustorium::node::{Node, NodeConfig};
 
     let senders = 32u64;
@@ -1251,7 +1270,8 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64, fleet: usize)
             max_rejections: 3,
             lost_after: Duration::from_secs(600),
             name: None,
-            accepted_stream: true,
+            accepted_stream,
+            replay_accepted: false,
         }),
         scoring: Default::default(),
         policy: Default::default(),
@@ -1319,7 +1339,11 @@ fn load(n: usize, capacity: usize, depth: usize, interval_ms: u64, fleet: usize)
         println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
         println!(
             "| {n} | {} | {:.0} | {:.0} ms | {:.0} ms | {:.1} | {:.2} | {seen} |",
-            if fleet == 0 { "node thread".to_string() } else { format!("fleet: {fleet} workers, accepted-transfer stream on") },
+            match (fleet, accepted_stream) {
+                (0, _) => "node thread".to_string(),
+                (w, true) => format!("fleet: {w} CPU workers, accepted-transfer stream"),
+                (w, false) => format!("fleet: {w} CPU workers, no accepted-transfer stream"),
+            },
             n as f64 / ingest.as_secs_f64(),
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,

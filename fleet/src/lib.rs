@@ -427,6 +427,44 @@ impl Link {
         Ok(Some(msg.payload.to_vec()))
     }
 
+    /// Every accepted transfer the accepted-transfer stream holds for this chain, oldest first
+    /// (an ordered ephemeral consumer read up to the subject's last message at the call).
+    pub async fn accepted_transfers(&self) -> Result<Vec<Vec<u8>>, FleetError> {
+        let stream = self.stream(ACCEPTED_STREAM).await?;
+        let subject = accepted_subject(self.chain);
+        let last = match stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(m) => m.sequence,
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(js_err("read accepted transfers")(&e)),
+        };
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject: subject,
+                deliver_policy: consumer::DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| js_err("accepted-transfer consumer")(&e))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| js_err("read accepted transfers")(&e))?;
+        let mut out = Vec::new();
+        while let Some(m) = futures_util::StreamExt::next(&mut messages).await {
+            let m = m.map_err(|e| js_err("read accepted transfers")(&e))?;
+            out.push(m.payload.to_vec());
+            let seq = m
+                .info()
+                .map_err(|e| js_err("read accepted transfers")(&e))?;
+            if seq.stream_sequence >= last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// The jobs consumer's counts for `shape`.
     pub async fn queue_stats(&self, shape: CircuitShape) -> Result<QueueStats, FleetError> {
         let stream = self.stream(JOBS_STREAM).await?;

@@ -201,12 +201,17 @@ async fn handle(
         Err(e) => return refuse(format!("malformed job: {e}")).await,
     };
     let Some((_, key)) = keys.iter().find(|(h, _)| *h == job.vk_hash) else {
-        return refuse(format!(
-            "no key with verifying-key hash {} for block {}",
-            hex_short(&job.vk_hash),
-            job.height
-        ))
-        .await;
+        // Another worker may have the key: released after a pause (each release is a delivery;
+        // if none has it, the job becomes a dead letter the node proves itself).
+        tracing::error!(
+            height = job.height,
+            vk_hash = hex_short(&job.vk_hash).as_str(),
+            "no key with this verifying-key hash: is --keys the chain's key directory?"
+        );
+        let _ = msg
+            .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+            .await;
+        return Outcome::Refused;
     };
     let height = job.height;
     let start = Instant::now();

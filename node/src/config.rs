@@ -123,7 +123,8 @@ pub struct FleetSection {
     /// Stream replicas: 1 on one server, 3 on a 3-server cluster.
     #[serde(default = "default_replicas")]
     pub replicas: usize,
-    /// Refused results of one block before the node proves it itself.
+    /// Retries of one block's job (refused results, or the job gone without a result) before the
+    /// node proves it itself.
     #[serde(default = "default_max_rejections")]
     pub max_rejections: u32,
     /// A job that left the queue (acknowledged by a worker) without a result reaching the node
@@ -136,6 +137,11 @@ pub struct FleetSection {
     /// Publish every accepted transfer to the accepted-transfer stream before acknowledging it.
     #[serde(default = "default_true")]
     pub accepted_stream: bool,
+    /// At start, admit again every transfer the accepted-transfer stream holds for the chain
+    /// (recovery of a node that lost its data directory; already-applied transfers are refused
+    /// as stale and counted, never applied twice).
+    #[serde(default)]
+    pub replay_accepted: bool,
 }
 
 fn default_ack_wait() -> Duration {

@@ -27,6 +27,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::config::FleetSection;
 use crate::prover::{PreparedKey, ProvingJob, vk_hash};
 use crate::{Node, NodeError};
+use rustorium_circuits::transfer::SignedTransfer;
 
 /// A published job the node waits on.
 #[derive(Debug)]
@@ -39,8 +40,8 @@ struct Pending {
     sequence: Option<u64>,
     /// Publications so far (0: not yet published).
     attempt: u32,
-    /// Results refused for it.
-    rejections: u32,
+    /// Times it was published again (refused results, and jobs gone without a result).
+    retries: u32,
     /// Since when the queue no longer holds it (acknowledged by a worker) with no result.
     gone_since: Option<Instant>,
     /// Since when the queue holds it while the consumer has nothing pending or leased: its
@@ -163,6 +164,60 @@ impl Fleet {
         Ok(fleet)
     }
 
+    /// Admits again every transfer of the accepted-transfer stream (`[fleet] replay_accepted`):
+    /// what admission refuses (already applied: a stale nonce) is dropped and counted, the rest
+    /// is made durable in the intake table like any accepted transfer.
+    pub(crate) fn replay_accepted(&self, node: &Node) -> Result<(), NodeError> {
+        let handle = match self
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            Some(rt) => rt.handle().clone(),
+            None => return Ok(()),
+        };
+        let link = self.link.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        handle.spawn(async move {
+            let _ = tx.send(link.accepted_transfers().await);
+        });
+        let payloads = rx
+            .recv()
+            .map_err(|_| NodeError::Config("fleet runtime stopped".into()))?
+            .map_err(|e| NodeError::Config(format!("[fleet] replay_accepted: {e}")))?;
+        let (mut replayed, mut dropped) = (0u64, 0u64);
+        let mut admitted = Vec::new();
+        for bytes in payloads {
+            match SignedTransfer::decode(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|tx| {
+                    node.admit(tx.clone())
+                        .map(|()| tx)
+                        .map_err(|e| e.to_string())
+                }) {
+                Ok(tx) => {
+                    replayed += 1;
+                    admitted.push(tx);
+                }
+                Err(reason) => {
+                    tracing::debug!(%reason, "accepted transfer not admitted again");
+                    dropped += 1;
+                }
+            }
+        }
+        node.intake
+            .put_many(node.store.database(), admitted.iter())?;
+        node.metrics
+            .fleet_accepted_replayed
+            .fetch_add(replayed, Ordering::Relaxed);
+        node.metrics
+            .fleet_accepted_dropped
+            .fetch_add(dropped, Ordering::Relaxed);
+        tracing::info!(replayed, dropped, "accepted-transfer stream replayed");
+        Ok(())
+    }
+
     /// Queues block `height` for the fleet.
     pub(crate) fn submit(&self, height: u64) {
         let _ = self.publish.send(height);
@@ -190,18 +245,17 @@ impl Fleet {
     }
 
     /// Publishes block `height`'s job again (a refused result or a lost job); after
-    /// `max_rejections` refusals the node proves it itself.
-    fn requeue(&self, node: &Node, height: u64, rejected: bool) {
+    /// `max_rejections` such retries the node proves it itself (a job every worker refuses, say
+    /// one whose witness does not satisfy the circuit, cannot circulate for ever).
+    fn requeue(&self, node: &Node, height: u64) {
         let local = {
             let mut p = self.lock();
             let Some(e) = p.get_mut(&height) else { return };
             e.sequence = None;
             e.gone_since = None;
             e.stuck_since = None;
-            if rejected {
-                e.rejections += 1;
-            }
-            if e.rejections >= self.section.max_rejections {
+            e.retries += 1;
+            if e.retries >= self.section.max_rejections {
                 p.remove(&height);
                 true
             } else {
@@ -209,7 +263,7 @@ impl Fleet {
             }
         };
         if local {
-            tracing::warn!(height, "results refused too often: proving in-process");
+            tracing::warn!(height, "job retried too often: proving in-process");
             node.prove_locally(height);
         } else {
             node.metrics.fleet_requeued.fetch_add(1, Ordering::Relaxed);
@@ -277,7 +331,7 @@ impl Fleet {
                     node.metrics
                         .worker_rejected(&item.worker, Refusal::Malformed.reason());
                     if let Some(h) = item.height {
-                        self.requeue(node, h, true);
+                        self.requeue(node, h);
                     }
                 }
             }
@@ -343,7 +397,7 @@ impl Fleet {
                 );
                 node.metrics
                     .worker_rejected(&result.worker, Refusal::Invalid.reason());
-                self.requeue(node, height, true);
+                self.requeue(node, height);
             }
         }
         if valid.is_empty() {
@@ -417,7 +471,7 @@ async fn publisher(node: Arc<Node>, fleet: Arc<Fleet>, mut rx: UnboundedReceiver
                 first: Instant::now(),
                 sequence: None,
                 attempt: 0,
-                rejections: 0,
+                retries: 0,
                 gone_since: None,
                 stuck_since: None,
             });
@@ -694,7 +748,7 @@ async fn watchdog(node: Arc<Node>, fleet: Arc<Fleet>) {
                     height,
                     "job acknowledged without a result reaching the node: publishing it again"
                 );
-                fleet.requeue(&node, height, false);
+                fleet.requeue(&node, height);
             }
         }
     }

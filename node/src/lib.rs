@@ -149,6 +149,8 @@ pub struct Node {
     queue: Mutex<Option<Sender<u64>>>,
     /// The proving fleet, with `[fleet]`: committed blocks go to it instead of `queue`.
     fleet: std::sync::OnceLock<Arc<fleet::Fleet>>,
+    /// The proving-key file served to fleet workers, made once.
+    pk_file: std::sync::OnceLock<Arc<Vec<u8>>>,
     stop: AtomicBool,
     ready: AtomicBool,
     p2p: std::sync::OnceLock<crate::net::peer::P2p>,
@@ -309,6 +311,7 @@ impl Node {
             metrics,
             queue: Mutex::new(None),
             fleet: std::sync::OnceLock::new(),
+            pk_file: std::sync::OnceLock::new(),
             stop: AtomicBool::new(false),
             ready: AtomicBool::new(false),
             p2p: std::sync::OnceLock::new(),
@@ -361,7 +364,11 @@ impl Node {
         }
         *self.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
         if let Some(section) = self.config.fleet.clone() {
+            let replay = section.replay_accepted;
             let fleet = fleet::Fleet::start(self, section)?;
+            if replay {
+                fleet.replay_accepted(self)?;
+            }
             let _ = self.fleet.set(fleet);
         }
         let pending = chain::unproven(&self.store, proven + 1, latest)?;
@@ -456,6 +463,20 @@ impl Node {
                 Err(_) => return false,
             }
         }
+    }
+
+    /// The bytes of this node's `proving.key` file (what fleet workers download and pin by its
+    /// verifying-key hash), serialized once from the key in memory; `None` when proving is off.
+    pub fn proving_key_file(&self) -> Option<Result<Arc<Vec<u8>>, NodeError>> {
+        let keys = self.keys.as_ref()?;
+        if let Some(b) = self.pk_file.get() {
+            return Some(Ok(b.clone()));
+        }
+        Some(
+            crate::prover::proving_key_file(keys)
+                .map(|b| self.pk_file.get_or_init(|| Arc::new(b)).clone())
+                .map_err(NodeError::from),
+        )
     }
 
     /// Keys, store and backends are loaded.

@@ -73,6 +73,11 @@ pub struct Metrics {
     /// Fleet: accepted transfers the accepted-transfer stream did not acknowledge in time (they
     /// are durable in the intake table regardless).
     pub fleet_accept_unpublished: AtomicU64,
+    /// Fleet: transfers admitted again from the accepted-transfer stream at start.
+    pub fleet_accepted_replayed: AtomicU64,
+    /// Fleet: transfers of the accepted-transfer stream refused at start (applied already, or no
+    /// longer valid).
+    pub fleet_accepted_dropped: AtomicU64,
     workers: Mutex<BTreeMap<String, WorkerStats>>,
     score_hist: Mutex<(Vec<u64>, f64, u64)>,
     decisions: Mutex<BTreeMap<(String, String), u64>>,
@@ -465,6 +470,16 @@ impl Metrics {
                 "rustorium_fleet_duplicate_results_total",
                 "Fleet results for blocks already proven, dropped.",
                 &self.fleet_duplicates,
+            ),
+            (
+                "rustorium_fleet_accepted_replayed_total",
+                "Transfers admitted again from the accepted-transfer stream at start.",
+                &self.fleet_accepted_replayed,
+            ),
+            (
+                "rustorium_fleet_accepted_dropped_total",
+                "Transfers of the accepted-transfer stream refused at start (applied already, or invalid).",
+                &self.fleet_accepted_dropped,
             ),
             (
                 "rustorium_fleet_accept_unpublished_total",

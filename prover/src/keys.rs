@@ -164,6 +164,29 @@ pub fn verifying_key_file(keys: &KeyPair) -> Result<Vec<u8>, KeyError> {
     Ok(file_bytes(VK_MAGIC, keys.shape, keys.dev_seed, &body))
 }
 
+/// The bytes of `keys`'s `proving.key` file, made from the key in memory (what the node serves to
+/// fleet workers).
+pub fn proving_key_file(keys: &KeyPair) -> Result<Vec<u8>, KeyError> {
+    let mut body = Vec::new();
+    keys.pk
+        .serialize_uncompressed(&mut body)
+        .map_err(|e| KeyError::Setup(e.to_string()))?;
+    Ok(file_bytes(PK_MAGIC, keys.shape, keys.dev_seed, &body))
+}
+
+/// Parses the bytes of a proving-key file from an untrusted source (a worker downloading the
+/// node's key): besides the file checks, every point is checked to be on its curve and in the
+/// prime-order subgroup. The caller pins the result by its verifying-key hash.
+pub fn parse_proving_key(bytes: &[u8], name: &str) -> Result<KeyPair, KeyError> {
+    let (shape, dev_seed, body) = parse_file(bytes, PK_MAGIC, name)?;
+    let pk = ProvingKey::<Bn254>::deserialize_with_mode(&body[..], Compress::No, Validate::Yes)
+        .map_err(|e| KeyError::Body {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+    Ok(KeyPair::new(shape, dev_seed, pk))
+}
+
 /// Loads a proving key file.
 pub fn load_proving_key(path: &Path) -> Result<KeyPair, KeyError> {
     let (shape, dev_seed, body) = read_file(path, PK_MAGIC)?;

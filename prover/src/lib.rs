@@ -14,8 +14,8 @@ mod snarkjs;
 
 pub use job::{JobError, ProvingJob};
 pub use keys::{
-    KeyError, KeyPair, VkHash, dev_setup, load_proving_key, load_verifying_key,
-    parse_verifying_key, save_keys, verifying_key_file, vk_hash,
+    KeyError, KeyPair, VkHash, dev_setup, load_proving_key, load_verifying_key, parse_proving_key,
+    parse_verifying_key, proving_key_file, save_keys, verifying_key_file, vk_hash,
 };
 pub use rustorium_verifier::envelope::{EnvelopeError, ProofEnvelope};
 pub use snarkjs::{proof_json, public_json, verifying_key_json};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use rustorium::fleet::worker::{self, Misbehave, WorkerOptions};
-use rustorium::prover::{KeyPair, Prover, load_proving_key};
+use rustorium::prover::{KeyPair, Prover, load_proving_key, parse_proving_key, save_keys, vk_hash};
 
 use super::Outcome;
 
@@ -24,6 +24,15 @@ pub(crate) struct ProverArgs {
     /// takes the jobs of those shapes whose verifying-key hash matches.
     #[arg(long, default_value = "data/keys")]
     keys: PathBuf,
+    /// Download the proving key from this node's HTTP API (`/keys/proving.key`) when `--keys`
+    /// has none with the `--vk-hash` given, check every point and the hash, and save it under
+    /// `--keys` for the next start.
+    #[arg(long, requires = "vk_hash")]
+    keys_from: Option<String>,
+    /// The verifying-key hash (hex) the downloaded key must have: the chain's (`[[verifying_keys]]`
+    /// of its genesis), never taken from the node.
+    #[arg(long, requires = "keys_from")]
+    vk_hash: Option<String>,
     /// Hardware profile (`hardware/*.toml`); none: the CPU.
     #[arg(long)]
     profile: Option<PathBuf>,
@@ -40,6 +49,43 @@ enum MisbehaveArg {
     WrongProof,
     Garbage,
     Stall,
+}
+
+/// The proving key downloaded from `node` (an HTTP URL), checked (every point, and its verifying
+/// key's hash against `pinned`) and saved under `dir` — unless `dir` already has that key.
+fn download_key(node: &str, pinned: &str, dir: &Path) -> Result<()> {
+    let pinned = hex::decode(pinned).context("--vk-hash: not hex")?;
+    if let Ok(keys) = load_keys(dir)
+        && keys
+            .iter()
+            .any(|k| vk_hash(&k.pk.vk).as_slice() == pinned.as_slice())
+    {
+        return Ok(());
+    }
+    let url = format!("{}/keys/proving.key", node.trim_end_matches('/'));
+    eprintln!("prover: downloading the proving key from {url}");
+    let mut response = ureq::get(&url)
+        .call()
+        .with_context(|| format!("GET {url}"))?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(8 << 30)
+        .read_to_vec()
+        .with_context(|| format!("reading {url}"))?;
+    let key = parse_proving_key(&bytes, &url)?;
+    let got = vk_hash(&key.pk.vk);
+    if got.as_slice() != pinned.as_slice() {
+        bail!(
+            "the key from {url} has verifying-key hash {}, not the pinned {}",
+            hex::encode(got),
+            hex::encode(&pinned)
+        );
+    }
+    let sub = dir.join(format!("d{}-c{}", key.shape.depth, key.shape.capacity));
+    save_keys(&sub, &key).with_context(|| format!("saving under {}", sub.display()))?;
+    eprintln!("prover: key checked and saved under {}", sub.display());
+    Ok(())
 }
 
 /// Every proving key under `dir` (`d*-c*/proving.key`).
@@ -87,6 +133,9 @@ fn prover_for(profile: Option<&Path>) -> Result<(Prover, String)> {
 }
 
 pub(crate) fn run_prover(a: ProverArgs) -> Result<Outcome> {
+    if let (Some(node), Some(pinned)) = (&a.keys_from, &a.vk_hash) {
+        download_key(node, pinned, &a.keys)?;
+    }
     let keys = load_keys(&a.keys)?;
     let (prover, backends) = prover_for(a.profile.as_deref())?;
     let name = a.name.clone().unwrap_or_else(|| {

@@ -148,6 +148,7 @@ fn start_devnet_nodes(a: &DevnetArgs, fleet: Option<String>) -> Result<Vec<Arc<N
         lost_after: Duration::from_secs(10),
         name: None,
         accepted_stream: true,
+        replay_accepted: false,
     });
     if a.validators <= 1 {
         return Ok(vec![Node::start(config)?]);
