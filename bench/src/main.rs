@@ -81,6 +81,10 @@ enum BenchCommand {
         /// measure what the stream costs).
         #[arg(long)]
         no_accepted_stream: bool,
+        /// Stop once every transfer is committed (ingestion and commit only; proven tx/s not
+        /// measured).
+        #[arg(long)]
+        no_wait_proven: bool,
     },
     /// BFT consensus on loopback: submit→final latency (p50, p99) and throughput with `validators`
     /// in-process validators (proving off: this measures consensus, not the prover).
@@ -591,6 +595,7 @@ fn run(cmd: BenchCommand) -> Result<()> {
             interval_ms,
             fleet,
             no_accepted_stream,
+            no_wait_proven,
         } => load(
             txs,
             capacity,
@@ -598,6 +603,7 @@ fn run(cmd: BenchCommand) -> Result<()> {
             interval_ms,
             fleet,
             !no_accepted_stream,
+            !no_wait_proven,
         )?,
     }
     Ok(())
@@ -1225,6 +1231,7 @@ fn load(
     interval_ms: u64,
     fleet: usize,
     accepted_stream: bool,
+    wait_proven: bool,
 ) -> Result<()> {
     use rustorium::node::{Node, NodeConfig};
 
@@ -1329,16 +1336,20 @@ fn load(
         }
         let committed_all = start.elapsed();
         let mut head = node.watch_head();
-        tokio::time::timeout(Duration::from_secs(1800), head.wait_for(|h| h.proven >= seen))
-            .await
-            .context("proving timed out")?
-            .context("node stopped")?;
-        let proven_all = start.elapsed();
+        let proven_all = if wait_proven {
+            tokio::time::timeout(Duration::from_secs(1800), head.wait_for(|h| h.proven >= seen))
+                .await
+                .context("proving timed out")?
+                .context("node stopped")?;
+            Some(start.elapsed())
+        } else {
+            None
+        };
         latencies.sort();
         println!("| transfers | provers | accepted tx/s (QUIC, 16 per stream) | submit→commit p50 | p99 | committed tx/s | proven tx/s | blocks |");
         println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
         println!(
-            "| {n} | {} | {:.0} | {:.0} ms | {:.0} ms | {:.1} | {:.2} | {seen} |",
+            "| {n} | {} | {:.0} | {:.0} ms | {:.0} ms | {:.1} | {} | {seen} |",
             match (fleet, accepted_stream) {
                 (0, _) => "node thread".to_string(),
                 (w, true) => format!("fleet: {w} CPU workers, accepted-transfer stream"),
@@ -1348,7 +1359,7 @@ fn load(
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
             n as f64 / committed_all.as_secs_f64(),
-            n as f64 / proven_all.as_secs_f64(),
+            proven_all.map_or("–".to_string(), |t| format!("{:.2}", n as f64 / t.as_secs_f64())),
         );
         client.close().await;
         node.shutdown();
