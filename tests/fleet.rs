@@ -135,6 +135,27 @@ impl Harness {
             .unwrap_or(serde_json::Value::Null)
     }
 
+    /// `(sender, nonce)` of every transfer applied in blocks `1..=height`, sorted.
+    fn applied(&self, height: u64) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = (1..=height)
+            .flat_map(|b| {
+                get(self.http, &format!("/blocks/{b}"))["transfers"]
+                    .as_array()
+                    .expect("transfers")
+                    .iter()
+                    .map(|t| {
+                        (
+                            t["from"].as_u64().expect("from"),
+                            t["nonce"].as_u64().expect("nonce"),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// `rustorium light sync` from genesis to `height`, pinned to the node's key hash.
     fn light_sync(&self, height: u64) {
         light_sync(self.http, self.dir.path(), height);
@@ -173,25 +194,7 @@ fn metric(http: SocketAddr, name: &str) -> Option<u64> {
 }
 
 fn light_sync(http: SocketAddr, dir: &Path, height: u64) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
-        .args([
-            "light",
-            "sync",
-            "--node",
-            &format!("http://{http}"),
-            "--vk-hash",
-            get(http, "/status")["vk_hash"].as_str().expect("vk hash"),
-            "--genesis",
-        ])
-        .arg(dir.join("genesis.toml"))
-        .output()
-        .expect("light sync");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains(&format!("verified head: height {height}")),
-        "{text}"
-    );
+    common::light_sync(http, &dir.join("genesis.toml"), height);
 }
 
 /// With no worker at all, the node proves the waiting jobs itself once a lease and `lost_after`
@@ -240,14 +243,7 @@ fn three_workers_prove_a_stream_of_blocks_and_the_light_client_verifies_it() {
         "one proof stored per block"
     );
     assert_eq!(h.metric("rustorium_fleet_dead_letters_total"), 0);
-    let applied: usize = (1..=height)
-        .map(|b| {
-            get(h.http, &format!("/blocks/{b}"))["transfers"]
-                .as_array()
-                .map_or(0, Vec::len)
-        })
-        .sum();
-    assert_eq!(applied, 15);
+    assert_eq!(h.applied(height).len(), 15);
     h.light_sync(height);
 }
 
@@ -400,22 +396,7 @@ fn acknowledged_transfers_survive_a_node_crash_with_the_fleet() {
     assert_eq!(h.metric("rustorium_intake_replayed_total"), 1);
     h.submit(&[1], 0);
     let height = h.wait_all_proven(1, 120);
-    let mut applied: Vec<(u64, u64)> = (1..=height)
-        .flat_map(|b| {
-            get(h.http, &format!("/blocks/{b}"))["transfers"]
-                .as_array()
-                .expect("transfers")
-                .iter()
-                .map(|t| {
-                    (
-                        t["from"].as_u64().expect("from"),
-                        t["nonce"].as_u64().expect("nonce"),
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    applied.sort_unstable();
+    let applied = h.applied(height);
     assert_eq!(
         applied,
         vec![(0, 0), (1, 0)],
@@ -592,14 +573,7 @@ fn a_node_that_lost_its_data_replays_the_accepted_transfer_stream() {
     );
     h.submit(&[1], 0);
     let height = h.wait_all_proven(1, 120);
-    let applied: usize = (1..=height)
-        .map(|b| {
-            get(h.http, &format!("/blocks/{b}"))["transfers"]
-                .as_array()
-                .map_or(0, Vec::len)
-        })
-        .sum();
-    assert_eq!(applied, 2);
+    assert_eq!(h.applied(height).len(), 2);
     // A second restart replays the stream again: both transfers are applied already and refused.
     h.crash_and_restart(
         FAST,

@@ -78,25 +78,7 @@ fn sigkill_then_restart_loses_no_committed_transfer_and_proves_the_rest() {
     wait("every block proven after restart", 120, || {
         get(http, "/status")["proven_height"].as_u64() == Some(committed)
     });
-    let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
-        .args([
-            "light",
-            "sync",
-            "--node",
-            &format!("http://{http}"),
-            "--vk-hash",
-            get(http, "/status")["vk_hash"].as_str().expect("vk hash"),
-            "--genesis",
-        ])
-        .arg(dir.path().join("genesis.toml"))
-        .output()
-        .expect("light sync");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains(&format!("verified head: height {committed}")),
-        "{text}"
-    );
+    let text = common::light_sync(http, &dir.path().join("genesis.toml"), committed);
     // The served roots are the ones the light client verified.
     let root = get(http, "/proven/latest")["root"]
         .as_str()

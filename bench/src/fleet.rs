@@ -56,17 +56,13 @@ impl Bench {
             mempool: Default::default(),
             hardware: None,
             consensus: None,
+            // A long `lost_after`: the node must not step in as the prover of last resort while
+            // workers are busy.
             fleet: fleet.map(|url| FleetSection {
-                url,
                 ack_wait: Duration::from_secs(60),
-                max_deliver: 5,
-                replicas: 1,
-                max_rejections: 3,
-                // The node must not step in as the prover of last resort while workers are busy.
                 lost_after: Duration::from_secs(600),
-                name: None,
                 accepted_stream: false,
-                replay_accepted: false,
+                ..FleetSection::new(url)
             }),
             scoring: Default::default(),
             policy: Default::default(),

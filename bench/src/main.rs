@@ -1270,15 +1270,10 @@ fn load(
         hardware: None,
         consensus: None,
         fleet: nats.as_ref().map(|n| rustorium::node::FleetSection {
-            url: n.url(),
             ack_wait: Duration::from_secs(60),
-            max_deliver: 5,
-            replicas: 1,
-            max_rejections: 3,
             lost_after: Duration::from_secs(600),
-            name: None,
             accepted_stream,
-            replay_accepted: false,
+            ..rustorium::node::FleetSection::new(n.url())
         }),
         scoring: Default::default(),
         policy: Default::default(),

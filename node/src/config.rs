@@ -144,6 +144,23 @@ pub struct FleetSection {
     pub replay_accepted: bool,
 }
 
+impl FleetSection {
+    /// `[fleet]` with `url` and every other key at its default.
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            ack_wait: default_ack_wait(),
+            max_deliver: default_max_deliver(),
+            replicas: default_replicas(),
+            max_rejections: default_max_rejections(),
+            lost_after: default_lost_after(),
+            name: None,
+            accepted_stream: true,
+            replay_accepted: false,
+        }
+    }
+}
+
 fn default_ack_wait() -> Duration {
     Duration::from_secs(30)
 }

@@ -168,14 +168,8 @@ impl Fleet {
     /// what admission refuses (already applied: a stale nonce) is dropped and counted, the rest
     /// is made durable in the intake table like any accepted transfer.
     pub(crate) fn replay_accepted(&self, node: &Node) -> Result<(), NodeError> {
-        let handle = match self
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            Some(rt) => rt.handle().clone(),
-            None => return Ok(()),
+        let Some(handle) = self.handle() else {
+            return Ok(());
         };
         let link = self.link.clone();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -225,14 +219,16 @@ impl Fleet {
 
     /// Stops the fleet's tasks (they hold the node).
     pub(crate) fn stop(&self) {
-        if let Some(rt) = self
-            .runtime
+        crate::stop_runtime(&self.runtime);
+    }
+
+    /// The fleet runtime's handle while it runs.
+    fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            rt.shutdown_background();
-        }
+            .as_ref()
+            .map(|rt| rt.handle().clone())
     }
 
     /// Forgets a block once its proof is stored (by a worker or in-process).
@@ -286,14 +282,8 @@ impl Fleet {
                 .fetch_add(txs.len() as u64, Ordering::Relaxed);
             return;
         }
-        let handle = match self
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            Some(rt) => rt.handle().clone(),
-            None => return,
+        let Some(handle) = self.handle() else {
+            return;
         };
         let link = self.link.clone();
         let subject = rustorium_fleet::accepted_subject(link.chain());

@@ -214,6 +214,14 @@ fn fleet_msg_id(encoded: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(encoded))
 }
 
+/// Takes a runtime out of its slot and shuts it down without waiting (its tasks are dropped).
+fn stop_runtime(slot: &Mutex<Option<tokio::runtime::Runtime>>) {
+    let rt = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(rt) = rt {
+        rt.shutdown_background();
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -417,14 +425,7 @@ impl Node {
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.wake.notify();
-        if let Some(rt) = self
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            rt.shutdown_background();
-        }
+        stop_runtime(&self.runtime);
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(f) = self.fleet.get() {
             f.stop();

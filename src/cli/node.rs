@@ -139,17 +139,7 @@ impl Drop for LocalFleet {
 /// and proving node).
 fn start_devnet_nodes(a: &DevnetArgs, fleet: Option<String>) -> Result<Vec<Arc<Node>>> {
     let mut config = devnet_config(a);
-    config.fleet = fleet.map(|url| rustorium::node::FleetSection {
-        url,
-        ack_wait: Duration::from_secs(30),
-        max_deliver: 5,
-        replicas: 1,
-        max_rejections: 3,
-        lost_after: Duration::from_secs(10),
-        name: None,
-        accepted_stream: true,
-        replay_accepted: false,
-    });
+    config.fleet = fleet.map(rustorium::node::FleetSection::new);
     if a.validators <= 1 {
         return Ok(vec![Node::start(config)?]);
     }

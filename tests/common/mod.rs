@@ -52,3 +52,28 @@ pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `rustorium light sync` against the node at `http`, from `genesis`, pinned to the node's
+/// verifying-key hash; asserts that it verified the chain up to `height` and returns its output.
+pub fn light_sync(http: SocketAddr, genesis: &Path, height: u64) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+        .args([
+            "light",
+            "sync",
+            "--node",
+            &format!("http://{http}"),
+            "--vk-hash",
+            get(http, "/status")["vk_hash"].as_str().expect("vk hash"),
+            "--genesis",
+        ])
+        .arg(genesis)
+        .output()
+        .expect("light sync");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("verified head: height {height}")),
+        "{text}"
+    );
+    text
+}
