@@ -298,6 +298,28 @@ fn devnet_proves_blocks_and_stops() {
     );
 }
 
+/// `devnet --fleet 2`: a local nats-server and two worker processes prove the blocks (the node
+/// verifies each proof), the light client verifies them, and the workers are stopped with SIGTERM
+/// when the devnet ends.
+#[test]
+fn devnet_with_a_fleet_proves_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = devnet_two_blocks(dir.path(), &["--fleet", "2"]);
+    let text = stdout(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    assert!(err.contains("devnet: 2 prover workers"), "{err}");
+    assert!(
+        text.contains("devnet summary: 2 blocks proven and verified from genesis"),
+        "{text}"
+    );
+    for i in 0..2 {
+        let log = std::fs::read_to_string(dir.path().join(format!("devnet/prover-{i}.log")))
+            .expect("worker log");
+        assert!(log.contains("SIGTERM: stopping"), "{log}");
+    }
+}
+
 /// `devnet --validators 4`: four validators under BFT consensus finalize the stream; validator 0
 /// proves and its light client verifies the chain.
 #[test]

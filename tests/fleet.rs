@@ -68,7 +68,9 @@ impl Harness {
         cmd.args(["prover", "--nats", &self.nats.url(), "--name", name])
             .arg("--keys")
             .arg(self.keys())
-            .stdout(Stdio::null())
+            .stdout(
+                std::fs::File::create(self.dir.path().join(format!("{name}.out"))).expect("out"),
+            )
             .stderr(log);
         if let Some(m) = misbehave {
             cmd.args(["--misbehave", m]);
@@ -311,6 +313,31 @@ fn wrong_and_garbage_proofs_are_refused_counted_and_the_blocks_still_proven() {
     h.light_sync(height);
 }
 
+/// A worker stopped with SIGTERM while it holds a job releases the job at once: with a one-minute
+/// lease, another worker still proves the block within seconds.
+#[test]
+fn a_worker_stopped_with_sigterm_releases_its_job_at_once() {
+    let mut h = Harness::start("ack_wait = 60.0\nlost_after = 120.0");
+    let leaving = h.worker("leaving", Some("stall"));
+    h.submit(&[0, 1], 0);
+    wait("the leaving worker to hold the lease", 60, || {
+        h.metric("rustorium_fleet_leases") == 1
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &h.workers[leaving].id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = h.workers[leaving].wait().expect("reaped");
+    assert!(exit.success(), "a clean exit on SIGTERM: {exit:?}");
+    let out = std::fs::read_to_string(h.dir.path().join("leaving.out")).expect("stdout");
+    assert!(out.contains("in-flight job released"), "{out}");
+    h.worker("next", None);
+    // Far inside the 60 s lease: only a released job goes to another worker this soon.
+    h.wait_all_proven(1, 30);
+    assert_eq!(h.worker_status("next")["proofs"], 1);
+}
+
 /// A job whose deliveries are exhausted (`max_deliver = 1`, its only worker killed) becomes a
 /// dead letter: moved to the dead-letter stream, counted, and proven in the node's process.
 #[test]
@@ -448,7 +475,9 @@ fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
         .join(",");
     let config = common::node_config(
         dir.path(),
-        &format!("{FAST}[fleet]\nurl = \"{url}\"\nreplicas = 3\nack_wait = 5.0\n"),
+        &format!(
+            "{FAST}[fleet]\nurl = \"{url}\"\nreplicas = 3\nack_wait = 5.0\nlost_after = 60.0\n"
+        ),
     );
     let (mut node, quic, http) = start_node(&config);
     let log = std::fs::File::create(dir.path().join("w0.log")).expect("log");
@@ -483,6 +512,9 @@ fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
     };
     submit(0);
     all_proven(2);
+    let by_worker = || metric(http, "rustorium_fleet_worker_proofs_total{worker=\"w0\"}");
+    let before = by_worker().unwrap_or(0);
+    assert!(before >= 1, "the worker proves through the cluster");
     // The first server, which the node and the worker most likely talk to, dies.
     servers[0].kill().expect("SIGKILL nats-server");
     servers[0].wait().expect("reaped");
@@ -493,10 +525,9 @@ fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
         .as_u64()
         .expect("height");
     assert_eq!(metric(http, "rustorium_proofs_total"), Some(height));
-    assert_eq!(
-        metric(http, "rustorium_fleet_worker_proofs_total{worker=\"w0\"}"),
-        Some(height),
-        "the worker proved every block, before and after the server died"
+    assert!(
+        by_worker().unwrap_or(0) > before,
+        "the worker goes on proving after the server died"
     );
     light_sync(http, dir.path(), height);
     for c in [&mut worker, &mut node] {

@@ -235,7 +235,16 @@ async fn handle(
     let proven = loop {
         tokio::select! {
             _ = stop.as_mut() => {
-                let _ = msg.ack_with(AckKind::Nak(None)).await;
+                // Confirmed by the server before the process goes (a plain NAK could still sit
+                // in the client's buffer at exit, and the job would wait out its lease).
+                let released = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    msg.double_ack_with(AckKind::Nak(None)),
+                )
+                .await;
+                if !matches!(released, Ok(Ok(()))) {
+                    tracing::warn!(height, "releasing the in-flight job failed: it returns when its lease runs out");
+                }
                 tracing::info!(height, "stopping: in-flight job released");
                 return Outcome::Released;
             }
