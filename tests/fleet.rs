@@ -199,6 +199,29 @@ fn light_sync(http: SocketAddr, dir: &Path, height: u64) {
     common::light_sync(http, &dir.join("genesis.toml"), height);
 }
 
+/// The max-deliveries advisory comes while the node is down (so it never sees it): after its
+/// restart the node finds the exhausted job still in the queue with nothing pending or leased,
+/// buries it as a dead letter and proves the block itself.
+#[test]
+fn a_dead_letter_announced_while_the_node_was_down_is_still_buried() {
+    let fleet = "ack_wait = 2.0\nmax_deliver = 1\nlost_after = 2.0";
+    let mut h = Harness::start(fleet);
+    let stalled = h.worker("doomed", Some("stall"));
+    h.submit(&[0, 1], 0);
+    wait("the lease", 60, || h.metric("rustorium_fleet_leases") == 1);
+    h.node.kill().expect("SIGKILL node");
+    h.node.wait().expect("reaped");
+    h.kill_worker(stalled);
+    // A worker asks for work: the server finds the job exhausted and announces it to nobody.
+    h.worker("next", None);
+    std::thread::sleep(Duration::from_secs(5));
+    h.crash_and_restart(FAST, fleet);
+    h.wait_all_proven(1, 60);
+    assert_eq!(h.metric("rustorium_fleet_dead_letters_total"), 1);
+    assert_eq!(h.worker_status("next"), serde_json::Value::Null);
+    h.light_sync(1);
+}
+
 /// With no worker at all, the node proves the waiting jobs itself once a lease and `lost_after`
 /// pass (the worker of last resort), and a worker that starts later takes the next ones.
 #[test]
