@@ -478,21 +478,24 @@ fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
     let routes: Vec<String> = (0..3)
         .map(|i| format!("nats://127.0.0.1:{}", ports[3 + i]))
         .collect();
-    let mut servers: Vec<Child> = (0..3)
-        .map(|i| {
-            let log = std::fs::File::create(dir.path().join(format!("nats{i}.log"))).expect("log");
-            Command::new(&binary)
-                .args(["-js", "-a", "127.0.0.1", "-p", &ports[i].to_string()])
-                .args(["-n", &format!("n{i}"), "--cluster_name", "rustorium"])
-                .args(["--cluster", &routes[i], "--routes", &routes.join(",")])
-                .arg("-sd")
-                .arg(dir.path().join(format!("nats{i}")))
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn nats-server")
-        })
-        .collect();
+    let mut servers = Reaped(
+        (0..3)
+            .map(|i| {
+                let log =
+                    std::fs::File::create(dir.path().join(format!("nats{i}.log"))).expect("log");
+                Command::new(&binary)
+                    .args(["-js", "-a", "127.0.0.1", "-p", &ports[i].to_string()])
+                    .args(["-n", &format!("n{i}"), "--cluster_name", "rustorium"])
+                    .args(["--cluster", &routes[i], "--routes", &routes.join(",")])
+                    .arg("-sd")
+                    .arg(dir.path().join(format!("nats{i}")))
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .expect("spawn nats-server")
+            })
+            .collect(),
+    );
     let url = (0..3)
         .map(|i| format!("nats://127.0.0.1:{}", ports[i]))
         .collect::<Vec<_>>()
@@ -503,15 +506,17 @@ fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
             "{FAST}[fleet]\nurl = \"{url}\"\nreplicas = 3\nack_wait = 5.0\nlost_after = 60.0\n"
         ),
     );
-    let (mut node, quic, http) = start_node(&config);
+    let (node, quic, http) = start_node(&config);
+    servers.0.push(node);
     let log = std::fs::File::create(dir.path().join("w0.log")).expect("log");
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_rustorium"))
+    let worker = Command::new(env!("CARGO_BIN_EXE_rustorium"))
         .args(["prover", "--nats", &url, "--name", "w0", "--keys"])
         .arg(dir.path().join("data/keys"))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .expect("spawn prover");
+    servers.0.push(worker);
     let cert =
         || CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
     let submit = |nonce: u64| {
@@ -540,8 +545,8 @@ fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
     let before = by_worker().unwrap_or(0);
     assert!(before >= 1, "the worker proves through the cluster");
     // The first server, which the node and the worker most likely talk to, dies.
-    servers[0].kill().expect("SIGKILL nats-server");
-    servers[0].wait().expect("reaped");
+    servers.0[0].kill().expect("SIGKILL nats-server");
+    servers.0[0].wait().expect("reaped");
     submit(1);
     submit(2);
     all_proven(6);
@@ -554,13 +559,18 @@ fn a_three_server_cluster_keeps_jobs_flowing_with_one_server_killed() {
         "the worker goes on proving after the server died"
     );
     light_sync(http, dir.path(), height);
-    for c in [&mut worker, &mut node] {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    for s in &mut servers {
-        let _ = s.kill();
-        let _ = s.wait();
+}
+
+/// Child processes killed and reaped when dropped, also when a test panics (no nats-server left
+/// running after a failed test).
+struct Reaped(Vec<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
