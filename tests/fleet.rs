@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{get, start_node, wait};
+use common::{get, metric, start_node, wait};
 use rustls::pki_types::CertificateDer;
 use rustorium::fleet::local::NatsServer;
 use rustorium::net::quic::Client;
@@ -183,16 +183,6 @@ fn fleet_config(dir: &Path, nats: &NatsServer, top: &str, fleet: &str) -> PathBu
         dir,
         &format!("{top}[fleet]\nurl = \"{}\"\n{fleet}\n", nats.url()),
     )
-}
-
-fn metric(http: SocketAddr, name: &str) -> Option<u64> {
-    let mut r = ureq::get(&format!("http://{http}/metrics"))
-        .call()
-        .expect("GET /metrics");
-    let text = r.body_mut().read_to_string().expect("body");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 fn light_sync(http: SocketAddr, dir: &Path, height: u64) {

@@ -16,7 +16,7 @@ use rustorium::net::quic::Client;
 use rustorium::state::dev_secret;
 use rustorium_circuits::transfer::{Recipient, Transfer};
 
-use common::{get, start_node, wait};
+use common::{get, metric, start_node, wait};
 
 #[test]
 fn sigkill_then_restart_loses_no_committed_transfer_and_proves_the_rest() {
@@ -102,16 +102,6 @@ fn submit_all(
         r
     });
     assert!(results.iter().all(|r| r.accepted), "{results:?}");
-}
-
-fn metric(http: SocketAddr, name: &str) -> Option<u64> {
-    let mut r = ureq::get(&format!("http://{http}/metrics"))
-        .call()
-        .expect("GET /metrics");
-    let text = r.body_mut().read_to_string().expect("body");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The red team's stuck prover: with `keep_versions = 3` and blocks made faster than they are

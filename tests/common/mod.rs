@@ -77,3 +77,14 @@ pub fn light_sync(http: SocketAddr, genesis: &Path, height: u64) -> String {
     );
     text
 }
+
+/// A metric's value (unlabelled, or with its labels spelled out in `name`) from `/metrics`.
+pub fn metric(http: SocketAddr, name: &str) -> Option<u64> {
+    let mut r = ureq::get(&format!("http://{http}/metrics"))
+        .call()
+        .expect("GET /metrics");
+    let text = r.body_mut().read_to_string().expect("body");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
