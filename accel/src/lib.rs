@@ -4,7 +4,7 @@
 //! ([`hardware`]). This crate is the only one with unsafe code (device memory, SIMD intrinsics)
 //! and it knows nothing of the state, the prover or the network.
 
-pub(crate) mod cpu_prover;
+pub mod cpu;
 pub mod cuda;
 mod devices;
 mod fallback;
@@ -20,7 +20,7 @@ pub mod wgpu;
 #[cfg(not(feature = "wgpu"))]
 #[path = "wgpu_off.rs"]
 pub mod wgpu;
-pub use cpu_prover::{CpuMsm, CpuNtt};
+pub use cpu::{ArkMsm, ArkNtt, CpuMsm, CpuNtt};
 pub use fallback::FallbackHasher;
 
 use rayon::prelude::*;

@@ -6,7 +6,7 @@
 // outside bits s .. s+k−1, so they split into n / 2^k independent groups of 2^k points, 2^s apart;
 // a pass gives each group to one thread block, which loads it into shared memory, runs the k
 // stages there and stores it back. The host splits the log2(n) stages into passes as evenly as
-// it can (`cpu_prover::ntt_passes`), so 2^20 points take two passes of ten stages.
+// it can (`cpu::ntt_passes`), so 2^20 points take two passes of ten stages.
 //
 // The first pass also does the bit reversal and the optional pre-scaling (coset powers) while it
 // loads, reading the input buffer out of place; the last pass does the optional post-scaling

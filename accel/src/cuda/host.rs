@@ -136,12 +136,12 @@ pub fn poseidon(inputs: &[Fr]) -> Option<Fr> {
 /// another), with the same host-side preparation (twiddles, coset powers, 1/n) and the same pass
 /// split the CUDA backend uses for groups of up to 2^`max_k` points.
 pub fn ntt(data: &mut [Fr], kind: crate::NttKind, max_k: u32) -> Result<(), crate::AccelError> {
-    let plan = crate::cpu_prover::ntt_plan(data.len(), kind)?;
+    let plan = crate::cpu::ntt_plan(data.len(), kind)?;
     if data.len() <= 1 {
         return Ok(());
     }
     let log_n = data.len().trailing_zeros();
-    let passes = crate::cpu_prover::ntt_passes(log_n, max_k.min(super::NTT_MAX_K));
+    let passes = crate::cpu::ntt_passes(log_n, max_k.min(super::NTT_MAX_K));
     let (pass_s, pass_k): (Vec<u32>, Vec<u32>) = passes.into_iter().unzip();
     let src: Vec<Limbs> = data.iter().map(limbs).collect();
     let mut d = vec![Limbs::default(); data.len()];

@@ -1,6 +1,6 @@
 //! NTTs on a CUDA device (`kernels/cuda/ntt.cu`): the same plan as the wgpu backend and the host
-//! test build (`cpu_prover::ntt_plan`), run as a few shared-memory passes of up to 2^10 stages'
-//! worth of points (`cpu_prover::ntt_passes`; 2^20 points: two passes) on one stream. The first
+//! test build (`cpu::ntt_plan`), run as a few shared-memory passes of up to 2^10 stages'
+//! worth of points (`cpu::ntt_passes`; 2^20 points: two passes) on one stream. The first
 //! pass reads the input out of place in bit-reversed order (and pre-scales it), the last
 //! post-scales as it stores. A domain's twiddles and scaling factors are computed and uploaded
 //! once per (size, kind) and stay on the device.
@@ -16,7 +16,7 @@ use super::launch::{Kernel, KernelSpan};
 use rustorium_circuits::Fr;
 
 use super::hasher::{dev, limbs};
-use crate::cpu_prover::{ntt_passes, ntt_plan};
+use crate::cpu::{ntt_passes, ntt_plan};
 use crate::{AccelError, KernelClock, NttBackend, NttKind, fr_from_device};
 
 /// A domain's constants on the device.
@@ -83,7 +83,7 @@ impl NttBackend for CudaNtt {
     }
 
     fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
-        crate::cpu_prover::domain(data.len())?;
+        crate::cpu::domain(data.len())?;
         if data.len() <= 1 {
             return Ok(());
         }

@@ -1,7 +1,7 @@
 //! Radix-2 NTTs on wgpu (`kernels/wgsl/ntt.wgsl`), matching arkworks' radix-2 domain: the same
 //! root of unity, natural-order evaluations, cosets at the field's multiplicative generator.
 //! The structure of the CUDA backend: a few passes, each over groups of up to 2^9 points held in
-//! workgroup memory (`cpu_prover::ntt_passes`), the first reading the input out of place in
+//! workgroup memory (`cpu::ntt_passes`), the first reading the input out of place in
 //! bit-reversed order and pre-scaling, the last post-scaling; all in one command buffer.
 //! Twiddles, scaling factors and pass parameters are computed on the host (O(n)) once per (size,
 //! kind) and kept on the device: the prover's repeated NTTs of one domain upload only their data.
@@ -16,7 +16,7 @@ use wgpu::util::DeviceExt;
 use super::{
     PassTimer, bind_buffers, build_pipelines, dev, from_words, open_device, read_back, words,
 };
-use crate::cpu_prover::{ntt_passes, ntt_plan};
+use crate::cpu::{ntt_passes, ntt_plan};
 use crate::{AccelError, NttBackend, NttKind};
 
 const NTT: &str = include_str!("../../kernels/wgsl/ntt.wgsl");
@@ -151,7 +151,7 @@ impl NttBackend for WgpuNtt {
 
     fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
         let n = data.len();
-        crate::cpu_prover::domain(n)?; // validates n (a power of two with a radix-2 domain)
+        crate::cpu::domain(n)?; // validates n (a power of two with a radix-2 domain)
         if n > self.max_len {
             return Err(AccelError::Length(format!(
                 "NTT of {n} exceeds this device's buffer limit ({})",

@@ -1,15 +1,68 @@
-//! CPU backends of the prover's operations: arkworks' Pippenger MSM (parallel through rayon) and
-//! arkworks' radix-2 domain for the NTTs. They are the references the GPU backends are tested
-//! against.
+//! The CPU backends of the prover's operations, ours: BN254 field arithmetic on four 64-bit
+//! limbs with run-time instruction selection ([`field`]), a batch-affine signed-digit Pippenger
+//! MSM for G1 and G2 ([`pippenger`]) and a radix-4, cache-blocked NTT with cached twiddles
+//! ([`ntt`]). arkworks' MSM and FFT stay as the references they are tested and benchmarked
+//! against ([`ArkMsm`], [`ArkNtt`]). Also the host-side NTT plan the GPU backends share.
+
+pub mod field;
+pub mod ntt;
+pub mod pippenger;
 
 use ark_ec::VariableBaseMSM;
 use ark_ff::FftField;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rustorium_circuits::Fr;
 
-use super::{AccelError, G1Affine, G1Projective, MsmBackend, NttBackend, NttKind, ScalarBigInt};
+use super::{
+    AccelError, G1Affine, G1Projective, G2Affine, G2Projective, MsmBackend, NttBackend, NttKind,
+    ScalarBigInt,
+};
 
-/// arkworks' variable-base MSM.
+/// Which instance of the field arithmetic's hot loops this CPU runs (see [`field`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldPath {
+    /// Compiled with BMI2 and ADX (`mulx`), run where the CPU has both.
+    Bmi2Adx,
+    /// Any x86-64 (or another architecture).
+    Portable,
+}
+
+impl FieldPath {
+    /// The name logged and printed by `bench` (`bmi2-adx` or `portable`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldPath::Bmi2Adx => "bmi2-adx",
+            FieldPath::Portable => "portable",
+        }
+    }
+}
+
+/// The field path of this machine: BMI2 + ADX when the CPU has them, detected once at run time,
+/// unless `RUSTORIUM_CPU_FIELD=portable` forces the portable one.
+pub fn field_path() -> FieldPath {
+    static PATH: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
+    *PATH.get_or_init(|| {
+        let forced = std::env::var("RUSTORIUM_CPU_FIELD").unwrap_or_default() == "portable";
+        #[cfg(target_arch = "x86_64")]
+        if !forced && std::is_x86_feature_detected!("bmi2") && std::is_x86_feature_detected!("adx")
+        {
+            return FieldPath::Bmi2Adx;
+        }
+        let _ = forced;
+        FieldPath::Portable
+    })
+}
+
+fn check_lengths(what: &str, bases: usize, scalars: usize) -> Result<(), AccelError> {
+    if bases != scalars {
+        return Err(AccelError::Length(format!(
+            "{bases} {what} bases, {scalars} scalars"
+        )));
+    }
+    Ok(())
+}
+
+/// Our CPU MSM ([`pippenger`]), G1 and G2, parallel through rayon.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuMsm;
 
@@ -24,20 +77,59 @@ impl MsmBackend for CpuMsm {
         scalars: &[ScalarBigInt],
         _id: Option<super::msm::BasesId>,
     ) -> Result<G1Projective, AccelError> {
-        if bases.len() != scalars.len() {
-            return Err(AccelError::Length(format!(
-                "{} bases, {} scalars",
-                bases.len(),
-                scalars.len()
-            )));
-        }
+        check_lengths("G1", bases.len(), scalars.len())?;
+        Ok(pippenger::msm(bases, scalars))
+    }
+
+    fn msm_g2(
+        &self,
+        bases: &[G2Affine],
+        scalars: &[ScalarBigInt],
+        _id: Option<super::msm::BasesId>,
+    ) -> Result<G2Projective, AccelError> {
+        check_lengths("G2", bases.len(), scalars.len())?;
+        Ok(pippenger::msm(bases, scalars))
+    }
+}
+
+/// arkworks' variable-base MSM (G1 and G2): the reference [`CpuMsm`] is tested and benchmarked
+/// against.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ArkMsm;
+
+impl MsmBackend for ArkMsm {
+    fn name(&self) -> &'static str {
+        "arkworks"
+    }
+
+    fn msm_g1(
+        &self,
+        bases: &[G1Affine],
+        scalars: &[ScalarBigInt],
+        _id: Option<super::msm::BasesId>,
+    ) -> Result<G1Projective, AccelError> {
+        check_lengths("G1", bases.len(), scalars.len())?;
         Ok(G1Projective::msm_bigint(bases, scalars))
     }
 }
 
-/// arkworks' radix-2 NTT.
+/// Our CPU NTT ([`ntt`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuNtt;
+
+impl NttBackend for CpuNtt {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
+        ntt::ntt(data, kind)
+    }
+}
+
+/// arkworks' radix-2 FFT: the reference [`CpuNtt`] is tested and benchmarked against.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ArkNtt;
 
 /// Host-side preparation of a GPU NTT, shared by the CUDA and wgpu backends and the host test build:
 /// twiddles `w^i` (i < n/2; `w` the domain's root of unity or its inverse), and the pointwise
@@ -113,9 +205,9 @@ pub(crate) fn domain(n: usize) -> Result<Radix2EvaluationDomain<Fr>, AccelError>
         .ok_or_else(|| AccelError::Length(format!("no radix-2 domain of size {n}")))
 }
 
-impl NttBackend for CpuNtt {
+impl NttBackend for ArkNtt {
     fn name(&self) -> &'static str {
-        "cpu"
+        "arkworks"
     }
 
     fn ntt(&self, data: &mut [Fr], kind: NttKind) -> Result<(), AccelError> {
@@ -167,3 +259,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod against_arkworks;

@@ -1,0 +1,164 @@
+//! Our CPU MSM and NTT against arkworks, on every field path this machine runs (the portable one
+//! always).
+
+use ark_ec::{CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_ff::{Field, PrimeField, UniformRand};
+use ark_std::rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::{ArkNtt, FieldPath, ntt, pippenger};
+use crate::msm::edge_case_inputs_in;
+use crate::{G1Projective, G2Projective, NttBackend, NttKind, ScalarBigInt};
+
+fn paths() -> Vec<FieldPath> {
+    let mut v = vec![FieldPath::Portable];
+    if super::field_path() == FieldPath::Bmi2Adx {
+        v.push(FieldPath::Bmi2Adx);
+    }
+    v
+}
+
+/// A scalar of a witness-like mix: zero, one, small, 2^k, r − 1, r − 2, or random.
+fn mixed_scalar(rng: &mut ChaCha20Rng) -> ScalarBigInt {
+    let f = |x: ark_bn254::Fr| x.into_bigint();
+    match rng.gen_range(0..10) {
+        0 | 1 => f(ark_bn254::Fr::from(0u64)),
+        2 | 3 => f(ark_bn254::Fr::from(1u64)),
+        4 => f(ark_bn254::Fr::from(rng.gen_range(2u64..1 << 16))),
+        5 => f(ark_bn254::Fr::from(2u64).pow([rng.gen_range(0u64..254)])),
+        6 => f(-ark_bn254::Fr::from(rng.gen_range(1u64..3))),
+        _ => f(ark_bn254::Fr::rand(rng)),
+    }
+}
+
+/// Every size from 1 to 2^12 on one array of mixed scalars, repeated bases and identities, each
+/// against the prefix sums of arkworks' scalar multiplications (which arkworks' own MSM matches at
+/// a few sizes).
+#[test]
+fn g1_msm_equals_arkworks_at_every_size_to_4096() {
+    use ark_ec::AffineRepr;
+    let n = 1 << 12;
+    let mut rng = ChaCha20Rng::seed_from_u64(1818);
+    let fresh: Vec<G1Projective> = (0..n).map(|_| G1Projective::rand(&mut rng)).collect();
+    let mut bases = G1Projective::normalize_batch(&fresh);
+    for i in 0..n {
+        match rng.gen_range(0..20) {
+            0 => bases[i] = crate::G1Affine::zero(),
+            1 if i > 0 => bases[i] = bases[rng.gen_range(0..i)],
+            2 if i > 0 => bases[i] = -bases[i - 1],
+            _ => {}
+        }
+    }
+    let scalars: Vec<ScalarBigInt> = (0..n).map(|_| mixed_scalar(&mut rng)).collect();
+    let terms: Vec<G1Projective> = bases
+        .iter()
+        .zip(&scalars)
+        .map(|(b, s)| b.mul_bigint(s))
+        .collect();
+    let mut prefix = vec![G1Projective::default(); n + 1];
+    for i in 0..n {
+        prefix[i + 1] = prefix[i] + terms[i];
+    }
+    for k in [1, 2, 100, 4096] {
+        assert_eq!(
+            G1Projective::msm_bigint(&bases[..k], &scalars[..k]),
+            prefix[k]
+        );
+    }
+    for path in paths() {
+        for k in 1..=n {
+            let got = pippenger::msm_on(path, &bases[..k], &scalars[..k]);
+            assert_eq!(got, prefix[k], "size {k} on {path:?}");
+        }
+    }
+}
+
+/// The shared edge cases (random, zero, one, small, r − 1 and r − 2, repeated bases, the
+/// identity, cancelling pairs, one base) in G1 and G2, at sizes around the batch, the chunking
+/// threshold and above.
+#[test]
+fn g1_and_g2_msm_equal_arkworks_on_edge_cases() {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let mut sizes = vec![1, 2, 3, 31, 1025, 2 * pippenger::BATCH + 1, 4096];
+    sizes.extend((0..2).map(|_| rng.gen_range(4097..12_000)));
+    for path in paths() {
+        for &n in &sizes {
+            for (name, bases, scalars) in edge_case_inputs_in::<G1Projective>(n, n as u64) {
+                let want = G1Projective::msm_bigint(&bases, &scalars);
+                let got = pippenger::msm_on(path, &bases, &scalars);
+                assert_eq!(got, want, "G1 {name}, n = {n}, {path:?}");
+            }
+            if n > 4096 {
+                continue; // G2 above the chunking threshold: one size is enough
+            }
+            for (name, bases, scalars) in edge_case_inputs_in::<G2Projective>(n, n as u64) {
+                let want = G2Projective::msm_bigint(&bases, &scalars);
+                let got = pippenger::msm_on(path, &bases, &scalars);
+                assert_eq!(got, want, "G2 {name}, n = {n}, {path:?}");
+            }
+        }
+        // Every G2 size to 64, mixed scalars.
+        let g2: Vec<crate::G2Affine> = G2Projective::normalize_batch(
+            &(0..64).map(|_| G2Projective::rand(&mut rng)).collect::<Vec<_>>(),
+        );
+        let s: Vec<ScalarBigInt> = (0..64).map(|_| mixed_scalar(&mut rng)).collect();
+        for k in 1..=64 {
+            assert_eq!(
+                pippenger::msm_on(path, &g2[..k], &s[..k]),
+                G2Projective::msm_bigint(&g2[..k], &s[..k]),
+                "G2 size {k}"
+            );
+        }
+    }
+}
+
+/// Scalars at or above r are reduced mod r, which on the prime-order group gives the integer
+/// product (arkworks' MSM drops the bits above 254 instead, so the reference is a scalar
+/// multiplication by every bit), and an empty MSM is the identity.
+#[test]
+fn non_canonical_scalars_and_empty_inputs() {
+    use ark_ec::AffineRepr;
+    let g = G1Projective::generator().into_affine();
+    let r = ark_bn254::Fr::MODULUS;
+    let mut above = r;
+    above.0[0] += 5;
+    let max = ark_ff::BigInt::<4>([u64::MAX; 4]);
+    let bases = vec![g, g, g];
+    let scalars = vec![r, above, max];
+    let want: G1Projective = scalars.iter().map(|s| g.into_group().mul_bigint(s)).sum();
+    assert_eq!(pippenger::msm(&bases, &scalars), want);
+    assert_eq!(
+        pippenger::msm::<ark_bn254::g1::Config>(&[], &[]),
+        G1Projective::default()
+    );
+}
+
+/// Every kind and every size 2^0..2^14 (and 2^17, past the cache block and the radix-4 passes
+/// over memory), against arkworks' radix-2 domain.
+#[test]
+fn ntt_equals_arkworks_for_every_kind_and_size() {
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let kinds = [
+        NttKind::Forward,
+        NttKind::Inverse,
+        NttKind::CosetForward,
+        NttKind::CosetInverse,
+    ];
+    for path in paths() {
+        for log in (0..=14).chain([17]) {
+            let data: Vec<ark_bn254::Fr> = (0..1usize << log)
+                .map(|_| ark_bn254::Fr::rand(&mut rng))
+                .collect();
+            for kind in kinds {
+                let mut want = data.clone();
+                ArkNtt.ntt(&mut want, kind).expect("arkworks");
+                let mut got = data.clone();
+                ntt::ntt_on(path, &mut got, kind).expect("ours");
+                assert_eq!(got, want, "2^{log} {kind:?} on {path:?}");
+            }
+        }
+    }
+    let mut bad = vec![ark_bn254::Fr::from(1u64); 3];
+    assert!(ntt::ntt(&mut bad, NttKind::Forward).is_err());
+    assert!(ntt::ntt(&mut [], NttKind::Forward).is_err());
+}

@@ -1,0 +1,566 @@
+//! The CPU MSM: Pippenger's bucket method with signed digits and **batch-affine** bucket
+//! accumulation, for G1 (coordinates in Fq) and G2 (in Fq2), on our own field arithmetic
+//! ([`super::field`]).
+//!
+//! **Digits.** Scalars are split into `W = ⌈255/c⌉` signed base-`2^c` digits
+//! (`msm::signed_digits`, the same decomposition the GPU plan uses), so a window has `2^(c−1)`
+//! buckets and a negative digit adds the negated point (`(x, −y)`, free in affine form).
+//!
+//! **Sort, then add in pairs.** For one window and a chunk of the points, the points are
+//! counting-sorted by bucket (4-byte entries: index and sign). Each bucket's points are then summed
+//! as a tree: every round adds the points of every bucket in pairs, halving them, until each bucket
+//! holds one point. All pairs of a round are independent, so they are added in affine coordinates
+//! in batches of [`BATCH`] sharing one field inversion (Montgomery's trick): an addition costs
+//! 6 multiplications (3 for its share of the batch inversion, then λ, λ², and y), against 11 for
+//! the mixed Jacobian addition arkworks' buckets use. Skewed scalars cost nothing extra: a
+//! witness's 0/1 values put most points into one bucket of window 0, which the tree sums in
+//! `log₂ m` rounds of large batches (a bucket filled point by point would serialise them: the 0/1
+//! fast path comes for free, and zero digits are skipped before sorting).
+//!
+//! **Buckets to window sum** with the running-sum trick in Jacobian coordinates (arkworks'
+//! `Projective`), `2·2^(c−1)` additions per window; windows are combined by Horner's rule.
+//!
+//! **Parallelism without locks.** The work is `W × K` independent tasks (window × point chunk,
+//! `K` = rayon's threads for large MSMs) over rayon; each task owns its buckets and scratch. The
+//! window size minimises an operation count (points per task × 7 + buckets × 27, per window).
+//!
+//! **Affine infinity** is `y = 0`: no point of BN254's G1 or of its twist E'(Fq2) has order two
+//! (both groups have odd order), so `y = 0` never occurs on the curve. Bases that are the identity
+//! are read as this marker; a base with `y = 0` that is not the identity (not on the curve) makes
+//! the call fall back to arkworks, so malformed keys get arkworks' answer, never a panic.
+
+use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
+use ark_ec::{AdditiveGroup, AffineRepr, VariableBaseMSM};
+use ark_ff::{PrimeField, Zero};
+use rayon::prelude::*;
+
+use super::FieldPath;
+use super::field::Fq;
+use crate::ScalarBigInt;
+use crate::msm::signed_digits;
+
+/// Additions that share one inversion. Larger batches amortise the inversion further but leave
+/// the L2 cache (the batch's inputs, outputs and prefix products).
+pub const BATCH: usize = 1024;
+
+/// The field operations an affine addition needs (Fq for G1, Fq2 for G2).
+pub trait Coord: Copy + Send + Sync + PartialEq + 'static {
+    /// Zero.
+    const ZERO: Self;
+    /// One.
+    const ONE: Self;
+    /// Sum.
+    fn add(self, o: Self) -> Self;
+    /// Difference.
+    fn sub(self, o: Self) -> Self;
+    /// Product.
+    fn mul(self, o: Self) -> Self;
+    /// Square.
+    fn square(self) -> Self;
+    /// Negation.
+    fn neg(self) -> Self;
+    /// Whether zero.
+    fn is_zero(&self) -> bool;
+    /// Inverse (`None` for zero).
+    fn inverse(self) -> Option<Self>;
+}
+
+impl Coord for Fq {
+    const ZERO: Self = Fq::ZERO;
+    const ONE: Self = Fq::ONE;
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        Fq::add(self, o)
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        Fq::sub(self, o)
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        Fq::mul(self, o)
+    }
+    #[inline(always)]
+    fn square(self) -> Self {
+        Fq::square(self)
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        Fq::neg(self)
+    }
+    #[inline(always)]
+    fn is_zero(&self) -> bool {
+        Fq::is_zero(self)
+    }
+    fn inverse(self) -> Option<Self> {
+        Fq::inverse(self)
+    }
+}
+
+/// Fq2 = Fq[u]/(u² + 1), BN254's G2 coordinates, on our Fq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fq2 {
+    /// The constant coefficient.
+    pub c0: Fq,
+    /// The coefficient of `u`.
+    pub c1: Fq,
+}
+
+impl Coord for Fq2 {
+    const ZERO: Self = Fq2 {
+        c0: Fq::ZERO,
+        c1: Fq::ZERO,
+    };
+    const ONE: Self = Fq2 {
+        c0: Fq::ONE,
+        c1: Fq::ZERO,
+    };
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        Fq2 {
+            c0: self.c0.add(o.c0),
+            c1: self.c1.add(o.c1),
+        }
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        Fq2 {
+            c0: self.c0.sub(o.c0),
+            c1: self.c1.sub(o.c1),
+        }
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // Karatsuba: three Fq products.
+        let v0 = self.c0.mul(o.c0);
+        let v1 = self.c1.mul(o.c1);
+        let s = self.c0.add(self.c1).mul(o.c0.add(o.c1));
+        Fq2 {
+            c0: v0.sub(v1),
+            c1: s.sub(v0).sub(v1),
+        }
+    }
+    #[inline(always)]
+    fn square(self) -> Self {
+        // (a + bu)² = (a + b)(a − b) + 2ab·u: two Fq products.
+        let ab = self.c0.mul(self.c1);
+        Fq2 {
+            c0: self.c0.add(self.c1).mul(self.c0.sub(self.c1)),
+            c1: ab.double(),
+        }
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        Fq2 {
+            c0: self.c0.neg(),
+            c1: self.c1.neg(),
+        }
+    }
+    #[inline(always)]
+    fn is_zero(&self) -> bool {
+        self.c0.is_zero() && self.c1.is_zero()
+    }
+    fn inverse(self) -> Option<Self> {
+        use ark_ff::Field;
+        let x = ark_bn254::Fq2::new(self.c0.to_ark(), self.c1.to_ark()).inverse()?;
+        Some(Fq2 {
+            c0: Fq::from_ark(&x.c0),
+            c1: Fq::from_ark(&x.c1),
+        })
+    }
+}
+
+/// A curve whose MSM runs here: arkworks' curve and our coordinates for it.
+pub trait BatchCurve: SWCurveConfig<ScalarField = ark_bn254::Fr> {
+    /// Our coordinate field.
+    type C: Coord;
+    /// arkworks' coordinate to ours (a copy of limbs).
+    fn to_c(x: &Self::BaseField) -> Self::C;
+    /// Ours to arkworks'.
+    fn from_c(c: Self::C) -> Self::BaseField;
+}
+
+impl BatchCurve for ark_bn254::g1::Config {
+    type C = Fq;
+    #[inline(always)]
+    fn to_c(x: &ark_bn254::Fq) -> Fq {
+        Fq::from_ark(x)
+    }
+    #[inline(always)]
+    fn from_c(c: Fq) -> ark_bn254::Fq {
+        c.to_ark()
+    }
+}
+
+impl BatchCurve for ark_bn254::g2::Config {
+    type C = Fq2;
+    #[inline(always)]
+    fn to_c(x: &ark_bn254::Fq2) -> Fq2 {
+        Fq2 {
+            c0: Fq::from_ark(&x.c0),
+            c1: Fq::from_ark(&x.c1),
+        }
+    }
+    #[inline(always)]
+    fn from_c(c: Fq2) -> ark_bn254::Fq2 {
+        ark_bn254::Fq2::new(c.c0.to_ark(), c.c1.to_ark())
+    }
+}
+
+/// An affine point; `y = 0` is the identity (module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Pt<C> {
+    x: C,
+    y: C,
+}
+
+impl<C: Coord> Pt<C> {
+    const INFINITY: Self = Pt {
+        x: C::ZERO,
+        y: C::ZERO,
+    };
+
+    #[inline(always)]
+    fn is_infinity(&self) -> bool {
+        self.y.is_zero()
+    }
+}
+
+/// The entry flag of a negated point.
+const NEG: u32 = 1 << 31;
+
+#[inline(always)]
+fn fetch<P: BatchCurve>(bases: &[Affine<P>], entry: u32) -> Pt<P::C> {
+    let p = &bases[(entry & !NEG) as usize];
+    if p.is_zero() {
+        return Pt::INFINITY;
+    }
+    let y = P::to_c(&p.y);
+    Pt {
+        x: P::to_c(&p.x),
+        y: if entry & NEG != 0 { y.neg() } else { y },
+    }
+}
+
+/// A batch of pair additions: inputs, destinations, and the scratch of the batch inversion.
+struct Batch<C> {
+    a: Vec<Pt<C>>,
+    b: Vec<Pt<C>>,
+    dst: Vec<u32>,
+    den: Vec<C>,
+    prefix: Vec<C>,
+}
+
+impl<C: Coord> Batch<C> {
+    fn new() -> Self {
+        Self {
+            a: Vec::with_capacity(BATCH),
+            b: Vec::with_capacity(BATCH),
+            dst: Vec::with_capacity(BATCH),
+            den: Vec::with_capacity(BATCH),
+            prefix: Vec::with_capacity(BATCH),
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, a: Pt<C>, b: Pt<C>, dst: u32, out: &mut [Pt<C>]) -> Option<()> {
+        self.a.push(a);
+        self.b.push(b);
+        self.dst.push(dst);
+        if self.a.len() == BATCH {
+            self.flush(out)?;
+        }
+        Some(())
+    }
+
+    /// Adds every pair and writes the sums to `out[dst]`. `None` only if the product of the
+    /// denominators were zero, which the classification below rules out for points on the curve.
+    #[inline(always)]
+    fn flush(&mut self, out: &mut [Pt<C>]) -> Option<()> {
+        let n = self.a.len();
+        if n == 0 {
+            return Some(());
+        }
+        self.den.clear();
+        self.prefix.clear();
+        // Pass 1: each pair's denominator (x₂ − x₁, or 2y for a doubling, or 1 where no inversion
+        // is needed) and the running product before it.
+        let mut acc = C::ONE;
+        for k in 0..n {
+            let (p, q) = (self.a[k], self.b[k]);
+            let den = if p.is_infinity() || q.is_infinity() {
+                C::ONE
+            } else if p.x == q.x {
+                if p.y == q.y { p.y.add(p.y) } else { C::ONE }
+            } else {
+                q.x.sub(p.x)
+            };
+            self.prefix.push(acc);
+            self.den.push(den);
+            acc = acc.mul(den);
+        }
+        let mut inv = acc.inverse()?;
+        // Pass 2, backwards: 1/den_k = inv·prefix_k, then drop den_k from inv.
+        for k in (0..n).rev() {
+            let (p, q) = (self.a[k], self.b[k]);
+            let d_inv = inv.mul(self.prefix[k]);
+            inv = inv.mul(self.den[k]);
+            let r = if p.is_infinity() {
+                q
+            } else if q.is_infinity() {
+                p
+            } else if p.x == q.x && p.y != q.y {
+                Pt::INFINITY
+            } else {
+                let lambda = if p.x == q.x {
+                    // Doubling (a = 0): λ = 3x² / 2y.
+                    let x2 = p.x.square();
+                    x2.add(x2).add(x2).mul(d_inv)
+                } else {
+                    q.y.sub(p.y).mul(d_inv)
+                };
+                let x3 = lambda.square().sub(p.x).sub(q.x);
+                let y3 = lambda.mul(p.x.sub(x3)).sub(p.y);
+                Pt { x: x3, y: y3 }
+            };
+            out[self.dst[k] as usize] = r;
+        }
+        self.a.clear();
+        self.b.clear();
+        self.dst.clear();
+        Some(())
+    }
+}
+
+/// One task: `Σ_i digit_i·P_i` for one window's digits of a chunk of points, as the window's
+/// `Σ_k (k + 1)·bucket_k`. `None` on an impossible inversion failure (the caller falls back).
+#[inline(always)]
+fn window_task<P: BatchCurve>(
+    bases: &[Affine<P>],
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<P>> {
+    // Counting sort of the nonzero digits by bucket.
+    let mut count = vec![0u32; buckets + 1];
+    for &d in digits {
+        if d != 0 {
+            count[d.unsigned_abs() as usize] += 1;
+        }
+    }
+    // count[b + 1] = entries of bucket b; turn it into start offsets (start[b] = count[b]).
+    let mut start = vec![0u32; buckets + 1];
+    for b in 0..buckets {
+        start[b + 1] = start[b] + count[b + 1];
+    }
+    let total = start[buckets] as usize;
+    if total == 0 {
+        return Some(Projective::zero());
+    }
+    let mut next = start.clone();
+    let mut entries = vec![0u32; total];
+    for (i, &d) in digits.iter().enumerate() {
+        if d != 0 {
+            let b = (d.unsigned_abs() - 1) as usize;
+            entries[next[b] as usize] = i as u32 | if d < 0 { NEG } else { 0 };
+            next[b] += 1;
+        }
+    }
+    drop(next);
+    // Round 1, from the entries into `pts`: bucket b's ⌈m/2⌉ sums go to pts[at[b]..].
+    let mut at = vec![0u32; buckets + 1];
+    let mut len = vec![0u32; buckets];
+    for b in 0..buckets {
+        let m = start[b + 1] - start[b];
+        len[b] = m.div_ceil(2);
+        at[b + 1] = at[b] + len[b];
+    }
+    let mut pts = vec![Pt::<P::C>::INFINITY; at[buckets] as usize];
+    let mut batch = Batch::new();
+    let mut active = Vec::new();
+    for b in 0..buckets {
+        let e = &entries[start[b] as usize..start[b + 1] as usize];
+        for j in 0..e.len() / 2 {
+            let (p, q) = (fetch(bases, e[2 * j]), fetch(bases, e[2 * j + 1]));
+            batch.push(p, q, at[b] + j as u32, &mut pts)?;
+        }
+        if e.len() % 2 == 1 {
+            pts[(at[b] + len[b] - 1) as usize] = fetch(bases, e[e.len() - 1]);
+        }
+        if len[b] >= 2 {
+            active.push(b);
+        }
+    }
+    batch.flush(&mut pts)?;
+    drop(entries);
+    // Later rounds, in place: pair j of a bucket goes to its slot j (inputs 2j, 2j + 1 ≥ j).
+    while !active.is_empty() {
+        for &b in &active {
+            let (s, l) = (at[b], len[b]);
+            for j in 0..l / 2 {
+                let (p, q) = (pts[(s + 2 * j) as usize], pts[(s + 2 * j + 1) as usize]);
+                batch.push(p, q, s + j, &mut pts)?;
+            }
+        }
+        batch.flush(&mut pts)?;
+        for &b in &active {
+            let (s, l) = (at[b], len[b]);
+            if l % 2 == 1 {
+                pts[(s + l / 2) as usize] = pts[(s + l - 1) as usize];
+            }
+            len[b] = l.div_ceil(2);
+        }
+        active.retain(|&b| len[b] >= 2);
+    }
+    // Σ (k + 1)·bucket_k by running sums, from the top bucket down.
+    let mut running = Projective::<P>::zero();
+    let mut sum = Projective::<P>::zero();
+    for b in (0..buckets).rev() {
+        if len[b] == 1 {
+            let p = pts[at[b] as usize];
+            if !p.is_infinity() {
+                running += &Affine::<P>::new_unchecked(P::from_c(p.x), P::from_c(p.y));
+            }
+        }
+        if !running.is_zero() {
+            sum += &running;
+        }
+    }
+    Some(sum)
+}
+
+/// The portable instance of [`window_task`].
+fn window_task_portable<P: BatchCurve>(
+    bases: &[Affine<P>],
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<P>> {
+    window_task(bases, digits, buckets)
+}
+
+/// The BMI2/ADX instance of [`window_task`] (`mulx` in the field arithmetic).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "bmi2,adx")]
+fn window_task_adx<P: BatchCurve>(
+    bases: &[Affine<P>],
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<P>> {
+    window_task(bases, digits, buckets)
+}
+
+/// [`window_task`] on `path` (the portable one unless this CPU runs `Bmi2Adx`).
+#[allow(unsafe_code)]
+fn window_task_dispatch<P: BatchCurve>(
+    path: FieldPath,
+    bases: &[Affine<P>],
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<P>> {
+    #[cfg(target_arch = "x86_64")]
+    if path == FieldPath::Bmi2Adx && super::field_path() == FieldPath::Bmi2Adx {
+        // SAFETY: `field_path` returns `Bmi2Adx` only where `is_x86_feature_detected!` found
+        // both BMI2 and ADX, the features this instance is compiled for.
+        return unsafe { window_task_adx(bases, digits, buckets) };
+    }
+    window_task_portable(bases, digits, buckets)
+}
+
+/// The window size for tasks of `points` points: minimises `W·(points·7 + 2^(c−1)·27)` (an
+/// affine addition ≈ 7 multiplications with its bookkeeping; a bucket ≈ 27 in the running sums).
+pub fn window_bits(points: usize) -> u32 {
+    (2..=16u32)
+        .min_by_key(|&c| {
+            let w = 255u64.div_ceil(u64::from(c));
+            w * (points as u64 * 7 + (1u64 << (c - 1)) * 27)
+        })
+        .unwrap_or(8)
+}
+
+/// `Σ scalars[i]·bases[i]` (equal lengths: the caller checks). Scalars at or above the group order
+/// are reduced first (their multiples of `r` vanish on the prime-order group).
+pub fn msm<P: BatchCurve>(bases: &[Affine<P>], scalars: &[ScalarBigInt]) -> Projective<P> {
+    msm_on(super::field_path(), bases, scalars)
+}
+
+/// [`msm`] on a given field path (tests and benchmarks compare them); `Bmi2Adx` on a CPU without
+/// those instructions runs the portable instance.
+pub fn msm_on<P: BatchCurve>(
+    path: FieldPath,
+    bases: &[Affine<P>],
+    scalars: &[ScalarBigInt],
+) -> Projective<P> {
+    let n = bases.len().min(scalars.len());
+    let (bases, scalars) = (&bases[..n], &scalars[..n]);
+    if n == 0 {
+        return Projective::zero();
+    }
+    if bases.par_iter().any(|p| !p.is_zero() && p.y.is_zero()) {
+        // Not on the curve: the marker would be ambiguous (module docs).
+        return Projective::<P>::msm_bigint(bases, scalars);
+    }
+    let modulus = <rustorium_circuits::Fr as PrimeField>::MODULUS;
+    let reduced: Vec<ScalarBigInt>;
+    let scalars = if scalars.par_iter().any(|s| *s >= modulus) {
+        reduced = scalars
+            .par_iter()
+            .map(|s| {
+                <rustorium_circuits::Fr as PrimeField>::from_le_bytes_mod_order(&ark_ff::BigInteger::to_bytes_le(s))
+                    .into_bigint()
+            })
+            .collect();
+        &reduced[..]
+    } else {
+        scalars
+    };
+    let threads = rayon::current_num_threads().max(1);
+    let chunks = if n >= 1 << 12 { threads } else { 1 };
+    let chunk_len = n.div_ceil(chunks);
+    let c = window_bits(chunk_len);
+    let windows = 255u32.div_ceil(c);
+    let buckets = 1usize << (c - 1);
+    // Digits per chunk, window-major within it (task (w, k) reads one contiguous row).
+    let digits: Vec<Vec<i32>> = scalars
+        .par_chunks(chunk_len)
+        .map(|chunk| {
+            let mut d = vec![0i32; chunk.len() * windows as usize];
+            for (i, s) in chunk.iter().enumerate() {
+                if ark_ff::BigInteger::is_zero(s) {
+                    continue;
+                }
+                for (w, digit) in signed_digits(s, c, windows).enumerate() {
+                    d[w * chunk.len() + i] = digit;
+                }
+            }
+            d
+        })
+        .collect();
+    let tasks: Vec<(usize, usize)> = (0..windows as usize)
+        .flat_map(|w| (0..digits.len()).map(move |k| (w, k)))
+        .collect();
+    let sums: Option<Vec<Projective<P>>> = tasks
+        .par_iter()
+        .map(|&(w, k)| {
+            let lo = k * chunk_len;
+            let m = digits[k].len() / windows as usize;
+            window_task_dispatch(
+                path,
+                &bases[lo..lo + m],
+                &digits[k][w * m..(w + 1) * m],
+                buckets,
+            )
+        })
+        .collect();
+    let Some(sums) = sums else {
+        return Projective::<P>::msm_bigint(bases, scalars);
+    };
+    let mut acc = Projective::<P>::zero();
+    for w in (0..windows as usize).rev() {
+        for _ in 0..c {
+            acc.double_in_place();
+        }
+        for s in &sums[w * digits.len()..(w + 1) * digits.len()] {
+            acc += s;
+        }
+    }
+    acc
+}
