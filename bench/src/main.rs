@@ -303,13 +303,18 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
     use ark_ff::PrimeField;
     use rustorium::accel::msm::BasesId;
     use rustorium::accel::{
-        CpuMsm, CpuNtt, G1Affine, G1Projective, MsmBackend, NttBackend, NttKind,
+        ArkMsm, ArkNtt, CpuMsm, CpuNtt, G1Affine, G1Projective, MsmBackend, NttBackend, NttKind,
     };
     use std::sync::Arc;
-    let mut msms: Vec<(String, Arc<dyn MsmBackend>)> =
-        vec![("arkworks (rayon)".into(), Arc::new(CpuMsm))];
-    let mut ntts: Vec<(String, Arc<dyn NttBackend>)> =
-        vec![("arkworks (radix-2)".into(), Arc::new(CpuNtt))];
+    let cpu = format!("cpu, ours ({})", rustorium::accel::cpu::field_path().name());
+    let mut msms: Vec<(String, Arc<dyn MsmBackend>)> = vec![
+        ("arkworks (rayon)".into(), Arc::new(ArkMsm)),
+        (cpu.clone(), Arc::new(CpuMsm)),
+    ];
+    let mut ntts: Vec<(String, Arc<dyn NttBackend>)> = vec![
+        ("arkworks (radix-2)".into(), Arc::new(ArkNtt)),
+        (cpu, Arc::new(CpuNtt)),
+    ];
     match rustorium::accel::cuda::CudaMsm::new(0, 0, u64::MAX) {
         Ok(m) => msms.push(("cuda (device plan)".into(), Arc::new(m))),
         Err(e) => eprintln!("cuda msm: unavailable ({e})"),
@@ -388,7 +393,7 @@ fn kernel_table(log_sizes: &[u32], allow_software: bool) -> Result<()> {
         );
         let input: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
         let mut want = input.clone();
-        CpuNtt.ntt(&mut want, NttKind::Forward)?;
+        ArkNtt.ntt(&mut want, NttKind::Forward)?;
         let mut reference = Duration::ZERO;
         for (name, b) in &ntts {
             let mut v = input.clone();
@@ -797,91 +802,149 @@ fn report(out: &std::path::Path) -> Result<()> {
         drop((fast, slow));
         let _ = std::fs::remove_dir_all(&dir);
     }
-    // MSM and NTT, 2^16.
-    let k = 1usize << 16;
-    let g = G1Projective::generator();
-    let mut p = G1Projective::rand(&mut rng);
-    let bases = G1Projective::normalize_batch(
-        &(0..k)
-            .map(|_| {
-                p += g;
-                p
-            })
-            .collect::<Vec<_>>(),
-    );
-    let scalars: Vec<_> = (0..k).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
-    let theirs = per_call(
-        || {
-            let _ = std::hint::black_box(G1Projective::msm_bigint(&bases, &scalars));
-            Ok(())
-        },
-        2,
-    )?;
-    let auto = rustorium::hardware::Profile::parse(
-        "name = \"x\"\n[backends]\nposeidon = \"cpu\"\nmsm = \"auto\"\nntt = \"auto\"\n",
-        "auto",
-    )?;
-    let (msm, msm_name) = match auto.msm_backend() {
-        Ok(m) => m,
-        Err(_) => (
-            std::sync::Arc::new(rustorium::accel::CpuMsm)
-                as std::sync::Arc<dyn rustorium::accel::MsmBackend>,
-            "cpu".into(),
-        ),
-    };
-    let ours = per_call(
-        || {
-            let _ = std::hint::black_box(msm.msm_g1(&bases, &scalars, None)?);
-            Ok(())
-        },
-        2,
-    )?;
-    rows.push((
-        format!("G1 MSM ({msm_name})"),
-        "2^16".into(),
-        ours,
-        "arkworks".into(),
-        theirs,
-    ));
-    // NTT: the backend `auto` selects (the CPU here without a GPU) beside arkworks' radix-2 FFT
-    // called directly, on the same input; the outputs must agree.
-    let data: Vec<Fr> = (0..k).map(|_| Fr::rand(&mut rng)).collect();
-    let domain = <ark_poly::Radix2EvaluationDomain<Fr> as ark_poly::EvaluationDomain<Fr>>::new(k)
-        .context("2^16 domain")?;
-    let mut want = data.clone();
-    ark_poly::EvaluationDomain::fft_in_place(&domain, &mut want);
-    let (ntt, ntt_name) = auto.ntt_backend().unwrap_or_else(|_| {
-        (
-            std::sync::Arc::new(CpuNtt) as std::sync::Arc<dyn NttBackend>,
-            "cpu".into(),
-        )
-    });
-    let mut got = data.clone();
-    ntt.ntt(&mut got, NttKind::Forward)?;
-    anyhow::ensure!(got == want, "{ntt_name} NTT differs from arkworks' FFT");
-    let ours = per_call(
-        || {
-            let mut v = data.clone();
-            ntt.ntt(&mut v, NttKind::Forward)?;
-            Ok(())
-        },
-        3,
-    )?;
-    let theirs = per_call(
-        || {
-            let mut v = data.clone();
-            ark_poly::EvaluationDomain::fft_in_place(&domain, &mut v);
-            Ok(())
-        },
-        3,
-    )?;
-    rows.push((
-        format!("NTT forward ({ntt_name})"),
-        "2^16".into(),
-        ours,
-        "arkworks Radix2 FFT".into(),
-        theirs,
-    ));
+    // MSM and NTT at 2^16 and 2^20: our CPU backends beside arkworks (random scalars), each result
+    // checked against arkworks'.
+    use rustorium::accel::{ArkMsm, ArkNtt, CpuMsm, MsmBackend};
+    let field = rustorium::accel::cpu::field_path().name();
+    for log in [16u32, 20] {
+        let k = 1usize << log;
+        let g = G1Projective::generator();
+        let mut p = G1Projective::rand(&mut rng);
+        let bases = G1Projective::normalize_batch(
+            &(0..k)
+                .map(|_| {
+                    p += g;
+                    p
+                })
+                .collect::<Vec<_>>(),
+        );
+        let scalars: Vec<_> = (0..k).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+        anyhow::ensure!(
+            CpuMsm.msm_g1(&bases, &scalars, None)? == G1Projective::msm_bigint(&bases, &scalars),
+            "our MSM differs from arkworks' at 2^{log}"
+        );
+        let runs = if log > 16 { 1 } else { 2 };
+        let theirs = per_call(
+            || {
+                let _ = std::hint::black_box(ArkMsm.msm_g1(&bases, &scalars, None)?);
+                Ok(())
+            },
+            runs,
+        )?;
+        let ours = per_call(
+            || {
+                let _ = std::hint::black_box(CpuMsm.msm_g1(&bases, &scalars, None)?);
+                Ok(())
+            },
+            runs,
+        )?;
+        rows.push((
+            format!("G1 MSM, random scalars (cpu, ours, {field})"),
+            format!("2^{log}"),
+            ours,
+            "arkworks".into(),
+            theirs,
+        ));
+        let data: Vec<Fr> = (0..k).map(|_| Fr::rand(&mut rng)).collect();
+        let mut want = data.clone();
+        ArkNtt.ntt(&mut want, NttKind::Forward)?;
+        let mut got = data.clone();
+        CpuNtt.ntt(&mut got, NttKind::Forward)?;
+        anyhow::ensure!(got == want, "our NTT differs from arkworks' FFT at 2^{log}");
+        let ours = per_call(
+            || {
+                let mut v = data.clone();
+                CpuNtt.ntt(&mut v, NttKind::Forward)?;
+                Ok(())
+            },
+            3,
+        )?;
+        let theirs = per_call(
+            || {
+                let mut v = data.clone();
+                ArkNtt.ntt(&mut v, NttKind::Forward)?;
+                Ok(())
+            },
+            3,
+        )?;
+        rows.push((
+            format!("NTT forward (cpu, ours, {field})"),
+            format!("2^{log}"),
+            ours,
+            "arkworks Radix2 FFT".into(),
+            theirs,
+        ));
+    }
+    // A real block proof, depth 32 × 4 transfers: the whole proof beside ark-groth16, and its
+    // phases beside the same prover on arkworks' MSM and FFT (the G1 MSMs of the H, L, A and B1
+    // queries; the G2 MSM; the witness map's seven NTTs).
+    {
+        let shape = CircuitShape {
+            depth: 32,
+            capacity: 4,
+        };
+        let keys = dev_setup(shape, 11)?;
+        let circuit = demo_witness(shape).context("demo block")?;
+        keys.matrices()?;
+        let timed = |prover: &Prover| -> Result<(f64, rustorium::prover::ProofTimings)> {
+            let mut last = None;
+            let t = per_call(
+                || {
+                    last = Some(keys.prove(prover, circuit.clone(), &mut rng.clone())?.1);
+                    Ok(())
+                },
+                2,
+            )?;
+            Ok((t, last.context("timings")?))
+        };
+        let (ours, ot) = timed(&Prover::cpu())?;
+        let (_, at) = timed(&Prover::new(
+            std::sync::Arc::new(ArkMsm),
+            std::sync::Arc::new(ArkNtt),
+        ))?;
+        let theirs = per_call(
+            || {
+                Groth16::<Bn254>::create_random_proof_with_reduction(
+                    circuit.clone(),
+                    &keys.pk,
+                    &mut rng.clone(),
+                )?;
+                Ok(())
+            },
+            2,
+        )?;
+        let size = format!("{} constraints", ot.constraints);
+        rows.push((
+            "Groth16 prove, block depth 32 × 4 transfers (cpu, ours)".into(),
+            size.clone(),
+            ours,
+            "ark-groth16".into(),
+            theirs,
+        ));
+        rows.push((
+            "  its G1 MSMs (H, L, A, B1 queries)".into(),
+            size.clone(),
+            ot.g1_msm.as_secs_f64(),
+            "the same on arkworks' MSM".into(),
+            at.g1_msm.as_secs_f64(),
+        ));
+        rows.push((
+            "  its G2 MSM (B2 query)".into(),
+            size.clone(),
+            ot.g2_msm.as_secs_f64(),
+            "the same on arkworks' MSM".into(),
+            at.g2_msm.as_secs_f64(),
+        ));
+        rows.push((
+            "  its witness map (7 NTTs)".into(),
+            size,
+            ot.witness_map.as_secs_f64(),
+            "the same on arkworks' FFT".into(),
+            at.witness_map.as_secs_f64(),
+        ));
+        eprintln!("depth 32 × 4, ours: {ot}");
+        eprintln!("depth 32 × 4, arkworks backends: {at}");
+    }
     // Prove and verify (depth 16, capacity 1).
     let shape = CircuitShape {
         depth: 16,
@@ -965,11 +1028,12 @@ fn report(out: &std::path::Path) -> Result<()> {
         Err(e) => eprintln!("admission row skipped: {e:#}"),
     }
     let mut md = format!(
-        "Machine: {} threads, {}; CPU path {}; field arithmetic {}; `rustorium bench report` (release).\n\n| operation | size | ours | reference | reference time | ours / reference |\n| --- | --- | --- | --- | --- | --- |\n",
+        "Machine: {} threads, {}; CPU path {}; field arithmetic {} (arkworks), {} (ours); `rustorium bench report` (release).\n\n| operation | size | ours | reference | reference time | ours / reference |\n| --- | --- | --- | --- | --- | --- |\n",
         rayon::current_num_threads(),
         std::env::consts::ARCH,
         rustorium::accel::cpu_path(),
-        rustorium::accel::field_arithmetic()
+        rustorium::accel::field_arithmetic(),
+        rustorium::accel::cpu::field_path().name()
     );
     for (op, size, ours, refname, theirs) in &rows {
         md += &format!(

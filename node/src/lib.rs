@@ -1146,6 +1146,7 @@ impl Backends {
         tracing::info!(
             cpu_path = crate::accel::cpu_path(),
             field_arithmetic = crate::accel::field_arithmetic(),
+            prover_field = crate::accel::cpu::field_path().name(),
             "CPU arithmetic"
         );
         Ok(Self {

@@ -99,7 +99,9 @@ fn g1_and_g2_msm_equal_arkworks_on_edge_cases() {
         }
         // Every G2 size to 64, mixed scalars.
         let g2: Vec<crate::G2Affine> = G2Projective::normalize_batch(
-            &(0..64).map(|_| G2Projective::rand(&mut rng)).collect::<Vec<_>>(),
+            &(0..64)
+                .map(|_| G2Projective::rand(&mut rng))
+                .collect::<Vec<_>>(),
         );
         let s: Vec<ScalarBigInt> = (0..64).map(|_| mixed_scalar(&mut rng)).collect();
         for k in 1..=64 {

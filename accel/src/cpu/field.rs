@@ -99,24 +99,33 @@ pub type Fr = Mont<FrModulus>;
 /// `a + b·c + carry` as (low, high) words; never overflows 128 bits.
 #[inline(always)]
 fn mac(a: u64, b: u64, c: u64, carry: u64) -> (u64, u64) {
-    let t = u128::from(a) + u128::from(b) * u128::from(c) + u128::from(carry);
+    // (2^64 − 1)² + 2·(2^64 − 1) = 2^128 − 1: the wrapping operations never wrap (they only
+    // spare the overflow checks this crate's release profile keeps).
+    let t = (u128::from(b).wrapping_mul(u128::from(c)))
+        .wrapping_add(u128::from(a))
+        .wrapping_add(u128::from(carry));
     (t as u64, (t >> 64) as u64)
 }
 
 /// `a + b + carry` as (sum, carry).
 #[inline(always)]
 fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
-    let t = u128::from(a) + u128::from(b) + u128::from(carry);
+    let t = u128::from(a)
+        .wrapping_add(u128::from(b))
+        .wrapping_add(u128::from(carry));
     (t as u64, (t >> 64) as u64)
 }
 
 /// `a − b − borrow` as (difference, borrow ∈ {0, 1}).
 #[inline(always)]
 fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
-    let t = u128::from(a).wrapping_sub(u128::from(b) + u128::from(borrow));
+    let t = u128::from(a).wrapping_sub(u128::from(b).wrapping_add(u128::from(borrow)));
     (t as u64, (t >> 127) as u64)
 }
 
+// Plain methods, not the operator traits: the hot loops call them on `Coord` values too, and one
+// name per operation keeps `x.mul(y)` unambiguous there.
+#[allow(clippy::should_implement_trait)]
 impl<M: Modulus> Mont<M> {
     /// Zero.
     pub const ZERO: Self = Self([0; 4], PhantomData);
@@ -142,7 +151,14 @@ impl<M: Modulus> Mont<M> {
         let (d1, b) = sbb(x[1], M::P[1], b);
         let (d2, b) = sbb(x[2], M::P[2], b);
         let (d3, b) = sbb(x[3], M::P[3], b);
-        if b == 0 { [d0, d1, d2, d3] } else { x }
+        // Branch-free select (b = 1: keep x).
+        let keep = b.wrapping_neg();
+        [
+            (x[0] & keep) | (d0 & !keep),
+            (x[1] & keep) | (d1 & !keep),
+            (x[2] & keep) | (d2 & !keep),
+            (x[3] & keep) | (d3 & !keep),
+        ]
     }
 
     /// `self + other`.
@@ -171,14 +187,13 @@ impl<M: Modulus> Mont<M> {
         let (d1, br) = sbb(a[1], b[1], br);
         let (d2, br) = sbb(a[2], b[2], br);
         let (d3, br) = sbb(a[3], b[3], br);
-        if br == 0 {
-            return Self([d0, d1, d2, d3], PhantomData);
-        }
-        // Wrapped below zero: add p back (the sum's carry out cancels the borrow).
-        let (s0, c) = adc(d0, M::P[0], 0);
-        let (s1, c) = adc(d1, M::P[1], c);
-        let (s2, c) = adc(d2, M::P[2], c);
-        let (s3, _) = adc(d3, M::P[3], c);
+        // Wrapped below zero: add p back (the sum's carry out cancels the borrow). Branch-free:
+        // the sign of a difference of field elements is a coin toss the predictor cannot learn.
+        let mask = br.wrapping_neg();
+        let (s0, c) = adc(d0, M::P[0] & mask, 0);
+        let (s1, c) = adc(d1, M::P[1] & mask, c);
+        let (s2, c) = adc(d2, M::P[2] & mask, c);
+        let (s3, _) = adc(d3, M::P[3] & mask, c);
         Self([s0, s1, s2, s3], PhantomData)
     }
 
@@ -230,7 +245,6 @@ impl<M: Modulus> Mont<M> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,7 +254,14 @@ mod tests {
     /// Every operation on one pair; instantiated per field path below.
     #[inline(always)]
     fn ops<M: Modulus>(a: Mont<M>, b: Mont<M>) -> [Mont<M>; 6] {
-        [a.add(b), a.sub(b), a.mul(b), a.square(), a.neg(), a.double()]
+        [
+            a.add(b),
+            a.sub(b),
+            a.mul(b),
+            a.square(),
+            a.neg(),
+            a.double(),
+        ]
     }
 
     fn ops_portable<M: Modulus>(a: Mont<M>, b: Mont<M>) -> [Mont<M>; 6] {
@@ -295,7 +316,11 @@ mod tests {
         };
         for (i, x) in vals.iter().enumerate() {
             // Each value against itself, its neighbour and a far one (random and edge mixed).
-            for y in [x, &vals[(i + 1) % vals.len()], &vals[(i * 7 + 3) % vals.len()]] {
+            for y in [
+                x,
+                &vals[(i + 1) % vals.len()],
+                &vals[(i * 7 + 3) % vals.len()],
+            ] {
                 let want = [*x + y, *x - y, *x * y, x.square(), -*x, x.double()];
                 let (a, b) = (Mont::<M>::from_ark(x), Mont::<M>::from_ark(y));
                 let got = ops_portable(a, b).map(Mont::to_ark);

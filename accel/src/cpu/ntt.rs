@@ -28,6 +28,9 @@ use crate::{AccelError, NttKind};
 /// Points a block holds for the in-cache stages (2^12 · 32 B = 128 KiB).
 pub const BLOCK: usize = 1 << 12;
 
+/// How many points ahead the final reordering prefetches.
+const PREFETCH: usize = 16;
+
 /// Chunks of at least this many butterflies per rayon task.
 const MIN_PAR: usize = 1 << 10;
 
@@ -41,12 +44,20 @@ pub const TWIDDLE_BUDGET: usize = 512 << 20;
 pub fn twiddles(log_n: u32, inverse: bool) -> Result<Arc<Vec<Fr>>, AccelError> {
     static CACHE: OnceLock<TwiddleCache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(t) = cache.lock().ok().and_then(|c| c.get(&(log_n, inverse)).cloned()) {
+    if let Some(t) = cache
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&(log_n, inverse)).cloned())
+    {
         return Ok(t);
     }
     let n = 1usize << log_n;
     let d = super::domain(n)?;
-    let w = if inverse { d.group_gen_inv } else { d.group_gen };
+    let w = if inverse {
+        d.group_gen_inv
+    } else {
+        d.group_gen
+    };
     let mut t = vec![Fr::ZERO; n.max(2)];
     if n >= 2 {
         // Top stage: T[n/2 + j] = ω^j, in parallel chunks each starting from ω^start.
@@ -198,16 +209,14 @@ fn dif_dispatch(path: FieldPath, data: &mut [ark_bn254::Fr], t: &[Fr]) {
 
 /// Multiplies `data[i]` by `start·step^i`, in parallel chunks.
 fn scale_by_powers(data: &mut [ark_bn254::Fr], start: ark_bn254::Fr, step: ark_bn254::Fr) {
-    data.par_chunks_mut(MIN_PAR)
-        .enumerate()
-        .for_each(|(k, c)| {
-            let mut x = Fr::from_ark(&(start * step.pow([(k * MIN_PAR) as u64])));
-            let s = Fr::from_ark(&step);
-            for v in c {
-                *v = Fr::from_ark(v).mul(x).to_ark();
-                x = x.mul(s);
-            }
-        });
+    data.par_chunks_mut(MIN_PAR).enumerate().for_each(|(k, c)| {
+        let mut x = Fr::from_ark(&(start * step.pow([(k * MIN_PAR) as u64])));
+        let s = Fr::from_ark(&step);
+        for v in c {
+            *v = Fr::from_ark(v).mul(x).to_ark();
+            x = x.mul(s);
+        }
+    });
 }
 
 /// The transform `kind` of `data` in place (length a power of two); the same results as arkworks'
@@ -249,27 +258,33 @@ pub fn ntt_on(
         ),
         _ => (None, ark_bn254::Fr::ONE),
     };
-    data.par_chunks_mut(MIN_PAR)
-        .enumerate()
-        .for_each(|(k, c)| {
-            let base = k * MIN_PAR;
-            match scale {
-                None => {
-                    for (i, v) in c.iter_mut().enumerate() {
-                        *v = src[(base + i).reverse_bits() >> shift];
-                    }
-                }
-                Some(s) => {
-                    let mut x = Fr::from_ark(&(s * step.pow([base as u64])));
-                    let st = Fr::from_ark(&step);
-                    for (i, v) in c.iter_mut().enumerate() {
-                        *v = Fr::from_ark(&src[(base + i).reverse_bits() >> shift])
-                            .mul(x)
-                            .to_ark();
-                        x = x.mul(st);
-                    }
+    data.par_chunks_mut(MIN_PAR).enumerate().for_each(|(k, c)| {
+        let base = k * MIN_PAR;
+        // The reads are at bit-reversed (random) places: ask for them ahead.
+        let fetch_ahead = |i: usize| {
+            if let Some(x) = src.get((base + i + PREFETCH).reverse_bits() >> shift) {
+                super::pippenger::prefetch(x);
+            }
+        };
+        match scale {
+            None => {
+                for (i, v) in c.iter_mut().enumerate() {
+                    fetch_ahead(i);
+                    *v = src[(base + i).reverse_bits() >> shift];
                 }
             }
-        });
+            Some(s) => {
+                let mut x = Fr::from_ark(&(s * step.pow([base as u64])));
+                let st = Fr::from_ark(&step);
+                for (i, v) in c.iter_mut().enumerate() {
+                    fetch_ahead(i);
+                    *v = Fr::from_ark(&src[(base + i).reverse_bits() >> shift])
+                        .mul(x)
+                        .to_ark();
+                    x = x.mul(st);
+                }
+            }
+        }
+    });
     Ok(())
 }
