@@ -11,11 +11,10 @@ use crate::msm::edge_case_inputs_in;
 use crate::{G1Projective, G2Projective, NttBackend, NttKind, ScalarBigInt};
 
 fn paths() -> Vec<FieldPath> {
-    let mut v = vec![FieldPath::Portable];
-    if super::field_path() == FieldPath::Bmi2Adx {
-        v.push(FieldPath::Bmi2Adx);
-    }
-    v
+    [FieldPath::Portable, FieldPath::Bmi2Adx, FieldPath::Ifma]
+        .into_iter()
+        .filter(|p| super::runs_here(*p))
+        .collect()
 }
 
 /// A scalar of a witness-like mix: zero, one, small, 2^k, r − 1, r − 2, or random.

@@ -5,6 +5,8 @@
 //! against ([`ArkMsm`], [`ArkNtt`]). Also the host-side NTT plan the GPU backends share.
 
 pub mod field;
+#[cfg(target_arch = "x86_64")]
+pub mod ifma;
 pub mod ntt;
 pub mod pippenger;
 
@@ -21,6 +23,9 @@ use super::{
 /// Which instance of the field arithmetic's hot loops this CPU runs (see [`field`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldPath {
+    /// [`FieldPath::Bmi2Adx`], and the G1 MSM's affine additions eight at a time with AVX-512
+    /// IFMA ([`ifma`]), where the CPU has all four.
+    Ifma,
     /// Compiled with BMI2 and ADX (`mulx`), run where the CPU has both.
     Bmi2Adx,
     /// Any x86-64 (or another architecture).
@@ -31,26 +36,44 @@ impl FieldPath {
     /// The name logged and printed by `bench` (`bmi2-adx` or `portable`).
     pub fn name(self) -> &'static str {
         match self {
+            FieldPath::Ifma => "avx512-ifma",
             FieldPath::Bmi2Adx => "bmi2-adx",
             FieldPath::Portable => "portable",
         }
     }
 }
 
-/// The field path of this machine: BMI2 + ADX when the CPU has them, detected once at run time,
-/// unless `RUSTORIUM_CPU_FIELD=portable` forces the portable one.
+/// The field path of this machine, detected once at run time: IFMA where the CPU has AVX-512 IFMA,
+/// BMI2 and ADX; else BMI2 + ADX where it has those; else portable.
+/// `RUSTORIUM_CPU_FIELD=bmi2-adx` or `=portable` caps it (tests, benchmarks).
 pub fn field_path() -> FieldPath {
     static PATH: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
     *PATH.get_or_init(|| {
-        let forced = std::env::var("RUSTORIUM_CPU_FIELD").unwrap_or_default() == "portable";
+        let cap = std::env::var("RUSTORIUM_CPU_FIELD").unwrap_or_default();
         #[cfg(target_arch = "x86_64")]
-        if !forced && std::is_x86_feature_detected!("bmi2") && std::is_x86_feature_detected!("adx")
+        if cap != "portable"
+            && std::is_x86_feature_detected!("bmi2")
+            && std::is_x86_feature_detected!("adx")
         {
-            return FieldPath::Bmi2Adx;
+            return if cap != "bmi2-adx" && ifma::available() {
+                FieldPath::Ifma
+            } else {
+                FieldPath::Bmi2Adx
+            };
         }
-        let _ = forced;
+        let _ = cap;
         FieldPath::Portable
     })
+}
+
+/// Whether `path` may run here: no faster than this machine's [`field_path`].
+pub(crate) fn runs_here(path: FieldPath) -> bool {
+    let rank = |p: FieldPath| match p {
+        FieldPath::Portable => 0,
+        FieldPath::Bmi2Adx => 1,
+        FieldPath::Ifma => 2,
+    };
+    rank(path) <= rank(field_path())
 }
 
 fn check_lengths(what: &str, bases: usize, scalars: usize) -> Result<(), AccelError> {

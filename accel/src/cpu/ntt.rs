@@ -199,9 +199,9 @@ fn dif_adx(data: &mut [ark_bn254::Fr], t: &[Fr]) {
 #[allow(unsafe_code)]
 fn dif_dispatch(path: FieldPath, data: &mut [ark_bn254::Fr], t: &[Fr]) {
     #[cfg(target_arch = "x86_64")]
-    if path == FieldPath::Bmi2Adx && super::field_path() == FieldPath::Bmi2Adx {
-        // SAFETY: `field_path` returns `Bmi2Adx` only where `is_x86_feature_detected!` found
-        // both BMI2 and ADX, the features this instance is compiled for.
+    if path != FieldPath::Portable && super::runs_here(path) {
+        // SAFETY: `runs_here` holds for a path above `Portable` only where
+        // `is_x86_feature_detected!` found BMI2 and ADX, the features this instance needs.
         return unsafe { dif_adx(data, t) };
     }
     dif_portable(data, t)

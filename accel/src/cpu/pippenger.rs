@@ -181,6 +181,19 @@ pub trait BatchCurve: SWCurveConfig<ScalarField = ark_bn254::Fr> {
     fn to_c(x: &Self::BaseField) -> Self::C;
     /// Ours to arkworks'.
     fn from_c(c: Self::C) -> Self::BaseField;
+    /// The window sums of this curve's vector path on `path`, where it has one and `path` runs
+    /// it: `None` to use the scalar tasks.
+    fn vector_path(_path: FieldPath) -> Option<VectorPath<Self>> {
+        None
+    }
+}
+
+/// A curve's vector path: its bases converted once per MSM, and a task over them.
+pub struct VectorPath<P: BatchCurve> {
+    /// Converts the bases (in parallel).
+    pub convert: fn(&[Affine<P>]) -> Vec<[u64; 10]>,
+    /// One task on converted bases ([`window_task`]'s contract).
+    pub task: fn(&[[u64; 10]], &[i32], usize) -> Option<Projective<P>>,
 }
 
 impl BatchCurve for ark_bn254::g1::Config {
@@ -193,6 +206,51 @@ impl BatchCurve for ark_bn254::g1::Config {
     fn from_c(c: Fq) -> ark_bn254::Fq {
         c.to_ark()
     }
+    fn vector_path(path: FieldPath) -> Option<VectorPath<Self>> {
+        #[cfg(target_arch = "x86_64")]
+        if path == FieldPath::Ifma && super::runs_here(path) {
+            return Some(VectorPath {
+                convert: |bases| bases.par_iter().map(super::ifma::point_to52).collect(),
+                task: window_task_ifma_dispatch,
+            });
+        }
+        let _ = path;
+        None
+    }
+}
+
+/// [`window_task`] on the IFMA batch ([`super::ifma`]) over converted bases.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512ifma,bmi2,adx")]
+fn window_task_ifma(
+    bases: &[super::ifma::P52],
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<ark_bn254::g1::Config>> {
+    use super::ifma;
+    window_sum(
+        &mut ifma::Batch52::new(),
+        |e| {
+            let p = &bases[(e & !NEG) as usize];
+            if e & NEG != 0 { ifma::negate(p) } else { *p }
+        },
+        |e| prefetch(&bases[(e & !NEG) as usize]),
+        ifma::point_from52,
+        digits,
+        buckets,
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn window_task_ifma_dispatch(
+    bases: &[super::ifma::P52],
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<ark_bn254::g1::Config>> {
+    // SAFETY: this function is only handed out by `vector_path` for `FieldPath::Ifma` where
+    // `runs_here` holds, i.e. where AVX-512F, IFMA, BMI2 and ADX were detected.
+    unsafe { window_task_ifma(bases, digits, buckets) }
 }
 
 impl BatchCurve for ark_bn254::g2::Config {
@@ -263,6 +321,21 @@ pub(crate) fn prefetch<T>(x: &T) {
     let _ = x;
 }
 
+/// Affine additions in batches: the scalar one below ([`Batch`]) and the AVX-512 IFMA one
+/// ([`super::ifma`]). A point's representation is the batch's own; `push` queues `a + b` for
+/// `out[dst]`, and the sums are written when the batch fills or is flushed (inputs are copied at
+/// `push`, so `out` may hold them: a flush reads nothing from it).
+pub(crate) trait PairBatch {
+    /// A point as this batch stores it.
+    type Pt: Copy + Send + Sync;
+    /// The identity.
+    const INFINITY: Self::Pt;
+    /// Queues `a + b` for `out[dst]`, flushing when the batch is full.
+    fn push(&mut self, a: Self::Pt, b: Self::Pt, dst: u32, out: &mut [Self::Pt]) -> Option<()>;
+    /// Writes every queued sum.
+    fn flush(&mut self, out: &mut [Self::Pt]) -> Option<()>;
+}
+
 /// A batch of pair additions: inputs, destinations, and the scratch of the batch inversion.
 struct Batch<C> {
     a: Vec<Pt<C>>,
@@ -270,6 +343,19 @@ struct Batch<C> {
     dst: Vec<u32>,
     den: Vec<C>,
     prefix: Vec<C>,
+}
+
+impl<C: Coord> PairBatch for Batch<C> {
+    type Pt = Pt<C>;
+    const INFINITY: Pt<C> = Pt::INFINITY;
+    #[inline(always)]
+    fn push(&mut self, a: Pt<C>, b: Pt<C>, dst: u32, out: &mut [Pt<C>]) -> Option<()> {
+        Batch::push(self, a, b, dst, out)
+    }
+    #[inline(always)]
+    fn flush(&mut self, out: &mut [Pt<C>]) -> Option<()> {
+        Batch::flush(self, out)
+    }
 }
 
 impl<C: Coord> Batch<C> {
@@ -375,6 +461,29 @@ fn window_task<P: BatchCurve>(
     digits: &[i32],
     buckets: usize,
 ) -> Option<Projective<P>> {
+    window_sum(
+        &mut Batch::<P::C>::new(),
+        |e| fetch(bases, e),
+        |e| prefetch(&bases[(e & !NEG) as usize]),
+        |p: &Pt<P::C>| {
+            (!p.is_infinity()).then(|| Affine::<P>::new_unchecked(P::from_c(p.x), P::from_c(p.y)))
+        },
+        digits,
+        buckets,
+    )
+}
+
+/// [`window_task`] on any [`PairBatch`]: `fetch` reads (and for a negative entry negates) a base,
+/// `ahead` prefetches one, `affine` converts a bucket's point (`None` for the identity).
+#[inline(always)]
+pub(crate) fn window_sum<P: SWCurveConfig, B: PairBatch>(
+    batch: &mut B,
+    fetch: impl Fn(u32) -> B::Pt,
+    ahead_of: impl Fn(u32),
+    affine: impl Fn(&B::Pt) -> Option<Affine<P>>,
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<P>> {
     // Counting sort of the nonzero digits by bucket.
     let mut count = vec![0u32; buckets + 1];
     for &d in digits {
@@ -409,8 +518,7 @@ fn window_task<P: BatchCurve>(
         len[b] = m.div_ceil(2);
         at[b + 1] = at[b] + len[b];
     }
-    let mut pts = vec![Pt::<P::C>::INFINITY; at[buckets] as usize];
-    let mut batch = Batch::new();
+    let mut pts = vec![B::INFINITY; at[buckets] as usize];
     let mut active = Vec::new();
     for b in 0..buckets {
         let e = &entries[start[b] as usize..start[b + 1] as usize];
@@ -418,14 +526,14 @@ fn window_task<P: BatchCurve>(
             // The bases are read in bucket order, i.e. at random: ask for them ahead.
             let ahead = start[b] as usize + 2 * j + PREFETCH;
             if let Some(pair) = entries.get(ahead..ahead + 2) {
-                prefetch(&bases[(pair[0] & !NEG) as usize]);
-                prefetch(&bases[(pair[1] & !NEG) as usize]);
+                ahead_of(pair[0]);
+                ahead_of(pair[1]);
             }
-            let (p, q) = (fetch(bases, e[2 * j]), fetch(bases, e[2 * j + 1]));
+            let (p, q) = (fetch(e[2 * j]), fetch(e[2 * j + 1]));
             batch.push(p, q, at[b] + j as u32, &mut pts)?;
         }
         if e.len() % 2 == 1 {
-            pts[(at[b] + len[b] - 1) as usize] = fetch(bases, e[e.len() - 1]);
+            pts[(at[b] + len[b] - 1) as usize] = fetch(e[e.len() - 1]);
         }
         if len[b] >= 2 {
             active.push(b);
@@ -457,9 +565,8 @@ fn window_task<P: BatchCurve>(
     let mut sum = Projective::<P>::zero();
     for b in (0..buckets).rev() {
         if len[b] == 1 {
-            let p = pts[at[b] as usize];
-            if !p.is_infinity() {
-                running += &Affine::<P>::new_unchecked(P::from_c(p.x), P::from_c(p.y));
+            if let Some(p) = affine(&pts[at[b] as usize]) {
+                running += &p;
             }
         }
         if !running.is_zero() {
@@ -498,9 +605,9 @@ fn window_task_dispatch<P: BatchCurve>(
     buckets: usize,
 ) -> Option<Projective<P>> {
     #[cfg(target_arch = "x86_64")]
-    if path == FieldPath::Bmi2Adx && super::field_path() == FieldPath::Bmi2Adx {
-        // SAFETY: `field_path` returns `Bmi2Adx` only where `is_x86_feature_detected!` found
-        // both BMI2 and ADX, the features this instance is compiled for.
+    if path != FieldPath::Portable && super::runs_here(path) {
+        // SAFETY: `runs_here` holds for a path above `Portable` only where
+        // `is_x86_feature_detected!` found BMI2 and ADX, the features this instance needs.
         return unsafe { window_task_adx(bases, digits, buckets) };
     }
     window_task_portable(bases, digits, buckets)
@@ -577,6 +684,8 @@ pub fn msm_on<P: BatchCurve>(
             d
         })
         .collect();
+    let vector = P::vector_path(path);
+    let converted = vector.as_ref().map(|v| (v.convert)(bases));
     let tasks: Vec<(usize, usize)> = (0..windows as usize)
         .flat_map(|w| (0..digits.len()).map(move |k| (w, k)))
         .collect();
@@ -585,12 +694,11 @@ pub fn msm_on<P: BatchCurve>(
         .map(|&(w, k)| {
             let lo = k * chunk_len;
             let m = digits[k].len() / windows as usize;
-            window_task_dispatch(
-                path,
-                &bases[lo..lo + m],
-                &digits[k][w * m..(w + 1) * m],
-                buckets,
-            )
+            let d = &digits[k][w * m..(w + 1) * m];
+            match (&vector, &converted) {
+                (Some(v), Some(c)) => (v.task)(&c[lo..lo + m], d, buckets),
+                _ => window_task_dispatch(path, &bases[lo..lo + m], d, buckets),
+            }
         })
         .collect();
     let Some(sums) = sums else {
