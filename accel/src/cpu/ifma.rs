@@ -22,6 +22,7 @@
 //! against arkworks' addition (`pippenger` tests, which run this path where the CPU has IFMA).
 
 #![allow(unsafe_code)] // AVX-512 intrinsics under run-time feature detection; see the SAFETY notes.
+#![allow(clippy::needless_range_loop)] // limb loops index several arrays in step
 
 use core::arch::x86_64::*;
 use std::sync::OnceLock;

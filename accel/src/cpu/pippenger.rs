@@ -193,8 +193,11 @@ pub struct VectorPath<P: BatchCurve> {
     /// Converts the bases (in parallel).
     pub convert: fn(&[Affine<P>]) -> Vec<[u64; 10]>,
     /// One task on converted bases ([`window_task`]'s contract).
-    pub task: fn(&[[u64; 10]], &[i32], usize) -> Option<Projective<P>>,
+    pub task: VectorTask<P>,
 }
+
+/// A task of a [`VectorPath`]: converted bases, one window's digits, the bucket count.
+pub type VectorTask<P> = fn(&[[u64; 10]], &[i32], usize) -> Option<Projective<P>>;
 
 impl BatchCurve for ark_bn254::g1::Config {
     type C = Fq;
@@ -564,10 +567,10 @@ pub(crate) fn window_sum<P: SWCurveConfig, B: PairBatch>(
     let mut running = Projective::<P>::zero();
     let mut sum = Projective::<P>::zero();
     for b in (0..buckets).rev() {
-        if len[b] == 1 {
-            if let Some(p) = affine(&pts[at[b] as usize]) {
-                running += &p;
-            }
+        if len[b] == 1
+            && let Some(p) = affine(&pts[at[b] as usize])
+        {
+            running += &p;
         }
         if !running.is_zero() {
             sum += &running;
