@@ -80,6 +80,9 @@ fn g1_and_g2_msm_equal_arkworks_on_edge_cases() {
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let mut sizes = vec![1, 2, 3, 31, 1025, 2 * pippenger::BATCH + 1, 4096];
     sizes.extend((0..2).map(|_| rng.gen_range(4097..12_000)));
+    // Large enough for spread digits to take the in-order path (skewed ones stay sorted).
+    sizes.push(1 << 18);
+    let in_order = pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed);
     for path in paths() {
         for &n in &sizes {
             for (name, bases, scalars) in edge_case_inputs_in::<G1Projective>(n, n as u64) {
@@ -96,6 +99,10 @@ fn g1_and_g2_msm_equal_arkworks_on_edge_cases() {
                 assert_eq!(got, want, "G2 {name}, n = {n}, {path:?}");
             }
         }
+        assert!(
+            pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed) > in_order,
+            "no task took the in-order path"
+        );
         // Every G2 size to 64, mixed scalars.
         let g2: Vec<crate::G2Affine> = G2Projective::normalize_batch(
             &(0..64)

@@ -400,14 +400,13 @@ impl Batch52 {
 }
 
 /// `a + b` by arkworks, for the pairs the vector code leaves out.
-fn add_special(a: &P52, b: &P52) -> Option<P52> {
-    let (pa, pb) = (point_from52(a), point_from52(b));
-    let sum = match (pa, pb) {
-        (None, None) => return Some([0; 10]),
+fn add_special(a: &P52, b: &P52) -> P52 {
+    let sum = match (point_from52(a), point_from52(b)) {
+        (None, None) => return [0; 10],
         (Some(p), None) | (None, Some(p)) => p,
         (Some(p), Some(q)) => (p + q).into_affine(),
     };
-    Some(point_to52(&sum))
+    point_to52(&sum)
 }
 
 impl PairBatch for Batch52 {
@@ -415,10 +414,15 @@ impl PairBatch for Batch52 {
     const INFINITY: P52 = [0; 10];
 
     #[inline(always)]
-    fn push(&mut self, a: P52, b: P52, dst: u32, out: &mut [P52]) -> Option<()> {
+    fn is_infinity(p: &P52) -> bool {
+        p[5..] == [0; 5]
+    }
+
+    #[inline(always)]
+    fn push(&mut self, a: P52, b: P52, dst: u32) {
         if a[5..] == [0; 5] || b[5..] == [0; 5] || a[..5] == b[..5] {
-            self.special.push((dst, add_special(&a, &b)?));
-            return Some(());
+            self.special.push((dst, add_special(&a, &b)));
+            return;
         }
         let i = self.dst.len();
         self.ax.set(i, &a[..5]);
@@ -426,10 +430,11 @@ impl PairBatch for Batch52 {
         self.bx.set(i, &b[..5]);
         self.by.set(i, &b[5..]);
         self.dst.push(dst);
-        if self.dst.len() == BATCH {
-            self.flush(out)?;
-        }
-        Some(())
+    }
+
+    #[inline(always)]
+    fn is_full(&self) -> bool {
+        self.dst.len() >= BATCH || self.special.len() >= BATCH
     }
 
     #[inline(always)]

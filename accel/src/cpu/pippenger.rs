@@ -326,15 +326,20 @@ pub(crate) fn prefetch<T>(x: &T) {
 
 /// Affine additions in batches: the scalar one below ([`Batch`]) and the AVX-512 IFMA one
 /// ([`super::ifma`]). A point's representation is the batch's own; `push` queues `a + b` for
-/// `out[dst]`, and the sums are written when the batch fills or is flushed (inputs are copied at
-/// `push`, so `out` may hold them: a flush reads nothing from it).
+/// `out[dst]`, and the sums are written by `flush`, which the caller runs once the batch
+/// `is_full` and at the end (inputs are copied at `push`, so `out` may hold them: a flush reads
+/// nothing from it).
 pub(crate) trait PairBatch {
     /// A point as this batch stores it.
     type Pt: Copy + Send + Sync;
     /// The identity.
     const INFINITY: Self::Pt;
-    /// Queues `a + b` for `out[dst]`, flushing when the batch is full.
-    fn push(&mut self, a: Self::Pt, b: Self::Pt, dst: u32, out: &mut [Self::Pt]) -> Option<()>;
+    /// Whether `p` is the identity.
+    fn is_infinity(p: &Self::Pt) -> bool;
+    /// Queues `a + b` for `out[dst]`.
+    fn push(&mut self, a: Self::Pt, b: Self::Pt, dst: u32);
+    /// Whether the batch should be flushed now.
+    fn is_full(&self) -> bool;
     /// Writes every queued sum.
     fn flush(&mut self, out: &mut [Self::Pt]) -> Option<()>;
 }
@@ -352,8 +357,18 @@ impl<C: Coord> PairBatch for Batch<C> {
     type Pt = Pt<C>;
     const INFINITY: Pt<C> = Pt::INFINITY;
     #[inline(always)]
-    fn push(&mut self, a: Pt<C>, b: Pt<C>, dst: u32, out: &mut [Pt<C>]) -> Option<()> {
-        Batch::push(self, a, b, dst, out)
+    fn is_infinity(p: &Pt<C>) -> bool {
+        p.is_infinity()
+    }
+    #[inline(always)]
+    fn push(&mut self, a: Pt<C>, b: Pt<C>, dst: u32) {
+        self.a.push(a);
+        self.b.push(b);
+        self.dst.push(dst);
+    }
+    #[inline(always)]
+    fn is_full(&self) -> bool {
+        self.a.len() >= BATCH
     }
     #[inline(always)]
     fn flush(&mut self, out: &mut [Pt<C>]) -> Option<()> {
@@ -370,17 +385,6 @@ impl<C: Coord> Batch<C> {
             den: Vec::with_capacity(BATCH),
             prefix: Vec::with_capacity(BATCH),
         }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, a: Pt<C>, b: Pt<C>, dst: u32, out: &mut [Pt<C>]) -> Option<()> {
-        self.a.push(a);
-        self.b.push(b);
-        self.dst.push(dst);
-        if self.a.len() == BATCH {
-            self.flush(out)?;
-        }
-        Some(())
     }
 
     /// Adds every pair and writes the sums to `out[dst]`. `None` only if the product of the
@@ -503,6 +507,12 @@ pub(crate) fn window_sum<P: SWCurveConfig, B: PairBatch>(
     if total == 0 {
         return Some(Projective::zero());
     }
+    let most = count.iter().max().copied().unwrap_or(0) as usize;
+    if buckets >= 4 * BATCH && most * BATCH <= 2 * total {
+        #[cfg(test)]
+        IN_ORDER_TASKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return in_order(batch, fetch, affine, digits, buckets);
+    }
     let mut next = start.clone();
     let mut entries = vec![0u32; total];
     for (i, &d) in digits.iter().enumerate() {
@@ -533,7 +543,10 @@ pub(crate) fn window_sum<P: SWCurveConfig, B: PairBatch>(
                 ahead_of(pair[1]);
             }
             let (p, q) = (fetch(e[2 * j]), fetch(e[2 * j + 1]));
-            batch.push(p, q, at[b] + j as u32, &mut pts)?;
+            batch.push(p, q, at[b] + j as u32);
+            if batch.is_full() {
+                batch.flush(&mut pts)?;
+            }
         }
         if e.len() % 2 == 1 {
             pts[(at[b] + len[b] - 1) as usize] = fetch(e[e.len() - 1]);
@@ -550,7 +563,10 @@ pub(crate) fn window_sum<P: SWCurveConfig, B: PairBatch>(
             let (s, l) = (at[b], len[b]);
             for j in 0..l / 2 {
                 let (p, q) = (pts[(s + 2 * j) as usize], pts[(s + 2 * j + 1) as usize]);
-                batch.push(p, q, s + j, &mut pts)?;
+                batch.push(p, q, s + j);
+                if batch.is_full() {
+                    batch.flush(&mut pts)?;
+                }
             }
         }
         batch.flush(&mut pts)?;
@@ -563,20 +579,110 @@ pub(crate) fn window_sum<P: SWCurveConfig, B: PairBatch>(
         }
         active.retain(|&b| len[b] >= 2);
     }
-    // Σ (k + 1)·bucket_k by running sums, from the top bucket down.
+    Some(bucket_sum((0..buckets).rev().map(|b| {
+        if len[b] == 1 {
+            affine(&pts[at[b] as usize])
+        } else {
+            None
+        }
+    })))
+}
+
+/// Tasks that took the in-order path (tests check that their inputs reach it).
+#[cfg(test)]
+pub(crate) static IN_ORDER_TASKS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+/// `Σ (k + 1)·bucket_k` by running sums, given the buckets from the top one down.
+#[inline(always)]
+fn bucket_sum<P: SWCurveConfig>(
+    top_down: impl Iterator<Item = Option<Affine<P>>>,
+) -> Projective<P> {
     let mut running = Projective::<P>::zero();
     let mut sum = Projective::<P>::zero();
-    for b in (0..buckets).rev() {
-        if len[b] == 1
-            && let Some(p) = affine(&pts[at[b] as usize])
-        {
+    for p in top_down {
+        if let Some(p) = p {
             running += &p;
         }
         if !running.is_zero() {
             sum += &running;
         }
     }
-    Some(sum)
+    sum
+}
+
+/// The window sum with the points taken in order (bases read sequentially, buckets at random):
+/// each point is added to its bucket in the current batch unless that bucket already has an
+/// addition queued, in which case the point waits for the next batch. For digits spread over the
+/// buckets (no bucket holds more than `2/BATCH` of them) and windows of at least `4·BATCH`
+/// buckets (so a batch rarely meets a busy bucket): [`window_sum`] checks. Skewed digits would
+/// leave one addition per batch, and small windows many waiting points: they take the sorted path.
+#[inline(always)]
+fn in_order<P: SWCurveConfig, B: PairBatch>(
+    batch: &mut B,
+    fetch: impl Fn(u32) -> B::Pt,
+    affine: impl Fn(&B::Pt) -> Option<Affine<P>>,
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<P>> {
+    /// Buckets, the batch each has an addition queued in, and the points waiting.
+    struct State<T> {
+        bk: Vec<T>,
+        stamp: Vec<u32>,
+        epoch: u32,
+        waiting: Vec<u32>,
+    }
+    #[inline(always)]
+    fn place<B: PairBatch>(st: &mut State<B::Pt>, batch: &mut B, e: u32, b: usize, p: B::Pt) {
+        if st.stamp[b] == st.epoch {
+            st.waiting.push(e);
+        } else if B::is_infinity(&st.bk[b]) {
+            st.bk[b] = p;
+        } else {
+            batch.push(st.bk[b], p, b as u32);
+            st.stamp[b] = st.epoch;
+        }
+    }
+    let bucket = |e: u32| (digits[(e & !NEG) as usize].unsigned_abs() - 1) as usize;
+    let mut st = State {
+        bk: vec![B::INFINITY; buckets],
+        stamp: vec![0u32; buckets],
+        epoch: 1,
+        waiting: Vec::new(),
+    };
+    for (i, &d) in digits.iter().enumerate() {
+        if d == 0 {
+            continue;
+        }
+        let e = i as u32 | if d < 0 { NEG } else { 0 };
+        place(&mut st, batch, e, bucket(e), fetch(e));
+        if batch.is_full() {
+            batch.flush(&mut st.bk)?;
+            st.epoch += 1;
+            for e in std::mem::take(&mut st.waiting) {
+                place(&mut st, batch, e, bucket(e), fetch(e));
+                if batch.is_full() {
+                    batch.flush(&mut st.bk)?;
+                    st.epoch += 1;
+                }
+            }
+        }
+    }
+    loop {
+        batch.flush(&mut st.bk)?;
+        st.epoch += 1;
+        if st.waiting.is_empty() {
+            break;
+        }
+        for e in std::mem::take(&mut st.waiting) {
+            place(&mut st, batch, e, bucket(e), fetch(e));
+            if batch.is_full() {
+                batch.flush(&mut st.bk)?;
+                st.epoch += 1;
+            }
+        }
+    }
+    Some(bucket_sum(st.bk.iter().rev().map(&affine)))
 }
 
 /// The portable instance of [`window_task`].
