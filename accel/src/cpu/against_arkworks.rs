@@ -170,3 +170,46 @@ fn ntt_equals_arkworks_for_every_kind_and_size() {
     assert!(ntt::ntt(&mut bad, NttKind::Forward).is_err());
     assert!(ntt::ntt(&mut [], NttKind::Forward).is_err());
 }
+
+/// G2 at a size whose windows take the in-order path, with repeated bases (doublings), a base and
+/// its negation (cancellations) and identities among random ones.
+#[test]
+fn g2_msm_equals_arkworks_in_order() {
+    use ark_ec::AffineRepr;
+    let n = 1 << 18;
+    let mut rng = ChaCha20Rng::seed_from_u64(22);
+    let g = G2Projective::generator();
+    let mut p = G2Projective::rand(&mut rng);
+    let mut proj: Vec<G2Projective> = (0..n)
+        .map(|_| {
+            p += g;
+            p
+        })
+        .collect();
+    for i in (0..n).step_by(97) {
+        proj[i] = proj[i / 2];
+    }
+    for i in (1..n).step_by(89) {
+        proj[i] = -proj[i - 1];
+    }
+    let mut bases = G2Projective::normalize_batch(&proj);
+    for b in bases.iter_mut().step_by(101) {
+        *b = crate::G2Affine::zero();
+    }
+    let scalars: Vec<ScalarBigInt> = (0..n)
+        .map(|i| {
+            if i % 89 == 1 {
+                // Equal scalars for P and −P: they meet in one bucket and cancel.
+                ScalarBigInt::from(7u64)
+            } else {
+                ark_bn254::Fr::rand(&mut rng).into_bigint()
+            }
+        })
+        .collect();
+    let want = G2Projective::msm_bigint(&bases, &scalars);
+    let before = pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed);
+    for path in paths() {
+        assert_eq!(pippenger::msm_on(path, &bases, &scalars), want, "{path:?}");
+    }
+    assert!(pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed) > before);
+}

@@ -27,7 +27,6 @@
 use core::arch::x86_64::*;
 use std::sync::OnceLock;
 
-use ark_ec::CurveGroup;
 use ark_ff::{BigInt, Field, PrimeField, Zero};
 
 use super::field::{FqModulus, Modulus};
@@ -112,22 +111,6 @@ pub fn point_from52(p: &P52) -> Option<G1Affine> {
     Some(G1Affine::new_unchecked(x, y))
 }
 
-/// `−p` for a stored point: `(x, p − y)` (the identity stays itself).
-#[inline(always)]
-pub fn negate(p: &P52) -> P52 {
-    if p[5..] == [0; 5] {
-        return *p;
-    }
-    let mut out = *p;
-    let mut borrow = 0u64;
-    for k in 0..5 {
-        let v = P[k].wrapping_sub(p[5 + k]).wrapping_sub(borrow);
-        borrow = v >> 63;
-        out[5 + k] = v & MASK;
-    }
-    out
-}
-
 /// Whether this CPU runs this path (AVX-512F and IFMA).
 pub fn available() -> bool {
     crate::simd::ifma_available()
@@ -139,7 +122,7 @@ const ZERO: __m512i = unsafe { core::mem::transmute::<[u64; 8], __m512i>([0; 8])
 
 /// Eight field elements, limb-major.
 #[derive(Clone, Copy)]
-struct V([__m512i; 5]);
+pub(crate) struct V([__m512i; 5]);
 
 /// Carries so every limb is below 2^52; `t` may have negative limbs (two's complement) as long as
 /// the value is in [0, 2^260).
@@ -238,90 +221,237 @@ fn mul(a: &V, b: &V) -> V {
     }
 }
 
-/// Lane-major buffers of a batch: `limbs[k][i]` is limb k of element i.
-struct Soa {
-    limbs: [Vec<u64>; 5],
+/// `a + b`, below 2p for inputs below 2p.
+#[inline(always)]
+fn add(a: &V, b: &V) -> V {
+    let mut s = a.0;
+    for k in 0..5 {
+        // SAFETY: as in `normalize`.
+        s[k] = unsafe { _mm512_add_epi64(a.0[k], b.0[k]) };
+    }
+    sub_if_ge(normalize(s), &P2)
 }
 
-impl Soa {
-    fn new() -> Self {
-        Self {
-            limbs: core::array::from_fn(|_| vec![0; BATCH]),
-        }
+/// Eight lanes of a vector as rows of limbs (`rows[k][lane]`).
+#[inline(always)]
+fn spill(v: &V, rows: &mut [[u64; 8]]) {
+    for (k, limb) in v.0.iter().enumerate() {
+        // SAFETY: as in `normalize`; each row has room for the eight 64-bit lanes.
+        unsafe { _mm512_storeu_si512(rows[k].as_mut_ptr().cast(), *limb) };
     }
+}
 
-    #[inline(always)]
-    fn set(&mut self, i: usize, v: &[u64]) {
-        for k in 0..5 {
-            self.limbs[k][i] = v[k];
-        }
+/// A vector from rows of limbs (`rows[k][lane]`).
+#[inline(always)]
+fn fill(rows: &[[u64; 8]]) -> V {
+    let mut v = [ZERO; 5];
+    for k in 0..5 {
+        // SAFETY: as in `normalize`; each row holds eight words.
+        v[k] = unsafe { _mm512_loadu_si512(rows[k].as_ptr().cast()) };
     }
+    V(v)
+}
 
-    /// Elements `8g..8g + 8` as one vector.
+/// Eight coordinates of one field: Fq ([`V`]) for G1, Fq2 (`V2`) for G2.
+pub(crate) trait LaneField: Copy {
+    /// Words of one coordinate: 5 (Fq) or 10 (Fq2, c0 then c1).
+    const WORDS: usize;
+    /// A stored point: x then y, `2·WORDS` words; the identity has y = 0.
+    type Point: Copy + Send + Sync + AsRef<[u64]> + AsMut<[u64]>;
+    /// The identity.
+    const INFINITY: Self::Point;
+    /// arkworks' coordinate field.
+    type Ark: Field;
+    /// arkworks' affine points.
+    type Affine: ark_ec::AffineRepr<BaseField = Self::Ark>;
+    /// Elements `8g..8g + 8` of WORDS lane-major rows.
+    fn load(rows: &[Vec<u64>], g: usize) -> Self;
+    /// Difference.
+    fn sub(&self, o: &Self) -> Self;
+    /// Product.
+    fn mul(&self, o: &Self) -> Self;
+    /// Below p.
+    fn canonical(&self) -> Self;
+    /// Canonical lanes into `rows[k][lane]`, k < WORDS.
+    fn spill(&self, rows: &mut [[u64; 8]; 10]);
+    /// Eight arkworks values (self canonical); `None` for limbs not below p.
+    fn to_ark(&self) -> Option<[Self::Ark; 8]>;
+    /// Eight values from arkworks.
+    fn from_ark(x: &[Self::Ark]) -> Self;
+    /// A stored point to arkworks (`None`: the identity).
+    fn point_from(p: &Self::Point) -> Option<Self::Affine>;
+    /// An arkworks point to storage.
+    fn point_to(p: &Self::Affine) -> Self::Point;
+}
+
+impl LaneField for V {
+    const WORDS: usize = 5;
+    type Point = P52;
+    const INFINITY: P52 = [0; 10];
+    type Ark = ArkFq;
+    type Affine = G1Affine;
     #[inline(always)]
-    fn load(&self, g: usize) -> V {
+    fn load(rows: &[Vec<u64>], g: usize) -> Self {
         let mut v = [ZERO; 5];
         for k in 0..5 {
-            let row = &self.limbs[k][8 * g..8 * g + 8];
+            let row = &rows[k][8 * g..8 * g + 8];
             // SAFETY: as in `normalize`; `row` holds the eight words read (unaligned).
             v[k] = unsafe { _mm512_loadu_si512(row.as_ptr().cast()) };
         }
         V(v)
     }
+    #[inline(always)]
+    fn sub(&self, o: &Self) -> Self {
+        sub(self, o)
+    }
+    #[inline(always)]
+    fn mul(&self, o: &Self) -> Self {
+        mul(self, o)
+    }
+    #[inline(always)]
+    fn canonical(&self) -> Self {
+        canonical(self)
+    }
+    #[inline(always)]
+    fn spill(&self, rows: &mut [[u64; 8]; 10]) {
+        spill(self, &mut rows[..5]);
+    }
+    fn to_ark(&self) -> Option<[ArkFq; 8]> {
+        let mut rows = [[0u64; 8]; 10];
+        spill(self, &mut rows[..5]);
+        let mut out = [ArkFq::zero(); 8];
+        for (lane, o) in out.iter_mut().enumerate() {
+            *o = from52(&core::array::from_fn(|k| rows[k][lane]))?;
+        }
+        Some(out)
+    }
+    fn from_ark(x: &[ArkFq]) -> Self {
+        let mut rows = [[0u64; 8]; 5];
+        for (lane, v) in x.iter().enumerate().take(8) {
+            for (k, l) in to52(v).into_iter().enumerate() {
+                rows[k][lane] = l;
+            }
+        }
+        fill(&rows)
+    }
+    fn point_from(p: &P52) -> Option<G1Affine> {
+        point_from52(p)
+    }
+    fn point_to(p: &G1Affine) -> P52 {
+        point_to52(p)
+    }
 }
 
-/// Eight lanes of a vector as limbs.
+/// Eight Fq2 elements: `c0 + c1·u`, u² = −1.
+#[derive(Clone, Copy)]
+pub(crate) struct V2(V, V);
+
+/// A G2 point: x.c0, x.c1, y.c0, y.c1, five limbs each.
+pub type P104 = [u64; 20];
+
+impl LaneField for V2 {
+    const WORDS: usize = 10;
+    type Point = P104;
+    const INFINITY: P104 = [0; 20];
+    type Ark = ark_bn254::Fq2;
+    type Affine = ark_bn254::G2Affine;
+    #[inline(always)]
+    fn load(rows: &[Vec<u64>], g: usize) -> Self {
+        V2(V::load(&rows[..5], g), V::load(&rows[5..], g))
+    }
+    #[inline(always)]
+    fn sub(&self, o: &Self) -> Self {
+        V2(sub(&self.0, &o.0), sub(&self.1, &o.1))
+    }
+    #[inline(always)]
+    fn mul(&self, o: &Self) -> Self {
+        // Karatsuba: three products (sums below 2p again before they are multiplied).
+        let v0 = mul(&self.0, &o.0);
+        let v1 = mul(&self.1, &o.1);
+        let s = mul(&add(&self.0, &self.1), &add(&o.0, &o.1));
+        V2(sub(&v0, &v1), sub(&sub(&s, &v0), &v1))
+    }
+    #[inline(always)]
+    fn canonical(&self) -> Self {
+        V2(canonical(&self.0), canonical(&self.1))
+    }
+    #[inline(always)]
+    fn spill(&self, rows: &mut [[u64; 8]; 10]) {
+        spill(&self.0, &mut rows[..5]);
+        spill(&self.1, &mut rows[5..]);
+    }
+    fn to_ark(&self) -> Option<[ark_bn254::Fq2; 8]> {
+        let (a, b) = (self.0.to_ark()?, self.1.to_ark()?);
+        Some(core::array::from_fn(|i| ark_bn254::Fq2::new(a[i], b[i])))
+    }
+    fn from_ark(x: &[ark_bn254::Fq2]) -> Self {
+        let c0: Vec<ArkFq> = x.iter().map(|v| v.c0).collect();
+        let c1: Vec<ArkFq> = x.iter().map(|v| v.c1).collect();
+        V2(V::from_ark(&c0), V::from_ark(&c1))
+    }
+    fn point_from(p: &P104) -> Option<ark_bn254::G2Affine> {
+        if p[10..] == [0; 10] {
+            return None;
+        }
+        let c = |i: usize| from52(&core::array::from_fn(|k| p[5 * i + k]));
+        let x = ark_bn254::Fq2::new(c(0)?, c(1)?);
+        let y = ark_bn254::Fq2::new(c(2)?, c(3)?);
+        Some(ark_bn254::G2Affine::new_unchecked(x, y))
+    }
+    fn point_to(p: &ark_bn254::G2Affine) -> P104 {
+        let mut out = [0u64; 20];
+        if let Some((x, y)) = ark_ec::AffineRepr::xy(p) {
+            for (i, c) in [x.c0, x.c1, y.c0, y.c1].iter().enumerate() {
+                out[5 * i..5 * i + 5].copy_from_slice(&to52(c));
+            }
+        }
+        out
+    }
+}
+
+/// `−p` for a stored point of either group: each y component `c` becomes `p − c` (0 stays 0).
 #[inline(always)]
-fn lanes(v: &V) -> [[u64; 5]; 8] {
-    let mut out = [[0u64; 5]; 8];
-    for (k, limb) in v.0.iter().enumerate() {
-        let mut words = [0u64; 8];
-        // SAFETY: as in `normalize`; `words` has room for the eight 64-bit lanes.
-        unsafe { _mm512_storeu_si512(words.as_mut_ptr().cast(), *limb) };
-        for (lane, w) in words.iter().enumerate() {
-            out[lane][k] = *w;
+pub fn negate<T: AsRef<[u64]> + AsMut<[u64]> + Copy>(p: &T) -> T {
+    let mut out = *p;
+    let words = out.as_mut();
+    let half = words.len() / 2;
+    for comp in words[half..].chunks_exact_mut(5) {
+        if comp.iter().all(|&l| l == 0) {
+            continue;
+        }
+        let mut borrow = 0u64;
+        for k in 0..5 {
+            let v = P[k].wrapping_sub(comp[k]).wrapping_sub(borrow);
+            borrow = v >> 63;
+            comp[k] = v & MASK;
         }
     }
     out
 }
 
-#[inline(always)]
-fn from_lanes(l: &[[u64; 5]; 8]) -> V {
-    let mut soa = [[0u64; 8]; 5];
-    for (lane, limbs) in l.iter().enumerate() {
-        for k in 0..5 {
-            soa[k][lane] = limbs[k];
-        }
-    }
-    let mut v = [ZERO; 5];
-    for k in 0..5 {
-        // SAFETY: as in `normalize`; each row holds eight words.
-        v[k] = unsafe { _mm512_loadu_si512(soa[k].as_ptr().cast()) };
-    }
-    V(v)
-}
-
-/// The IFMA batch (module docs).
-pub(crate) struct Batch52 {
-    ax: Soa,
-    ay: Soa,
-    bx: Soa,
-    by: Soa,
+/// The IFMA batch (module docs), for G1 (`L = V`) or G2 (`L = V2`).
+pub(crate) struct Batch52<L: LaneField> {
+    /// Inputs, lane-major: `ax[k][i]` is word k of pair i's first x.
+    ax: Vec<Vec<u64>>,
+    ay: Vec<Vec<u64>>,
+    bx: Vec<Vec<u64>>,
+    by: Vec<Vec<u64>>,
     dst: Vec<u32>,
-    den: Vec<V>,
-    prefix: Vec<V>,
+    den: Vec<L>,
+    prefix: Vec<L>,
     /// Sums of the special pairs, written after the queued ones (their inputs may be `out`'s).
-    special: Vec<(u32, P52)>,
+    special: Vec<(u32, L::Point)>,
 }
 
-impl Batch52 {
+impl<L: LaneField> Batch52<L> {
     /// An empty batch. Only for CPUs where [`available`] holds.
     pub(crate) fn new() -> Self {
+        let rows = || vec![vec![0u64; BATCH]; L::WORDS];
         Self {
-            ax: Soa::new(),
-            ay: Soa::new(),
-            bx: Soa::new(),
-            by: Soa::new(),
+            ax: rows(),
+            ay: rows(),
+            bx: rows(),
+            by: rows(),
             dst: Vec::with_capacity(BATCH),
             den: Vec::with_capacity(BATCH / 8),
             prefix: Vec::with_capacity(BATCH / 8),
@@ -331,67 +461,66 @@ impl Batch52 {
 
     /// The queued sums, eight per vector (module docs).
     #[inline(always)]
-    fn run(&mut self, out: &mut [P52]) -> Option<()> {
+    fn run(&mut self, out: &mut [L::Point]) -> Option<()> {
         let n = self.dst.len();
         if n == 0 {
             return Some(());
         }
         // Pad the last vector with copies of the first pair (results discarded).
         let groups = n.div_ceil(8);
-        for i in n..groups * 8 {
-            for s in [&mut self.ax, &mut self.ay, &mut self.bx, &mut self.by] {
-                for k in 0..5 {
-                    s.limbs[k][i] = s.limbs[k][0];
-                }
+        for rows in [&mut self.ax, &mut self.ay, &mut self.bx, &mut self.by] {
+            for row in rows.iter_mut() {
+                let first = row[0];
+                row[n..groups * 8].fill(first);
             }
         }
         self.den.clear();
         self.prefix.clear();
-        let one = from_lanes(&[to52(&ArkFq::ONE); 8]);
+        let ones = vec![L::Ark::ONE; 8];
+        let one = L::from_ark(&ones);
         let mut acc = [one, one];
         for g in 0..groups {
-            let d = sub(&self.bx.load(g), &self.ax.load(g));
+            let d = L::load(&self.bx, g).sub(&L::load(&self.ax, g));
             self.prefix.push(acc[g % 2]);
             self.den.push(d);
-            acc[g % 2] = mul(&acc[g % 2], &d);
+            acc[g % 2] = acc[g % 2].mul(&d);
         }
         // Sixteen chain products, one arkworks inversion for all of them.
-        let mut prods: Vec<ArkFq> = Vec::with_capacity(16);
+        let mut prods: Vec<L::Ark> = Vec::with_capacity(16);
         for a in &acc {
-            for l in lanes(&canonical(a)) {
-                prods.push(from52(&l)?);
-            }
+            prods.extend(a.canonical().to_ark()?);
         }
         ark_ff::batch_inversion(&mut prods);
         if prods.iter().any(|p| p.is_zero()) {
             return None;
         }
-        let mut inv = [V(one.0), V(one.0)];
-        for (c, chunk) in prods.chunks_exact(8).enumerate() {
-            let l: [[u64; 5]; 8] = core::array::from_fn(|i| to52(&chunk[i]));
-            inv[c] = from_lanes(&l);
-        }
+        let mut inv = [L::from_ark(&prods[..8]), L::from_ark(&prods[8..])];
+        let w = L::WORDS;
+        let (mut xs, mut ys) = ([[0u64; 8]; 10], [[0u64; 8]; 10]);
         for g in (0..groups).rev() {
             let c = g % 2;
-            let d_inv = mul(&inv[c], &self.prefix[g]);
-            inv[c] = mul(&inv[c], &self.den[g]);
+            let d_inv = inv[c].mul(&self.prefix[g]);
+            inv[c] = inv[c].mul(&self.den[g]);
             let (ax, ay, bx, by) = (
-                self.ax.load(g),
-                self.ay.load(g),
-                self.bx.load(g),
-                self.by.load(g),
+                L::load(&self.ax, g),
+                L::load(&self.ay, g),
+                L::load(&self.bx, g),
+                L::load(&self.by, g),
             );
-            let lambda = mul(&sub(&by, &ay), &d_inv);
-            let x3 = sub(&sub(&mul(&lambda, &lambda), &ax), &bx);
-            let y3 = sub(&mul(&lambda, &sub(&ax, &x3)), &ay);
-            let (xs, ys) = (lanes(&canonical(&x3)), lanes(&canonical(&y3)));
+            let lambda = by.sub(&ay).mul(&d_inv);
+            let x3 = lambda.mul(&lambda).sub(&ax).sub(&bx);
+            let y3 = lambda.mul(&ax.sub(&x3)).sub(&ay);
+            x3.canonical().spill(&mut xs);
+            y3.canonical().spill(&mut ys);
             for lane in 0..8 {
                 let Some(&dst) = self.dst.get(8 * g + lane) else {
                     break;
                 };
-                let o = &mut out[dst as usize];
-                o[..5].copy_from_slice(&xs[lane]);
-                o[5..].copy_from_slice(&ys[lane]);
+                let o = out[dst as usize].as_mut();
+                for k in 0..w {
+                    o[k] = xs[k][lane];
+                    o[w + k] = ys[k][lane];
+                }
             }
         }
         self.dst.clear();
@@ -400,35 +529,39 @@ impl Batch52 {
 }
 
 /// `a + b` by arkworks, for the pairs the vector code leaves out.
-fn add_special(a: &P52, b: &P52) -> P52 {
-    let sum = match (point_from52(a), point_from52(b)) {
-        (None, None) => return [0; 10],
+fn add_special<L: LaneField>(a: &L::Point, b: &L::Point) -> L::Point {
+    let sum = match (L::point_from(a), L::point_from(b)) {
+        (None, None) => return L::INFINITY,
         (Some(p), None) | (None, Some(p)) => p,
-        (Some(p), Some(q)) => (p + q).into_affine(),
+        (Some(p), Some(q)) => (p + q).into(),
     };
-    point_to52(&sum)
+    L::point_to(&sum)
 }
 
-impl PairBatch for Batch52 {
-    type Pt = P52;
-    const INFINITY: P52 = [0; 10];
+impl<L: LaneField> PairBatch for Batch52<L> {
+    type Pt = L::Point;
+    const INFINITY: L::Point = L::INFINITY;
 
     #[inline(always)]
-    fn is_infinity(p: &P52) -> bool {
-        p[5..] == [0; 5]
+    fn is_infinity(p: &L::Point) -> bool {
+        p.as_ref()[L::WORDS..].iter().all(|&l| l == 0)
     }
 
     #[inline(always)]
-    fn push(&mut self, a: P52, b: P52, dst: u32) {
-        if a[5..] == [0; 5] || b[5..] == [0; 5] || a[..5] == b[..5] {
-            self.special.push((dst, add_special(&a, &b)));
+    fn push(&mut self, pa: L::Point, pb: L::Point, dst: u32) {
+        let (a, b) = (pa.as_ref(), pb.as_ref());
+        let w = L::WORDS;
+        if a[w..].iter().all(|&l| l == 0) || b[w..].iter().all(|&l| l == 0) || a[..w] == b[..w] {
+            self.special.push((dst, add_special::<L>(&pa, &pb)));
             return;
         }
         let i = self.dst.len();
-        self.ax.set(i, &a[..5]);
-        self.ay.set(i, &a[5..]);
-        self.bx.set(i, &b[..5]);
-        self.by.set(i, &b[5..]);
+        for k in 0..w {
+            self.ax[k][i] = a[k];
+            self.ay[k][i] = a[w + k];
+            self.bx[k][i] = b[k];
+            self.by[k][i] = b[w + k];
+        }
         self.dst.push(dst);
     }
 
@@ -438,7 +571,7 @@ impl PairBatch for Batch52 {
     }
 
     #[inline(always)]
-    fn flush(&mut self, out: &mut [P52]) -> Option<()> {
+    fn flush(&mut self, out: &mut [L::Point]) -> Option<()> {
         self.run(out)?;
         for (dst, p) in self.special.drain(..) {
             out[dst as usize] = p;

@@ -181,23 +181,46 @@ pub trait BatchCurve: SWCurveConfig<ScalarField = ark_bn254::Fr> {
     fn to_c(x: &Self::BaseField) -> Self::C;
     /// Ours to arkworks'.
     fn from_c(c: Self::C) -> Self::BaseField;
-    /// The window sums of this curve's vector path on `path`, where it has one and `path` runs
-    /// it: `None` to use the scalar tasks.
-    fn vector_path(_path: FieldPath) -> Option<VectorPath<Self>> {
+    /// The window sums on this curve's vector path for `path`, where it has one and `path` runs
+    /// it (`None`: use the scalar tasks; `Some(None)`: the path failed, fall back).
+    fn vector_sums(
+        _path: FieldPath,
+        _bases: &[Affine<Self>],
+        _plan: &Plan<'_>,
+    ) -> Option<Option<Vec<Projective<Self>>>> {
         None
     }
 }
 
-/// A curve's vector path: its bases converted once per MSM, and a task over them.
-pub struct VectorPath<P: BatchCurve> {
-    /// Converts the bases (in parallel).
-    pub convert: fn(&[Affine<P>]) -> Vec<[u64; 10]>,
-    /// One task on converted bases ([`window_task`]'s contract).
-    pub task: VectorTask<P>,
+/// The tasks of one MSM: digits per point chunk (window-major within it) and the layout.
+pub struct Plan<'a> {
+    digits: &'a [Vec<i32>],
+    chunk_len: usize,
+    windows: usize,
+    buckets: usize,
 }
 
-/// A task of a [`VectorPath`]: converted bases, one window's digits, the bucket count.
-pub type VectorTask<P> = fn(&[[u64; 10]], &[i32], usize) -> Option<Projective<P>>;
+/// Runs every task (window × chunk) in parallel; results window-major.
+fn run_tasks<P: SWCurveConfig, S: Sync>(
+    bases: &[S],
+    plan: &Plan<'_>,
+    task: impl Fn(&[S], &[i32], usize) -> Option<Projective<P>> + Sync,
+) -> Option<Vec<Projective<P>>> {
+    let chunks = plan.digits.len();
+    (0..plan.windows * chunks)
+        .into_par_iter()
+        .map(|t| {
+            let (w, k) = (t / chunks, t % chunks);
+            let lo = k * plan.chunk_len;
+            let m = plan.digits[k].len() / plan.windows;
+            task(
+                &bases[lo..lo + m],
+                &plan.digits[k][w * m..(w + 1) * m],
+                plan.buckets,
+            )
+        })
+        .collect()
+}
 
 impl BatchCurve for ark_bn254::g1::Config {
     type C = Fq;
@@ -209,15 +232,18 @@ impl BatchCurve for ark_bn254::g1::Config {
     fn from_c(c: Fq) -> ark_bn254::Fq {
         c.to_ark()
     }
-    fn vector_path(path: FieldPath) -> Option<VectorPath<Self>> {
+    fn vector_sums(
+        path: FieldPath,
+        bases: &[Affine<Self>],
+        plan: &Plan<'_>,
+    ) -> Option<Option<Vec<Projective<Self>>>> {
         #[cfg(target_arch = "x86_64")]
         if path == FieldPath::Ifma && super::runs_here(path) {
-            return Some(VectorPath {
-                convert: |bases| bases.par_iter().map(super::ifma::point_to52).collect(),
-                task: window_task_ifma_dispatch,
-            });
+            use super::ifma::LaneField;
+            let converted: Vec<_> = bases.par_iter().map(super::ifma::V::point_to).collect();
+            return Some(run_tasks(&converted, plan, window_task_ifma_g1));
         }
-        let _ = path;
+        let _ = (path, bases, plan);
         None
     }
 }
@@ -225,20 +251,24 @@ impl BatchCurve for ark_bn254::g1::Config {
 /// [`window_task`] on the IFMA batch ([`super::ifma`]) over converted bases.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512ifma,bmi2,adx")]
-fn window_task_ifma(
-    bases: &[super::ifma::P52],
+fn window_task_ifma<P, L>(
+    bases: &[L::Point],
     digits: &[i32],
     buckets: usize,
-) -> Option<Projective<ark_bn254::g1::Config>> {
+) -> Option<Projective<P>>
+where
+    P: SWCurveConfig,
+    L: super::ifma::LaneField<Affine = Affine<P>>,
+{
     use super::ifma;
     window_sum(
-        &mut ifma::Batch52::new(),
+        &mut ifma::Batch52::<L>::new(),
         |e| {
             let p = &bases[(e & !NEG) as usize];
             if e & NEG != 0 { ifma::negate(p) } else { *p }
         },
         |e| prefetch(&bases[(e & !NEG) as usize]),
-        ifma::point_from52,
+        L::point_from,
         digits,
         buckets,
     )
@@ -246,14 +276,25 @@ fn window_task_ifma(
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-fn window_task_ifma_dispatch(
+fn window_task_ifma_g1(
     bases: &[super::ifma::P52],
     digits: &[i32],
     buckets: usize,
 ) -> Option<Projective<ark_bn254::g1::Config>> {
-    // SAFETY: this function is only handed out by `vector_path` for `FieldPath::Ifma` where
-    // `runs_here` holds, i.e. where AVX-512F, IFMA, BMI2 and ADX were detected.
-    unsafe { window_task_ifma(bases, digits, buckets) }
+    // SAFETY: handed out by `vector_sums` only for `FieldPath::Ifma` where `runs_here` holds,
+    // i.e. where AVX-512F, IFMA, BMI2 and ADX were detected.
+    unsafe { window_task_ifma::<_, super::ifma::V>(bases, digits, buckets) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn window_task_ifma_g2(
+    bases: &[super::ifma::P104],
+    digits: &[i32],
+    buckets: usize,
+) -> Option<Projective<ark_bn254::g2::Config>> {
+    // SAFETY: as for `window_task_ifma_g1`.
+    unsafe { window_task_ifma::<_, super::ifma::V2>(bases, digits, buckets) }
 }
 
 impl BatchCurve for ark_bn254::g2::Config {
@@ -268,6 +309,20 @@ impl BatchCurve for ark_bn254::g2::Config {
     #[inline(always)]
     fn from_c(c: Fq2) -> ark_bn254::Fq2 {
         ark_bn254::Fq2::new(c.c0.to_ark(), c.c1.to_ark())
+    }
+    fn vector_sums(
+        path: FieldPath,
+        bases: &[Affine<Self>],
+        plan: &Plan<'_>,
+    ) -> Option<Option<Vec<Projective<Self>>>> {
+        #[cfg(target_arch = "x86_64")]
+        if path == FieldPath::Ifma && super::runs_here(path) {
+            use super::ifma::LaneField;
+            let converted: Vec<_> = bases.par_iter().map(super::ifma::V2::point_to).collect();
+            return Some(run_tasks(&converted, plan, window_task_ifma_g2));
+        }
+        let _ = (path, bases, plan);
+        None
     }
 }
 
@@ -793,23 +848,14 @@ pub fn msm_on<P: BatchCurve>(
             d
         })
         .collect();
-    let vector = P::vector_path(path);
-    let converted = vector.as_ref().map(|v| (v.convert)(bases));
-    let tasks: Vec<(usize, usize)> = (0..windows as usize)
-        .flat_map(|w| (0..digits.len()).map(move |k| (w, k)))
-        .collect();
-    let sums: Option<Vec<Projective<P>>> = tasks
-        .par_iter()
-        .map(|&(w, k)| {
-            let lo = k * chunk_len;
-            let m = digits[k].len() / windows as usize;
-            let d = &digits[k][w * m..(w + 1) * m];
-            match (&vector, &converted) {
-                (Some(v), Some(c)) => (v.task)(&c[lo..lo + m], d, buckets),
-                _ => window_task_dispatch(path, &bases[lo..lo + m], d, buckets),
-            }
-        })
-        .collect();
+    let plan = Plan {
+        digits: &digits,
+        chunk_len,
+        windows: windows as usize,
+        buckets,
+    };
+    let sums = P::vector_sums(path, bases, &plan)
+        .unwrap_or_else(|| run_tasks(bases, &plan, |b, d, k| window_task_dispatch(path, b, d, k)));
     let Some(sums) = sums else {
         return Projective::<P>::msm_bigint(bases, scalars);
     };
