@@ -200,6 +200,10 @@ pub struct Plan<'a> {
     buckets: usize,
 }
 
+/// One task: a chunk of bases (in some representation `S`), one window's digits for it, the
+/// bucket count → the window's sum over the chunk (`None`: fall back).
+type Task<S, P> = fn(&[S], &[i32], usize) -> Option<Projective<P>>;
+
 /// Runs every task (window × chunk) in parallel; results window-major.
 fn run_tasks<P: SWCurveConfig, S: Sync>(
     bases: &[S],
@@ -238,14 +242,33 @@ impl BatchCurve for ark_bn254::g1::Config {
         plan: &Plan<'_>,
     ) -> Option<Option<Vec<Projective<Self>>>> {
         #[cfg(target_arch = "x86_64")]
-        if path == FieldPath::Ifma && super::runs_here(path) {
-            use super::ifma::LaneField;
-            let converted: Vec<_> = bases.par_iter().map(super::ifma::V::point_to).collect();
-            return Some(run_tasks(&converted, plan, window_task_ifma_g1));
+        return ifma_sums::<Self, super::ifma::V>(path, bases, plan, window_task_ifma_g1);
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (path, bases, plan);
+            None
         }
-        let _ = (path, bases, plan);
-        None
     }
+}
+
+/// The window sums on the IFMA path where `path` is it and runs here: the bases converted once,
+/// then every task on them.
+#[cfg(target_arch = "x86_64")]
+fn ifma_sums<P, L>(
+    path: FieldPath,
+    bases: &[Affine<P>],
+    plan: &Plan<'_>,
+    task: Task<L::Point, P>,
+) -> Option<Option<Vec<Projective<P>>>>
+where
+    P: SWCurveConfig,
+    L: super::ifma::LaneField<Affine = Affine<P>>,
+{
+    if path != FieldPath::Ifma || !super::runs_here(path) {
+        return None;
+    }
+    let converted: Vec<L::Point> = bases.par_iter().map(L::point_to).collect();
+    Some(run_tasks(&converted, plan, task))
 }
 
 /// [`window_task`] on the IFMA batch ([`super::ifma`]) over converted bases.
@@ -316,13 +339,12 @@ impl BatchCurve for ark_bn254::g2::Config {
         plan: &Plan<'_>,
     ) -> Option<Option<Vec<Projective<Self>>>> {
         #[cfg(target_arch = "x86_64")]
-        if path == FieldPath::Ifma && super::runs_here(path) {
-            use super::ifma::LaneField;
-            let converted: Vec<_> = bases.par_iter().map(super::ifma::V2::point_to).collect();
-            return Some(run_tasks(&converted, plan, window_task_ifma_g2));
+        return ifma_sums::<Self, super::ifma::V2>(path, bases, plan, window_task_ifma_g2);
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (path, bases, plan);
+            None
         }
-        let _ = (path, bases, plan);
-        None
     }
 }
 
