@@ -41,7 +41,7 @@ const MASK: u64 = (1 << 52) - 1;
 pub type P52 = [u64; 10];
 
 /// Four 64-bit words as five 52-bit limbs.
-const fn repack(w: [u64; 4]) -> [u64; 5] {
+pub(crate) const fn repack(w: [u64; 4]) -> [u64; 5] {
     [
         w[0] & MASK,
         ((w[0] >> 52) | (w[1] << 12)) & MASK,
@@ -61,15 +61,45 @@ const fn unpack(l: [u64; 5]) -> [u64; 4] {
     ]
 }
 
-const P: [u64; 5] = repack(FqModulus::P);
-const P2: [u64; 5] = repack([
-    FqModulus::P[0] << 1,
-    (FqModulus::P[1] << 1) | (FqModulus::P[0] >> 63),
-    (FqModulus::P[2] << 1) | (FqModulus::P[1] >> 63),
-    (FqModulus::P[3] << 1) | (FqModulus::P[2] >> 63),
-]);
-/// −p⁻¹ mod 2^52.
-const PINV: u64 = FqModulus::INV & MASK;
+/// `2p` as four words (p < 2^254).
+const fn double(p: [u64; 4]) -> [u64; 4] {
+    [
+        p[0] << 1,
+        (p[1] << 1) | (p[0] >> 63),
+        (p[2] << 1) | (p[1] >> 63),
+        (p[3] << 1) | (p[2] >> 63),
+    ]
+}
+
+/// A modulus in this path's radix: `p`, `2p` and `−p⁻¹ mod 2^52`.
+pub(crate) trait M52 {
+    /// p in five limbs.
+    const P: [u64; 5];
+    /// 2p in five limbs.
+    const P2: [u64; 5];
+    /// −p⁻¹ mod 2^52.
+    const PINV: u64;
+}
+
+/// Fq (G1 and G2 coordinates).
+pub(crate) struct Fq52;
+/// Fr (the NTT).
+pub(crate) struct Fr52;
+
+impl M52 for Fq52 {
+    const P: [u64; 5] = repack(FqModulus::P);
+    const P2: [u64; 5] = repack(double(FqModulus::P));
+    const PINV: u64 = FqModulus::INV & MASK;
+}
+
+impl M52 for Fr52 {
+    const P: [u64; 5] = repack(super::field::FrModulus::P);
+    const P2: [u64; 5] = repack(double(super::field::FrModulus::P));
+    const PINV: u64 = super::field::FrModulus::INV & MASK;
+}
+
+/// Fq's p (negation of stored points).
+const P: [u64; 5] = Fq52::P;
 
 /// `2^260` and its inverse in arkworks' Fq (conversions).
 fn r260() -> &'static (ArkFq, ArkFq) {
@@ -118,11 +148,11 @@ pub fn available() -> bool {
 
 /// An all-zero vector (a placeholder before the loops below fill arrays of vectors).
 // SAFETY: `__m512i` is plain data; all-zero bits are a valid value (needs no CPU feature).
-const ZERO: __m512i = unsafe { core::mem::transmute::<[u64; 8], __m512i>([0; 8]) };
+pub(crate) const ZERO: __m512i = unsafe { core::mem::transmute::<[u64; 8], __m512i>([0; 8]) };
 
 /// Eight field elements, limb-major.
 #[derive(Clone, Copy)]
-pub(crate) struct V([__m512i; 5]);
+pub(crate) struct V(pub(crate) [__m512i; 5]);
 
 /// Carries so every limb is below 2^52; `t` may have negative limbs (two's complement) as long as
 /// the value is in [0, 2^260).
@@ -170,7 +200,7 @@ fn sub_if_ge(x: [__m512i; 5], m: &[u64; 5]) -> V {
 
 /// `a − b` as `a + 2p − b`, below 2p for inputs below 2p.
 #[inline(always)]
-fn sub(a: &V, b: &V) -> V {
+pub(crate) fn sub<M: M52>(a: &V, b: &V) -> V {
     // Plain loops, not `array::from_fn`: a closure is a function of its own, compiled without
     // AVX-512, and the intrinsics inside it would become calls.
     let mut s = a.0;
@@ -178,29 +208,29 @@ fn sub(a: &V, b: &V) -> V {
         // SAFETY: as in `normalize`.
         s[k] = unsafe {
             _mm512_sub_epi64(
-                _mm512_add_epi64(a.0[k], _mm512_set1_epi64(P2[k] as i64)),
+                _mm512_add_epi64(a.0[k], _mm512_set1_epi64(M::P2[k] as i64)),
                 b.0[k],
             )
         };
     }
-    sub_if_ge(normalize(s), &P2)
+    sub_if_ge(normalize(s), &M::P2)
 }
 
 /// Below p, for an input below 2p.
 #[inline(always)]
-fn canonical(a: &V) -> V {
-    sub_if_ge(a.0, &P)
+pub(crate) fn canonical<M: M52>(a: &V) -> V {
+    sub_if_ge(a.0, &M::P)
 }
 
 /// The Montgomery product `a·b·2^−260`, below 2p for inputs below 2p. Operand scanning over b's
 /// limbs; a limb accumulates at most 13 terms below 2^52 before its carry, so nothing overflows.
 #[inline(always)]
-fn mul(a: &V, b: &V) -> V {
+pub(crate) fn mul<M: M52>(a: &V, b: &V) -> V {
     // SAFETY: as in `normalize`.
     unsafe {
         let zero = _mm512_setzero_si512();
         let mask = _mm512_set1_epi64(MASK as i64);
-        let pinv = _mm512_set1_epi64(PINV as i64);
+        let pinv = _mm512_set1_epi64(M::PINV as i64);
         let mut t = [zero; 6];
         for i in 0..5 {
             let bi = b.0[i];
@@ -210,7 +240,7 @@ fn mul(a: &V, b: &V) -> V {
             }
             let m = _mm512_and_si512(_mm512_madd52lo_epu64(zero, t[0], pinv), mask);
             for k in 0..5 {
-                let pk = _mm512_set1_epi64(P[k] as i64);
+                let pk = _mm512_set1_epi64(M::P[k] as i64);
                 t[k] = _mm512_madd52lo_epu64(t[k], pk, m);
                 t[k + 1] = _mm512_madd52hi_epu64(t[k + 1], pk, m);
             }
@@ -223,13 +253,13 @@ fn mul(a: &V, b: &V) -> V {
 
 /// `a + b`, below 2p for inputs below 2p.
 #[inline(always)]
-fn add(a: &V, b: &V) -> V {
+pub(crate) fn add<M: M52>(a: &V, b: &V) -> V {
     let mut s = a.0;
     for k in 0..5 {
         // SAFETY: as in `normalize`.
         s[k] = unsafe { _mm512_add_epi64(a.0[k], b.0[k]) };
     }
-    sub_if_ge(normalize(s), &P2)
+    sub_if_ge(normalize(s), &M::P2)
 }
 
 /// Eight lanes of a vector as rows of limbs (`rows[k][lane]`).
@@ -302,15 +332,15 @@ impl LaneField for V {
     }
     #[inline(always)]
     fn sub(&self, o: &Self) -> Self {
-        sub(self, o)
+        sub::<Fq52>(self, o)
     }
     #[inline(always)]
     fn mul(&self, o: &Self) -> Self {
-        mul(self, o)
+        mul::<Fq52>(self, o)
     }
     #[inline(always)]
     fn canonical(&self) -> Self {
-        canonical(self)
+        canonical::<Fq52>(self)
     }
     #[inline(always)]
     fn spill(&self, rows: &mut [[u64; 8]; 10]) {
@@ -361,19 +391,22 @@ impl LaneField for V2 {
     }
     #[inline(always)]
     fn sub(&self, o: &Self) -> Self {
-        V2(sub(&self.0, &o.0), sub(&self.1, &o.1))
+        V2(sub::<Fq52>(&self.0, &o.0), sub::<Fq52>(&self.1, &o.1))
     }
     #[inline(always)]
     fn mul(&self, o: &Self) -> Self {
         // Karatsuba: three products (sums below 2p again before they are multiplied).
-        let v0 = mul(&self.0, &o.0);
-        let v1 = mul(&self.1, &o.1);
-        let s = mul(&add(&self.0, &self.1), &add(&o.0, &o.1));
-        V2(sub(&v0, &v1), sub(&sub(&s, &v0), &v1))
+        let v0 = mul::<Fq52>(&self.0, &o.0);
+        let v1 = mul::<Fq52>(&self.1, &o.1);
+        let s = mul::<Fq52>(&add::<Fq52>(&self.0, &self.1), &add::<Fq52>(&o.0, &o.1));
+        V2(
+            sub::<Fq52>(&v0, &v1),
+            sub::<Fq52>(&sub::<Fq52>(&s, &v0), &v1),
+        )
     }
     #[inline(always)]
     fn canonical(&self) -> Self {
-        V2(canonical(&self.0), canonical(&self.1))
+        V2(canonical::<Fq52>(&self.0), canonical::<Fq52>(&self.1))
     }
     #[inline(always)]
     fn spill(&self, rows: &mut [[u64; 8]; 10]) {

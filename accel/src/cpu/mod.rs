@@ -8,6 +8,8 @@ pub mod field;
 #[cfg(target_arch = "x86_64")]
 pub mod ifma;
 pub mod ntt;
+#[cfg(target_arch = "x86_64")]
+pub mod ntt_ifma;
 pub mod pippenger;
 
 use ark_ec::VariableBaseMSM;

@@ -232,6 +232,12 @@ pub fn ntt_on(
     data: &mut [ark_bn254::Fr],
     kind: NttKind,
 ) -> Result<(), AccelError> {
+    #[cfg(target_arch = "x86_64")]
+    if path == FieldPath::Ifma
+        && let Some(done) = super::ntt_ifma::ntt(data, kind)
+    {
+        return done;
+    }
     let n = data.len();
     let d = super::domain(n)?;
     if n == 1 {
