@@ -28,29 +28,51 @@ use crate::{AccelError, NttKind};
 /// Points a block holds for the in-cache stages (2^12 · 32 B = 128 KiB).
 pub const BLOCK: usize = 1 << 12;
 
-/// How many points ahead the final reordering prefetches.
-const PREFETCH: usize = 16;
-
 /// Chunks of at least this many butterflies per rayon task.
 const MIN_PAR: usize = 1 << 10;
 
-/// The twiddle tables kept: (log₂ n, inverse) → table. Bounded by [`TWIDDLE_BUDGET`] bytes.
-type TwiddleCache = Mutex<HashMap<(u32, bool), Arc<Vec<Fr>>>>;
+/// Tables kept per (log₂ n, inverse), bounded by [`TWIDDLE_BUDGET`] bytes: the scalar path's
+/// twiddles here and the IFMA path's (`ntt_ifma`).
+pub(crate) type TableCache<T> = OnceLock<Mutex<HashMap<(u32, bool), Arc<T>>>>;
+
+/// The table for `key` from `cache`, made by `make` (of `bytes(table)` bytes) on first use; the
+/// cache is emptied first when the new table would pass the budget.
+pub(crate) fn cached<T>(
+    cache: &TableCache<T>,
+    key: (u32, bool),
+    bytes: fn(&T) -> usize,
+    make: impl FnOnce() -> Result<T, AccelError>,
+) -> Result<Arc<T>, AccelError> {
+    let cache = cache.get_or_init(Default::default);
+    if let Some(t) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(t);
+    }
+    let t = Arc::new(make()?);
+    if let Ok(mut c) = cache.lock() {
+        let used: usize = c.values().map(|v| bytes(v)).sum();
+        if used + bytes(&t) > TWIDDLE_BUDGET {
+            c.clear();
+        }
+        c.insert(key, t.clone());
+    }
+    Ok(t)
+}
 
 /// Bytes of twiddle tables kept across calls (a 2^22 table is 128 MiB; the prover's are 2^16–2^20).
 pub const TWIDDLE_BUDGET: usize = 512 << 20;
 
 /// The table of `ω^{±1}` for size `n = 2^log_n` (see the module docs), computed once and kept.
 pub fn twiddles(log_n: u32, inverse: bool) -> Result<Arc<Vec<Fr>>, AccelError> {
-    static CACHE: OnceLock<TwiddleCache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(t) = cache
-        .lock()
-        .ok()
-        .and_then(|c| c.get(&(log_n, inverse)).cloned())
-    {
-        return Ok(t);
-    }
+    static CACHE: TableCache<Vec<Fr>> = OnceLock::new();
+    cached(
+        &CACHE,
+        (log_n, inverse),
+        |t| t.len() * 32,
+        || make_twiddles(log_n, inverse),
+    )
+}
+
+fn make_twiddles(log_n: u32, inverse: bool) -> Result<Vec<Fr>, AccelError> {
     let n = 1usize << log_n;
     let d = super::domain(n)?;
     let w = if inverse {
@@ -82,14 +104,6 @@ pub fn twiddles(log_n: u32, inverse: bool) -> Result<Arc<Vec<Fr>>, AccelError> {
             }
             h /= 2;
         }
-    }
-    let t = Arc::new(t);
-    if let Ok(mut c) = cache.lock() {
-        let used: usize = c.values().map(|v| v.len() * 32).sum();
-        if used + n * 32 > TWIDDLE_BUDGET {
-            c.clear();
-        }
-        c.insert((log_n, inverse), t.clone());
     }
     Ok(t)
 }
@@ -266,16 +280,9 @@ pub fn ntt_on(
     };
     data.par_chunks_mut(MIN_PAR).enumerate().for_each(|(k, c)| {
         let base = k * MIN_PAR;
-        // The reads are at bit-reversed (random) places: ask for them ahead.
-        let fetch_ahead = |i: usize| {
-            if let Some(x) = src.get((base + i + PREFETCH).reverse_bits() >> shift) {
-                super::pippenger::prefetch(x);
-            }
-        };
         match scale {
             None => {
                 for (i, v) in c.iter_mut().enumerate() {
-                    fetch_ahead(i);
                     *v = src[(base + i).reverse_bits() >> shift];
                 }
             }
@@ -283,7 +290,6 @@ pub fn ntt_on(
                 let mut x = Fr::from_ark(&(s * step.pow([base as u64])));
                 let st = Fr::from_ark(&step);
                 for (i, v) in c.iter_mut().enumerate() {
-                    fetch_ahead(i);
                     *v = Fr::from_ark(&src[(base + i).reverse_bits() >> shift])
                         .mul(x)
                         .to_ark();

@@ -18,13 +18,13 @@
 #![allow(clippy::needless_range_loop)] // limb loops index several arrays in step
 
 use core::arch::x86_64::*;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use ark_ff::{BigInt, FftField, Field, Fp, PrimeField};
 use rayon::prelude::*;
 
 use super::ifma::{Fr52, V, ZERO, add, canonical, mul, repack, sub};
+use super::ntt::{TableCache, cached};
 use crate::{AccelError, NttKind};
 
 type ArkFr = ark_bn254::Fr;
@@ -101,35 +101,24 @@ impl Rows {
 
 /// The twiddle table of [`super::ntt::twiddles`] in this path's form, one row per limb, kept per
 /// size and direction.
-type Twiddles52 = Arc<[Vec<u64>; 5]>;
-
-fn twiddles52(log_n: u32, inverse: bool) -> Result<Twiddles52, AccelError> {
-    static CACHE: OnceLock<Mutex<HashMap<(u32, bool), Twiddles52>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(t) = cache
-        .lock()
-        .ok()
-        .and_then(|c| c.get(&(log_n, inverse)).cloned())
-    {
-        return Ok(t);
-    }
-    let t = super::ntt::twiddles(log_n, inverse)?;
-    let mut rows: [Vec<u64>; 5] = core::array::from_fn(|_| vec![0u64; t.len()]);
-    let limbs: Vec<[u64; 5]> = t.par_iter().map(|w| limbs_of(w.to_ark(), 260)).collect();
-    for (i, l) in limbs.iter().enumerate() {
-        for k in 0..5 {
-            rows[k][i] = l[k];
-        }
-    }
-    let t = Arc::new(rows);
-    if let Ok(mut c) = cache.lock() {
-        let used: usize = c.values().map(|v| v[0].len() * 40).sum();
-        if used + t[0].len() * 40 > super::ntt::TWIDDLE_BUDGET {
-            c.clear();
-        }
-        c.insert((log_n, inverse), t.clone());
-    }
-    Ok(t)
+fn twiddles52(log_n: u32, inverse: bool) -> Result<Arc<[Vec<u64>; 5]>, AccelError> {
+    static CACHE: TableCache<[Vec<u64>; 5]> = OnceLock::new();
+    cached(
+        &CACHE,
+        (log_n, inverse),
+        |t| t[0].len() * 40,
+        || {
+            let t = super::ntt::twiddles(log_n, inverse)?;
+            let mut rows: [Vec<u64>; 5] = core::array::from_fn(|_| vec![0u64; t.len()]);
+            let limbs: Vec<[u64; 5]> = t.par_iter().map(|w| limbs_of(w.to_ark(), 260)).collect();
+            for (i, l) in limbs.iter().enumerate() {
+                for k in 0..5 {
+                    rows[k][i] = l[k];
+                }
+            }
+            Ok(rows)
+        },
+    )
 }
 
 /// One DIF stage of half-width `h ≥ 8` on points `s..s + 2h` (butterflies `j` in `range`).

@@ -389,7 +389,7 @@ const PREFETCH: usize = 24;
 /// Asks the CPU to bring `x`'s cache line in (a hint: no effect on memory or results).
 #[inline(always)]
 #[allow(unsafe_code)]
-pub(crate) fn prefetch<T>(x: &T) {
+fn prefetch<T>(x: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults and changes no memory; the address comes from a reference.
     unsafe {
