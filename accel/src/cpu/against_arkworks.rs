@@ -6,6 +6,7 @@ use ark_ff::{Field, PrimeField, UniformRand};
 use ark_std::rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use super::pippenger::GlvUse;
 use super::{ArkNtt, FieldPath, ntt, pippenger};
 use crate::msm::edge_case_inputs_in;
 use crate::{G1Projective, G2Projective, NttBackend, NttKind, ScalarBigInt};
@@ -14,6 +15,14 @@ fn paths() -> Vec<FieldPath> {
     [FieldPath::Portable, FieldPath::Bmi2Adx, FieldPath::Ifma]
         .into_iter()
         .filter(|p| super::runs_here(*p))
+        .collect()
+}
+
+/// Every path, with and without the GLV endomorphism.
+fn variants() -> Vec<(FieldPath, GlvUse)> {
+    paths()
+        .into_iter()
+        .flat_map(|p| [(p, GlvUse::Never), (p, GlvUse::Always)])
         .collect()
 }
 
@@ -64,10 +73,10 @@ fn g1_msm_equals_arkworks_at_every_size_to_4096() {
             prefix[k]
         );
     }
-    for path in paths() {
+    for (path, glv) in variants() {
         for k in 1..=n {
-            let got = pippenger::msm_on(path, &bases[..k], &scalars[..k]);
-            assert_eq!(got, prefix[k], "size {k} on {path:?}");
+            let got = pippenger::msm_with(path, glv, &bases[..k], &scalars[..k]);
+            assert_eq!(got, prefix[k], "size {k} on {path:?}, {glv:?}");
         }
     }
 }
@@ -83,20 +92,20 @@ fn g1_and_g2_msm_equal_arkworks_on_edge_cases() {
     // Large enough for spread digits to take the in-order path (skewed ones stay sorted).
     sizes.push(1 << 18);
     let in_order = pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed);
-    for path in paths() {
+    for (path, glv) in variants() {
         for &n in &sizes {
             for (name, bases, scalars) in edge_case_inputs_in::<G1Projective>(n, n as u64) {
                 let want = G1Projective::msm_bigint(&bases, &scalars);
-                let got = pippenger::msm_on(path, &bases, &scalars);
-                assert_eq!(got, want, "G1 {name}, n = {n}, {path:?}");
+                let got = pippenger::msm_with(path, glv, &bases, &scalars);
+                assert_eq!(got, want, "G1 {name}, n = {n}, {path:?}, {glv:?}");
             }
             if n > 4096 {
                 continue; // G2 above the chunking threshold: one size is enough
             }
             for (name, bases, scalars) in edge_case_inputs_in::<G2Projective>(n, n as u64) {
                 let want = G2Projective::msm_bigint(&bases, &scalars);
-                let got = pippenger::msm_on(path, &bases, &scalars);
-                assert_eq!(got, want, "G2 {name}, n = {n}, {path:?}");
+                let got = pippenger::msm_with(path, glv, &bases, &scalars);
+                assert_eq!(got, want, "G2 {name}, n = {n}, {path:?}, {glv:?}");
             }
         }
         assert!(
@@ -112,9 +121,9 @@ fn g1_and_g2_msm_equal_arkworks_on_edge_cases() {
         let s: Vec<ScalarBigInt> = (0..64).map(|_| mixed_scalar(&mut rng)).collect();
         for k in 1..=64 {
             assert_eq!(
-                pippenger::msm_on(path, &g2[..k], &s[..k]),
+                pippenger::msm_with(path, glv, &g2[..k], &s[..k]),
                 G2Projective::msm_bigint(&g2[..k], &s[..k]),
-                "G2 size {k}"
+                "G2 size {k}, {glv:?}"
             );
         }
     }
@@ -208,8 +217,9 @@ fn g2_msm_equals_arkworks_in_order() {
         .collect();
     let want = G2Projective::msm_bigint(&bases, &scalars);
     let before = pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed);
-    for path in paths() {
-        assert_eq!(pippenger::msm_on(path, &bases, &scalars), want, "{path:?}");
+    for (path, glv) in variants() {
+        let got = pippenger::msm_with(path, glv, &bases, &scalars);
+        assert_eq!(got, want, "{path:?}, {glv:?}");
     }
     assert!(pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed) > before);
 }

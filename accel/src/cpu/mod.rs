@@ -5,6 +5,7 @@
 //! against ([`ArkMsm`], [`ArkNtt`]). Also the host-side NTT plan the GPU backends share.
 
 pub mod field;
+pub mod glv;
 #[cfg(target_arch = "x86_64")]
 pub mod ifma;
 pub mod ntt;

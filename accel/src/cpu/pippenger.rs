@@ -29,6 +29,7 @@
 //! are read as this marker; a base with `y = 0` that is not the identity (not on the curve) makes
 //! the call fall back to arkworks, so malformed keys get arkworks' answer, never a panic.
 
+use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::{AdditiveGroup, AffineRepr, VariableBaseMSM};
 use ark_ff::{PrimeField, Zero};
@@ -36,6 +37,7 @@ use rayon::prelude::*;
 
 use super::FieldPath;
 use super::field::Fq;
+use super::glv::{Glv, HALF_BITS, Halves};
 use crate::ScalarBigInt;
 use crate::msm::signed_digits;
 
@@ -173,8 +175,9 @@ impl Coord for Fq2 {
     }
 }
 
-/// A curve whose MSM runs here: arkworks' curve and our coordinates for it.
-pub trait BatchCurve: SWCurveConfig<ScalarField = ark_bn254::Fr> {
+/// A curve whose MSM runs here: arkworks' curve (with its GLV endomorphism) and our coordinates
+/// for it.
+pub trait BatchCurve: GLVConfig<ScalarField = ark_bn254::Fr> {
     /// Our coordinate field.
     type C: Coord;
     /// arkworks' coordinate to ours (a copy of limbs).
@@ -194,6 +197,8 @@ pub trait BatchCurve: SWCurveConfig<ScalarField = ark_bn254::Fr> {
 
 /// The tasks of one MSM: digits per point chunk (window-major within it) and the layout.
 pub struct Plan<'a> {
+    /// Entries `n..2n` are `φ(P_i)` (GLV), after the `n` bases.
+    endo: bool,
     digits: &'a [Vec<i32>],
     chunk_len: usize,
     windows: usize,
@@ -261,13 +266,13 @@ fn ifma_sums<P, L>(
     task: Task<L::Point, P>,
 ) -> Option<Option<Vec<Projective<P>>>>
 where
-    P: SWCurveConfig,
+    P: GLVConfig,
     L: super::ifma::LaneField<Affine = Affine<P>>,
 {
     if path != FieldPath::Ifma || !super::runs_here(path) {
         return None;
     }
-    let converted: Vec<L::Point> = bases.par_iter().map(L::point_to).collect();
+    let converted = with_endo(bases, plan.endo, L::point_to);
     Some(run_tasks(&converted, plan, task))
 }
 
@@ -585,7 +590,8 @@ pub(crate) fn window_sum<P: SWCurveConfig, B: PairBatch>(
         return Some(Projective::zero());
     }
     let most = count.iter().max().copied().unwrap_or(0) as usize;
-    if buckets >= 4 * BATCH && most * BATCH <= 2 * total {
+    let occupied = count.iter().filter(|&&k| k != 0).count();
+    if occupied >= 4 * BATCH && most * BATCH <= 2 * total {
         #[cfg(test)]
         IN_ORDER_TASKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return in_order(batch, fetch, affine, digits, buckets);
@@ -656,19 +662,94 @@ pub(crate) fn window_sum<P: SWCurveConfig, B: PairBatch>(
         }
         active.retain(|&b| len[b] >= 2);
     }
-    Some(bucket_sum((0..buckets).rev().map(|b| {
-        if len[b] == 1 {
-            affine(&pts[at[b] as usize])
-        } else {
-            None
-        }
-    })))
+    let bk: Vec<B::Pt> = (0..buckets)
+        .map(|b| {
+            if len[b] == 1 {
+                pts[at[b] as usize]
+            } else {
+                B::INFINITY
+            }
+        })
+        .collect();
+    drop(pts);
+    bucket_sum_batched(batch, &bk, affine)
 }
 
 /// Tasks that took the in-order path (tests check that their inputs reach it).
 #[cfg(test)]
 pub(crate) static IN_ORDER_TASKS: std::sync::atomic::AtomicU64 =
     std::sync::atomic::AtomicU64::new(0);
+
+/// Segments of a window's bucket sum ([`bucket_sum_batched`]) for `m` buckets: a power of two
+/// near `√(14·m)`, which balances the `2m/T` batch inversions (~300 multiplications each) against
+/// the `3T` Jacobian additions that combine the segments (~14 each); 1 (no segments) below 256
+/// buckets.
+fn segments(m: usize) -> usize {
+    if m < 256 {
+        return 1;
+    }
+    (((14 * m) as f64).sqrt() as usize)
+        .next_power_of_two()
+        .min(m / 4)
+}
+
+/// Multiplications of one window's bucket sum over `m` buckets, by [`segments`]' count: two
+/// batch-affine additions per bucket (≈ 6 each), the inversions, and the combination; 27 per
+/// bucket for the running sums in Jacobian form without segments.
+fn bucket_sum_cost(m: usize) -> u64 {
+    let (m, t) = (m as u64, segments(m) as u64);
+    if t == 1 {
+        return m * 27;
+    }
+    12 * m + 2 * (m / t) * 300 + 3 * t * 14
+}
+
+/// `Σ (k + 1)·bk[k]` with the running sums in batch-affine form: the buckets are cut into `T`
+/// segments of `L` ([`segments`]), whose running sums advance together, one batch of `T`
+/// additions per step (`r_j += bk[jL + t]`, then `s_j += r_j`, for `t` from `L − 1` down), so
+/// every addition shares an inversion with `T − 1` others. Then `Σ = Σ_j s_j + L·Σ_j j·r_j` in
+/// Jacobian form (`3T` additions and `log₂ L` doublings). Few buckets take [`bucket_sum`].
+#[inline(always)]
+fn bucket_sum_batched<P: SWCurveConfig, B: PairBatch>(
+    batch: &mut B,
+    bk: &[B::Pt],
+    affine: impl Fn(&B::Pt) -> Option<Affine<P>>,
+) -> Option<Projective<P>> {
+    let m = bk.len();
+    let t = segments(m);
+    if t == 1 || !m.is_power_of_two() {
+        return Some(bucket_sum(bk.iter().rev().map(&affine)));
+    }
+    let l = m / t;
+    let mut r = vec![B::INFINITY; t];
+    let mut s = vec![B::INFINITY; t];
+    for step in (0..l).rev() {
+        for j in 0..t {
+            batch.push(r[j], bk[j * l + step], j as u32);
+            if batch.is_full() {
+                batch.flush(&mut r)?;
+            }
+        }
+        batch.flush(&mut r)?;
+        for j in 0..t {
+            batch.push(s[j], r[j], j as u32);
+            if batch.is_full() {
+                batch.flush(&mut s)?;
+            }
+        }
+        batch.flush(&mut s)?;
+    }
+    let mut total = Projective::<P>::zero();
+    for p in s.iter().filter_map(&affine) {
+        total += &p;
+    }
+    // Σ_j j·r_j: the running sums over r_1.. from the top.
+    let mut weighted = bucket_sum(r[1..].iter().rev().map(&affine));
+    for _ in 0..l.trailing_zeros() {
+        weighted.double_in_place();
+    }
+    Some(total + weighted)
+}
 
 /// `Σ (k + 1)·bucket_k` by running sums, given the buckets from the top one down.
 #[inline(always)]
@@ -691,9 +772,10 @@ fn bucket_sum<P: SWCurveConfig>(
 /// The window sum with the points taken in order (bases read sequentially, buckets at random):
 /// each point is added to its bucket in the current batch unless that bucket already has an
 /// addition queued, in which case the point waits for the next batch. For digits spread over the
-/// buckets (no bucket holds more than `2/BATCH` of them) and windows of at least `4·BATCH`
-/// buckets (so a batch rarely meets a busy bucket): [`window_sum`] checks. Skewed digits would
-/// leave one addition per batch, and small windows many waiting points: they take the sorted path.
+/// buckets (no bucket holds more than `2/BATCH` of them) and at least `4·BATCH` buckets in use
+/// (so a batch rarely meets a busy bucket): [`window_sum`] checks. Skewed digits would leave one
+/// addition per batch, and few buckets in use (small windows, or a top window whose digits are
+/// short, as GLV's halves leave it) many waiting points: they take the sorted path.
 #[inline(always)]
 fn in_order<P: SWCurveConfig, B: PairBatch>(
     batch: &mut B,
@@ -759,7 +841,7 @@ fn in_order<P: SWCurveConfig, B: PairBatch>(
             }
         }
     }
-    Some(bucket_sum(st.bk.iter().rev().map(&affine)))
+    bucket_sum_batched(batch, &st.bk, affine)
 }
 
 /// The portable instance of [`window_task`].
@@ -799,27 +881,81 @@ fn window_task_dispatch<P: BatchCurve>(
     window_task_portable(bases, digits, buckets)
 }
 
-/// The window size for tasks of `points` points: minimises `W·(points·7 + 2^(c−1)·27)` (an
-/// affine addition ≈ 7 multiplications with its bookkeeping; a bucket ≈ 27 in the running sums).
-pub fn window_bits(points: usize) -> u32 {
+/// The window size for tasks of `points` points of `bits`-bit scalars, and its operation count:
+/// minimises `W·(points·7 + bucket sum)` with `W = ⌈bits/c⌉` (an affine addition ≈ 7
+/// multiplications with its bookkeeping; the bucket sum by [`bucket_sum_cost`]).
+pub fn window_bits(points: usize, bits: u32) -> (u32, u64) {
     (2..=16u32)
-        .min_by_key(|&c| {
-            let w = 255u64.div_ceil(u64::from(c));
-            w * (points as u64 * 7 + (1u64 << (c - 1)) * 27)
+        .map(|c| {
+            let w = u64::from(bits.div_ceil(c));
+            (c, w * (points as u64 * 7 + bucket_sum_cost(1 << (c - 1))))
         })
-        .unwrap_or(8)
+        .min_by_key(|&(_, cost)| cost)
+        .unwrap_or((8, u64::MAX))
+}
+
+/// `f` of every base, then (with `endo`) of every base's `φ(P)`: the `2n` entries of a GLV plan.
+fn with_endo<P: GLVConfig, T: Send>(
+    bases: &[Affine<P>],
+    endo: bool,
+    f: impl Fn(&Affine<P>) -> T + Sync,
+) -> Vec<T> {
+    let mut out: Vec<T> = bases.par_iter().map(&f).collect();
+    if endo {
+        out.par_extend(
+            bases
+                .par_iter()
+                .map(|b| f(&<P as GLVConfig>::endomorphism_affine(b))),
+        );
+    }
+    out
 }
 
 /// `Σ scalars[i]·bases[i]` (equal lengths: the caller checks). Scalars at or above the group order
 /// are reduced first (their multiples of `r` vanish on the prime-order group).
 pub fn msm<P: BatchCurve>(bases: &[Affine<P>], scalars: &[ScalarBigInt]) -> Projective<P> {
-    msm_on(super::field_path(), bases, scalars)
+    msm_with(super::field_path(), GlvUse::configured(), bases, scalars)
+}
+
+/// Whether an MSM uses the GLV endomorphism ([`super::glv`]). Off by default: on this
+/// machine's Zen 4 it gains at 2^16 and loses at 2^20 and in the block proof (BENCHMARKS.md,
+/// "Our CPU MSM and NTT"), because halving the windows saves only the bucket sums, which the
+/// batch-affine segments already made cheap, while the decomposition, `β·x` and the doubled
+/// stream of bases cost per point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlvUse {
+    /// `2n` half-length scalars.
+    Always,
+    /// `n` full scalars (the default).
+    Never,
+}
+
+impl GlvUse {
+    /// `Always` where `RUSTORIUM_CPU_GLV=on` (benchmarks measure what GLV gains), else `Never`;
+    /// read once.
+    pub fn configured() -> GlvUse {
+        static USE: std::sync::OnceLock<GlvUse> = std::sync::OnceLock::new();
+        *USE.get_or_init(|| match std::env::var("RUSTORIUM_CPU_GLV").as_deref() {
+            Ok("on") => GlvUse::Always,
+            _ => GlvUse::Never,
+        })
+    }
 }
 
 /// [`msm`] on a given field path (tests and benchmarks compare them); `Bmi2Adx` on a CPU without
 /// those instructions runs the portable instance.
 pub fn msm_on<P: BatchCurve>(
     path: FieldPath,
+    bases: &[Affine<P>],
+    scalars: &[ScalarBigInt],
+) -> Projective<P> {
+    msm_with(path, GlvUse::Never, bases, scalars)
+}
+
+/// [`msm_on`] with GLV as `glv` says.
+pub fn msm_with<P: BatchCurve>(
+    path: FieldPath,
+    glv: GlvUse,
     bases: &[Affine<P>],
     scalars: &[ScalarBigInt],
 ) -> Projective<P> {
@@ -849,35 +985,60 @@ pub fn msm_on<P: BatchCurve>(
         scalars
     };
     let threads = rayon::current_num_threads().max(1);
-    let chunks = if n >= 1 << 12 { threads } else { 1 };
-    let chunk_len = n.div_ceil(chunks);
-    let c = window_bits(chunk_len);
-    let windows = 255u32.div_ceil(c);
+    let chunks_for = |entries: usize| if entries >= 1 << 12 { threads } else { 1 };
+    let use_glv = glv == GlvUse::Always;
+    // The GLV halves of every scalar, unless one falls outside the bound (then the plain form).
+    let halves: Option<Vec<Halves>> = use_glv
+        .then(|| {
+            let g = Glv::of::<P>();
+            scalars.par_iter().map(|s| g.split(s)).collect()
+        })
+        .flatten();
+    let (entries, bits) = match &halves {
+        Some(_) => (2 * n, HALF_BITS),
+        None => (n, 255),
+    };
+    let chunks = chunks_for(entries);
+    let chunk_len = entries.div_ceil(chunks);
+    let (c, _) = window_bits(chunk_len, bits);
+    let windows = bits.div_ceil(c);
     let buckets = 1usize << (c - 1);
     // Digits per chunk, window-major within it (task (w, k) reads one contiguous row).
-    let digits: Vec<Vec<i32>> = scalars
-        .par_chunks(chunk_len)
-        .map(|chunk| {
-            let mut d = vec![0i32; chunk.len() * windows as usize];
-            for (i, s) in chunk.iter().enumerate() {
-                if ark_ff::BigInteger::is_zero(s) {
+    let digits: Vec<Vec<i32>> = (0..entries.div_ceil(chunk_len))
+        .into_par_iter()
+        .map(|k| {
+            let (lo, hi) = (k * chunk_len, ((k + 1) * chunk_len).min(entries));
+            let len = hi - lo;
+            let mut d = vec![0i32; len * windows as usize];
+            for i in 0..len {
+                let (neg, s) = match &halves {
+                    Some(h) => {
+                        let (neg, m) = h[(lo + i) % n][(lo + i) / n];
+                        (neg, ScalarBigInt::new([m as u64, (m >> 64) as u64, 0, 0]))
+                    }
+                    None => (false, scalars[lo + i]),
+                };
+                if ark_ff::BigInteger::is_zero(&s) {
                     continue;
                 }
-                for (w, digit) in signed_digits(s, c, windows).enumerate() {
-                    d[w * chunk.len() + i] = digit;
+                for (w, digit) in signed_digits(&s, c, windows).enumerate() {
+                    d[w * len + i] = if neg { -digit } else { digit };
                 }
             }
             d
         })
         .collect();
     let plan = Plan {
+        endo: halves.is_some(),
         digits: &digits,
         chunk_len,
         windows: windows as usize,
         buckets,
     };
-    let sums = P::vector_sums(path, bases, &plan)
-        .unwrap_or_else(|| run_tasks(bases, &plan, |b, d, k| window_task_dispatch(path, b, d, k)));
+    let sums = P::vector_sums(path, bases, &plan).unwrap_or_else(|| {
+        let all = with_endo(bases, plan.endo, |b| *b);
+        run_tasks(&all, &plan, |b, d, k| window_task_dispatch(path, b, d, k))
+    });
     let Some(sums) = sums else {
         return Projective::<P>::msm_bigint(bases, scalars);
     };
@@ -891,4 +1052,49 @@ pub fn msm_on<P: BatchCurve>(
         }
     }
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ec::CurveGroup;
+    use ark_std::UniformRand;
+    use ark_std::rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
+
+    /// The segmented batch-affine bucket sum equals the Jacobian running sums, on buckets with
+    /// identities, repeated points (doublings in the segments' sums) and a point beside its
+    /// negation (cancellations), for every window size it serves.
+    #[test]
+    fn batched_bucket_sum_equals_running_sums() {
+        type C = ark_bn254::g1::Config;
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        for c in [9u32, 10, 13, 16] {
+            let m = 1usize << (c - 1);
+            assert!(segments(m) > 1 && m.is_multiple_of(segments(m)));
+            let fresh: Vec<_> = (0..m)
+                .map(|_| crate::G1Projective::rand(&mut rng))
+                .collect();
+            let mut bk = crate::G1Projective::normalize_batch(&fresh);
+            for k in 0..m {
+                match rng.gen_range(0..8) {
+                    0 => bk[k] = Affine::zero(),
+                    1 if k > 0 => bk[k] = bk[k - 1],
+                    2 if k > 0 => bk[k] = -bk[k - 1],
+                    _ => {}
+                }
+            }
+            let want = bucket_sum(bk.iter().rev().map(|p| (!p.is_zero()).then_some(*p)));
+            let pts: Vec<Pt<Fq>> = bk
+                .iter()
+                .map(|p| fetch::<C>(std::slice::from_ref(p), 0))
+                .collect();
+            let to_affine = |p: &Pt<Fq>| {
+                (!p.is_infinity())
+                    .then(|| Affine::<C>::new_unchecked(C::from_c(p.x), C::from_c(p.y)))
+            };
+            let got = bucket_sum_batched(&mut Batch::<Fq>::new(), &pts, to_affine);
+            assert_eq!(got, Some(want), "c = {c}");
+        }
+    }
 }
