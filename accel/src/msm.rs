@@ -366,28 +366,21 @@ fn task_len(m: u32) -> u32 {
 
 /// The `windows` signed base-`2^c` digits of `s`, least significant first.
 pub fn signed_digits(s: &ScalarBigInt, c: u32, windows: u32) -> impl Iterator<Item = i32> {
-    // Straight from the four limbs: no bit vector per scalar (the host plan's largest cost).
-    let limbs = s.0;
-    let bits = move |start: u32| -> i64 {
-        let (idx, off) = ((start / 64) as usize, start % 64);
-        let lo = limbs.get(idx).map_or(0, |l| l >> off);
-        let hi = match limbs.get(idx + 1) {
-            Some(h) if off + c > 64 => h << (64 - off),
-            _ => 0,
-        };
-        ((lo | hi) & ((1u64 << c) - 1)) as i64
-    };
-    let half = 1i64 << (c - 1);
-    let mut carry = 0i64;
+    // Straight from the four limbs (no bit vector per scalar: the host plan's largest cost), and
+    // branch-free: a window's bits come from two adjacent limbs read as one u128 (a fifth, zero
+    // limb pads the top), the carry is the comparison's result.
+    let [l0, l1, l2, l3] = s.0;
+    let limbs = [l0, l1, l2, l3, 0, 0];
+    let mask = (1u64 << c) - 1;
+    let half = 1u64 << (c - 1);
+    let mut carry = 0u64;
     (0..windows).map(move |w| {
-        let v = carry + bits(w * c);
-        if v > half {
-            carry = 1;
-            (v - (1 << c)) as i32
-        } else {
-            carry = 0;
-            v as i32
-        }
+        let start = (w * c) as usize;
+        let (idx, off) = ((start / 64).min(4), start % 64);
+        let pair = u128::from(limbs[idx]) | (u128::from(limbs[idx + 1]) << 64);
+        let v = ((pair >> off) as u64 & mask) + carry;
+        carry = u64::from(v > half);
+        (v as i64 - ((carry as i64) << c)) as i32
     })
 }
 

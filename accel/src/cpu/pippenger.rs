@@ -1010,19 +1010,31 @@ pub fn msm_with<P: BatchCurve>(
             let (lo, hi) = (k * chunk_len, ((k + 1) * chunk_len).min(entries));
             let len = hi - lo;
             let mut d = vec![0i32; len * windows as usize];
-            for i in 0..len {
-                let (neg, s) = match &halves {
-                    Some(h) => {
-                        let (neg, m) = h[(lo + i) % n][(lo + i) / n];
-                        (neg, ScalarBigInt::new([m as u64, (m >> 64) as u64, 0, 0]))
+            // A tile of TILE scalars' digits, so each row is written a cache line at a time
+            // (scalar by scalar, every digit would touch a line of its own).
+            const TILE: usize = 16;
+            let mut tile = vec![0i32; TILE * windows as usize];
+            for start in (0..len).step_by(TILE) {
+                let count = TILE.min(len - start);
+                tile.fill(0);
+                for t in 0..count {
+                    let i = start + t;
+                    let (neg, s) = match &halves {
+                        Some(h) => {
+                            let (neg, m) = h[(lo + i) % n][(lo + i) / n];
+                            (neg, ScalarBigInt::new([m as u64, (m >> 64) as u64, 0, 0]))
+                        }
+                        None => (false, scalars[lo + i]),
+                    };
+                    if ark_ff::BigInteger::is_zero(&s) {
+                        continue;
                     }
-                    None => (false, scalars[lo + i]),
-                };
-                if ark_ff::BigInteger::is_zero(&s) {
-                    continue;
+                    for (w, digit) in signed_digits(&s, c, windows).enumerate() {
+                        tile[w * TILE + t] = if neg { -digit } else { digit };
+                    }
                 }
-                for (w, digit) in signed_digits(&s, c, windows).enumerate() {
-                    d[w * len + i] = if neg { -digit } else { digit };
+                for (w, row) in tile.chunks_exact(TILE).enumerate() {
+                    d[w * len + start..w * len + start + count].copy_from_slice(&row[..count]);
                 }
             }
             d
