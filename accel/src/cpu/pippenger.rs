@@ -2,7 +2,7 @@
 //! accumulation, for G1 (coordinates in Fq) and G2 (in Fq2), on our own field arithmetic
 //! ([`super::field`]).
 //!
-//! **Digits.** Scalars are split into `W = ⌈255/c⌉` signed base-`2^c` digits
+//! **Digits.** Scalars are split into `W = ⌈255/c⌉` (GLV: `⌈128/c⌉`) signed base-`2^c` digits
 //! (`msm::signed_digits`, the same decomposition the GPU plan uses), so a window has `2^(c−1)`
 //! buckets and a negative digit adds the negated point (`(x, −y)`, free in affine form).
 //!
@@ -17,12 +17,17 @@
 //! `log₂ m` rounds of large batches (a bucket filled point by point would serialise them: the 0/1
 //! fast path comes for free, and zero digits are skipped before sorting).
 //!
-//! **Buckets to window sum** with the running-sum trick in Jacobian coordinates (arkworks'
-//! `Projective`), `2·2^(c−1)` additions per window; windows are combined by Horner's rule.
+//! **Buckets to window sum** with the running-sum trick, `2·2^(c−1)` additions per window, in
+//! batch-affine form too: the buckets are cut into segments whose running sums advance together,
+//! one batch (one inversion) per step ([`bucket_sum_batched`]); windows are combined by Horner's
+//! rule.
+//!
+//! **GLV** ([`super::glv`], [`GlvUse`]): built and tested, off by default (it loses on the
+//! machine measured; `RUSTORIUM_CPU_GLV=on` turns it on).
 //!
 //! **Parallelism without locks.** The work is `W × K` independent tasks (window × point chunk,
 //! `K` = rayon's threads for large MSMs) over rayon; each task owns its buckets and scratch. The
-//! window size minimises an operation count (points per task × 7 + buckets × 27, per window).
+//! window size minimises an operation count ([`window_bits`]).
 //!
 //! **Affine infinity** is `y = 0`: no point of BN254's G1 or of its twist E'(Fq2) has order two
 //! (both groups have odd order), so `y = 0` never occurs on the curve. Bases that are the identity
