@@ -19,7 +19,7 @@
 //!
 //! **Buckets to window sum** with the running-sum trick, `2·2^(c−1)` additions per window, in
 //! batch-affine form too: the buckets are cut into segments whose running sums advance together,
-//! one batch (one inversion) per step ([`bucket_sum_batched`]); windows are combined by Horner's
+//! one batch (one inversion) per step (`bucket_sum_batched`); windows are combined by Horner's
 //! rule.
 //!
 //! **GLV** ([`super::glv`], [`GlvUse`]): built and tested, off by default (it loses on the
@@ -888,7 +888,7 @@ fn window_task_dispatch<P: BatchCurve>(
 
 /// The window size for tasks of `points` points of `bits`-bit scalars, and its operation count:
 /// minimises `W·(points·7 + bucket sum)` with `W = ⌈bits/c⌉` (an affine addition ≈ 7
-/// multiplications with its bookkeeping; the bucket sum by [`bucket_sum_cost`]).
+/// multiplications with its bookkeeping; the bucket sum by `bucket_sum_cost`).
 pub fn window_bits(points: usize, bits: u32) -> (u32, u64) {
     (2..=16u32)
         .map(|c| {
