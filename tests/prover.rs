@@ -443,15 +443,7 @@ fn light_client_refuses_every_lie_about_a_chain() {
 /// one.
 #[test]
 fn snarkjs_verifies_exported_proofs() {
-    let dir_js = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/js");
-    let snarkjs = std::path::Path::new(dir_js).join("node_modules/snarkjs/build/cli.cjs");
-    if !snarkjs.exists() {
-        assert!(
-            std::env::var_os("RUSTORIUM_SKIP_INTEROP").is_some(),
-            "snarkjs missing: run scripts/test.sh"
-        );
-        return;
-    }
+    let Some(snarkjs) = snarkjs_cli() else { return };
     let (_d, _s, circuits) = chain();
     let env = envelope(1, &circuits[0]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -788,4 +780,101 @@ fn proving_jobs_round_trip_prove_and_refuse_malformed_bytes() {
     let mut wrong = job.clone();
     wrong.shape.depth += 1;
     assert!(matches!(wrong.encode(), Err(JobError::Encode(_))));
+}
+
+/// The pinned snarkjs CLI (`scripts/js`), or `None` where the interop set-up is skipped on
+/// purpose (`RUSTORIUM_SKIP_INTEROP`); otherwise its absence fails the test.
+fn snarkjs_cli() -> Option<std::path::PathBuf> {
+    let dir_js = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/js");
+    let snarkjs = std::path::Path::new(dir_js).join("node_modules/snarkjs/build/cli.cjs");
+    if !snarkjs.exists() {
+        assert!(
+            std::env::var_os("RUSTORIUM_SKIP_INTEROP").is_some(),
+            "snarkjs missing: run scripts/test.sh"
+        );
+        return None;
+    }
+    Some(snarkjs)
+}
+
+/// snarkjs reads our circuit and a block's witness in circom's formats: `r1cs info` prints our
+/// wire, constraint and public-input counts, `wtns check` accepts the witness of a real block and
+/// refuses it with one internal value changed (issue 19).
+#[test]
+fn snarkjs_reads_our_r1cs_and_wtns() {
+    use rustorium::prover::circom;
+    let Some(snarkjs) = snarkjs_cli() else { return };
+    let m = keys().matrices().expect("matrices");
+    let (_d, _s, circuits) = chain();
+    let z = rustorium::prover::assignment(circuits[0].clone()).expect("assignment");
+    assert_eq!(z.len(), m.num_inputs + m.num_witness);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r1cs = dir.path().join("block.r1cs");
+    let mut bytes = Vec::new();
+    circom::write_r1cs(&m, &mut bytes).expect("r1cs");
+    std::fs::write(&r1cs, &bytes).expect("write");
+    let wtns = dir.path().join("block.wtns");
+    let mut bytes = Vec::new();
+    circom::write_wtns(&z, &mut bytes).expect("wtns");
+    std::fs::write(&wtns, &bytes).expect("write");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("node")
+            .arg(&snarkjs)
+            .args(args)
+            .output()
+            .expect("node runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, info) = run(&["r1cs".as_ref(), "info".as_ref(), r1cs.as_os_str()]);
+    assert!(ok, "snarkjs r1cs info failed: {info}");
+    let count = |label: &str| -> usize {
+        let line = info
+            .lines()
+            .find(|l| l.contains(label))
+            .unwrap_or_else(|| panic!("no `{label}` in {info}"));
+        line.rsplit(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .parse()
+            .expect("a count")
+    };
+    assert_eq!(count("# of Wires"), m.num_inputs + m.num_witness);
+    assert_eq!(count("# of Constraints"), m.num_constraints);
+    assert_eq!(count("# of Public Inputs"), m.num_inputs - 1);
+    assert_eq!(count("# of Outputs"), 0);
+    let check = |w: &std::path::Path| {
+        run(&[
+            "wtns".as_ref(),
+            "check".as_ref(),
+            r1cs.as_os_str(),
+            w.as_os_str(),
+        ])
+    };
+    let (ok, text) = check(&wtns);
+    assert!(ok && text.contains("WITNESS IS CORRECT"), "{text}");
+    let mut bad = z.clone();
+    let last = bad.len() - 1;
+    bad[last] += Fr::from(1u64);
+    let tampered = dir.path().join("tampered.wtns");
+    let mut bytes = Vec::new();
+    circom::write_wtns(&bad, &mut bytes).expect("wtns");
+    std::fs::write(&tampered, &bytes).expect("write");
+    let (ok, text) = check(&tampered);
+    assert!(!ok && text.contains("WITNESS IS NOT CORRECT"), "{text}");
+    // Our readers give back what we wrote.
+    let back = circom::read_r1cs(&std::fs::read(&r1cs).expect("read")).expect("parse");
+    assert_eq!(
+        (back.num_inputs, back.num_witness, back.num_constraints),
+        (m.num_inputs, m.num_witness, m.num_constraints)
+    );
+    assert_eq!(
+        circom::read_wtns(&std::fs::read(&wtns).expect("read")).expect("parse"),
+        z
+    );
 }

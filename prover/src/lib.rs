@@ -8,6 +8,7 @@
 //! domain of size `≥ constraints + public inputs` (inputs copied into the extra rows of `A`),
 //! `h = (A·B − C) / Z` computed on the coset `g·⟨ω⟩` with seven NTTs.
 
+pub mod circom;
 pub mod job;
 mod keys;
 mod snarkjs;
@@ -178,6 +179,12 @@ impl CircuitMatrices {
             num_constraints: cs.num_constraints(),
         })
     }
+}
+
+/// The full assignment `[1, inputs…, witness…]` of `circuit` (wire order of a `.wtns`:
+/// [`circom::write_wtns`]).
+pub fn assignment<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Vec<Fr>, ProverError> {
+    assign(circuit)
 }
 
 /// The full assignment `[1, inputs…, witness…]` of `circuit`, without building matrices.

@@ -254,11 +254,12 @@ pub(crate) fn run_prove(args: ProveArgs) -> Result<Outcome> {
     let out = args.data.join("proofs");
     let (env, _) = prove_block(&keys, w, PRODUCER, block.version, &out)?;
     println!(
-        "block {} proven and verified: {} applied; envelope {} ({} bytes), snarkjs files proof-{}.json, public-{}.json; verifying key {}",
+        "block {} proven and verified: {} applied; envelope {} ({} bytes), snarkjs files proof-{}.json, public-{}.json, witness-{}.wtns; verifying key {}",
         env.height,
         block.applied.len(),
         out.join(format!("block-{}.proof", env.height)).display(),
         env.encode().len(),
+        env.height,
         env.height,
         env.height,
         key_dir(&args.keys, shape).join("verifying.key").display()

@@ -1,6 +1,7 @@
 //! clap commands. Errors print to stderr and exit with status 2; `crypto eddsa verify` exits 1 for a
 //! well-formed but invalid signature.
 
+mod circuit;
 mod crypto;
 mod debug;
 mod demo;
@@ -34,6 +35,9 @@ enum Command {
     /// Key files.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// The block circuit in circom's formats (`.r1cs`), for snarkjs and ceremony tools.
+    #[command(subcommand)]
+    Circuit(circuit::CircuitCommand),
     /// Build a state store from genesis, apply blocks of signed transfers, print roots and a
     /// verified account proof.
     Demo(demo::DemoArgs),
@@ -154,6 +158,7 @@ pub(crate) fn run() -> ExitCode {
     let result = match cli.command {
         Command::Crypto(c) => crypto::run(c),
         Command::Keys(c) => keys::run(c),
+        Command::Circuit(c) => circuit::run(c),
         Command::Demo(a) => demo::run(a),
         Command::Setup(a) => prove::run_setup(a),
         Command::Prove(a) => demo::run_prove(a),

@@ -131,7 +131,8 @@ fn setup(root: &Path, shape: CircuitShape, seed: u64) -> Result<KeyPair> {
 }
 
 /// Proves an executed block, checks the envelope as a light client would, and writes
-/// `block-<height>.proof` plus snarkjs's `proof-<height>.json` and `public-<height>.json` to `out`.
+/// `block-<height>.proof` plus snarkjs's `proof-<height>.json` and `public-<height>.json` and
+/// circom's `witness-<height>.wtns` to `out`.
 pub(crate) fn prove_block(
     keys: &KeyPair,
     witness: &BlockWitness,
@@ -141,6 +142,7 @@ pub(crate) fn prove_block(
 ) -> Result<(ProofEnvelope, Duration)> {
     let circuit = BlockCircuit::from_witness(witness, producer, height, keys.shape)?;
     let public_inputs = circuit.public_inputs();
+    let wires = rustorium::prover::assignment(circuit.clone())?;
     let prover = Prover::cpu();
     // Proof blinding must be unpredictable: seed from the OS.
     let mut seed = [0u8; 32];
@@ -174,6 +176,9 @@ pub(crate) fn prove_block(
         out.join(format!("public-{height}.json")),
         public_json(&env.public_inputs()).to_string(),
     )?;
+    let mut wtns = Vec::new();
+    rustorium::prover::circom::write_wtns(&wires, &mut wtns)?;
+    std::fs::write(out.join(format!("witness-{height}.wtns")), wtns)?;
     Ok((env, elapsed))
 }
 
