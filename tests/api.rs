@@ -308,10 +308,11 @@ fn light_sync_refuses_a_lying_server() {
     });
     let head = get(http, "/status")["proven_height"].as_u64().expect("h");
     assert!(head >= 2);
-    let vk_hash = get(http, "/status")["vk_hash"]
-        .as_str()
-        .expect("hash")
-        .to_string();
+    let status = get(http, "/status");
+    let vk_hash = status["vk_hash"].as_str().expect("hash").to_string();
+    // The devnet's generated key says where it comes from.
+    assert_eq!(status["key_provenance"], "devnet-seed");
+    assert_eq!(status["devnet"], true);
     // Copy the honest answers.
     let mut honest = std::collections::HashMap::new();
     let mut paths = vec![

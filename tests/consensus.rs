@@ -55,7 +55,7 @@ fn agent() -> ureq::Agent {
 impl Net {
     fn new(byzantine: Option<usize>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut genesis = format!("chain_id = {CHAIN}\ndepth = 6\n");
+        let mut genesis = format!("chain_id = {CHAIN}\ndepth = 6\ndevnet = true\n");
         for i in 0..8 {
             genesis += &format!("[[accounts]]\ndev_key = {i}\nbalance = 1000000\n");
         }

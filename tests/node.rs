@@ -596,3 +596,57 @@ async fn the_chain_head_is_a_watch_channel() {
     assert!(metrics.contains("rustorium_proven_height 1\n"), "{metrics}");
     node.shutdown();
 }
+
+/// Outside a devnet (a genesis without `devnet = true`) a node neither generates nor accepts
+/// insecure devnet keys, and says which file and why; keys made elsewhere (no devnet seed, as a
+/// ceremony's) are accepted and reported as `external`; a devnet keeps generating its own
+/// (issue 19).
+#[test]
+fn only_a_devnet_proves_with_devnet_keys() {
+    use rustorium::node::{key_provenance, load_or_make_keys};
+    use rustorium::prover::{KeyPair, save_keys};
+    use rustorium_circuits::block::CircuitShape;
+    let shape = CircuitShape {
+        depth: 4,
+        capacity: 1,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let refused = |why: &str| {
+        let Err(e) = load_or_make_keys(dir.path(), shape, 7, false) else {
+            panic!("accepted outside a devnet")
+        };
+        let e = e.to_string();
+        assert!(e.contains(why) && e.contains("devnet = true"), "{e}");
+    };
+    refused("no proving key");
+    assert!(!dir.path().join("d4-c1").exists(), "nothing generated");
+    let k = load_or_make_keys(dir.path(), shape, 7, true).expect("a devnet makes its keys");
+    assert_eq!(key_provenance(&k), "devnet-seed");
+    refused("d4-c1/proving.key is an insecure devnet key");
+    // The same key saved without its devnet seed stands for a key made elsewhere.
+    save_keys(
+        &dir.path().join("d4-c1"),
+        &KeyPair::new(shape, None, k.pk.clone()),
+    )
+    .expect("save");
+    let external = load_or_make_keys(dir.path(), shape, 7, false).expect("external key");
+    assert_eq!(key_provenance(&external), "external");
+
+    // Through a node's start-up: the devnet genesis with its flag removed refuses the devnet key
+    // the node would otherwise generate, naming the genesis file.
+    let node_dir = tempfile::tempdir().expect("tempdir");
+    let config_path = common::node_config(node_dir.path(), "prove = true\ncapacity = 1\n");
+    let genesis = node_dir.path().join("genesis.toml");
+    let text = std::fs::read_to_string(&genesis).expect("genesis");
+    assert!(text.contains("devnet = true"));
+    std::fs::write(&genesis, text.replace("devnet = true", "")).expect("write");
+    let config = NodeConfig::load(&config_path).expect("config");
+    let Err(e) = Node::start(config) else {
+        panic!("a node outside a devnet started with a devnet key")
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("no proving key") && e.contains("genesis.toml"),
+        "{e}"
+    );
+}

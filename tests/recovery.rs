@@ -274,7 +274,7 @@ fn an_idle_client_keeps_its_connection() {
 /// A genesis of `n` dev-keyed accounts at depth 16 (big enough that creating the store takes a
 /// while), written to `dir/genesis.toml`.
 fn big_genesis(dir: &Path, n: u64) {
-    let mut text = String::from("chain_id = 1337\ndepth = 16\n");
+    let mut text = String::from("chain_id = 1337\ndepth = 16\ndevnet = true\n");
     for i in 0..n {
         text.push_str(&format!("[[accounts]]\ndev_key = {i}\nbalance = 1000\n"));
     }

@@ -182,6 +182,8 @@ async fn status(State(n): State<Shared>) -> Response {
         "store_recovered": n.store_recovered(),
         "proving_queue": m.proving_queue.load(Ordering::Relaxed),
         "vk_hash": n.keys().map(|k| hex::encode(vk_hash(&k.pk.vk))),
+        "key_provenance": n.keys().map(rustorium_node::key_provenance),
+        "devnet": n.genesis().devnet,
         "validator": n.config().consensus.as_ref().map(|c| c.validator),
         "consensus_round": m.consensus_round.load(Ordering::Relaxed),
         "connected_validators": n.p2p().map(|p| p.connected()),

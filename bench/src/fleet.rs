@@ -213,7 +213,7 @@ impl Bench {
 }
 
 fn genesis(dir: &Path, depth: usize) -> Result<()> {
-    let mut g = format!("chain_id = {CHAIN}\ndepth = {depth}\n");
+    let mut g = format!("chain_id = {CHAIN}\ndepth = {depth}\ndevnet = true\n");
     for i in 0..SENDERS {
         g += &format!("[[accounts]]\ndev_key = {i}\nbalance = 1000000000\n");
     }

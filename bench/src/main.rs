@@ -1195,7 +1195,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
     let dir = std::env::temp_dir().join(format!("rustorium-consensus-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let mut genesis = "chain_id = 7\ndepth = 16\n".to_string();
+    let mut genesis = "chain_id = 7\ndepth = 16\ndevnet = true\n".to_string();
     for i in 0..senders {
         genesis += &format!("[[accounts]]\ndev_key = {i}\nbalance = 1000000000\n");
     }
@@ -1303,7 +1303,7 @@ fn load(
     let dir = std::env::temp_dir().join(format!("rustorium-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let mut genesis = format!("chain_id = 7\ndepth = {depth}\n");
+    let mut genesis = format!("chain_id = 7\ndepth = {depth}\ndevnet = true\n");
     for i in 0..senders {
         genesis += &format!("[[accounts]]\ndev_key = {i}\nbalance = 1000000000\n");
     }

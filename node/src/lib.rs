@@ -1040,17 +1040,29 @@ impl crate::net::quic::Ingest for Node {
     }
 }
 
-/// Loads the keys of `shape` under `dir`, or makes insecure devnet keys from `seed`.
-pub fn load_or_make_keys(dir: &Path, shape: CircuitShape, seed: u64) -> Result<KeyPair, NodeError> {
+/// Loads the keys of `shape` under `dir`, or, on a devnet (`devnet`: the genesis says so), makes
+/// insecure devnet keys from `seed`. Outside a devnet it neither makes nor accepts devnet keys:
+/// a missing key or a devnet key is an error naming the file.
+pub fn load_or_make_keys(
+    dir: &Path,
+    shape: CircuitShape,
+    seed: u64,
+    devnet: bool,
+) -> Result<KeyPair, NodeError> {
     let sub = dir.join(format!("d{}-c{}", shape.depth, shape.capacity));
     let pk = sub.join("proving.key");
+    let not_devnet = |what: String| {
+        NodeError::Config(format!(
+            "{what}, and the genesis does not mark this chain `devnet = true`: anyone could forge proofs for devnet keys. Prove with the keys of a ceremony (docs/ceremony.md), or mark a test chain as a devnet"
+        ))
+    };
     if pk.exists() {
         let k = match load_proving_key(&pk) {
             Err(KeyError::Statement {
                 devnet: true,
                 found,
                 ..
-            }) => {
+            }) if devnet => {
                 tracing::warn!(
                     path = %pk.display(),
                     found,
@@ -1084,7 +1096,16 @@ pub fn load_or_make_keys(dir: &Path, shape: CircuitShape, seed: u64) -> Result<K
                 k.shape
             )));
         }
+        if let (Some(seed), false) = (k.dev_seed, devnet) {
+            return Err(not_devnet(format!(
+                "{} is an insecure devnet key (public seed {seed:#x})",
+                pk.display()
+            )));
+        }
         return Ok(k);
+    }
+    if !devnet {
+        return Err(not_devnet(format!("no proving key at {}", pk.display())));
     }
     tracing::warn!(seed, "generating INSECURE devnet keys from a public seed");
     let k = dev_setup(shape, seed)?;
@@ -1210,6 +1231,17 @@ fn open_store(
     Ok(store)
 }
 
+/// Where a proving key comes from, as logged and exported (`/status`): `devnet-seed` (insecure,
+/// derived from a public seed) or `external` (made elsewhere, e.g. by a ceremony; the ceremony
+/// transcript hash is not recorded in our key files yet).
+pub fn key_provenance(k: &KeyPair) -> &'static str {
+    if k.dev_seed.is_some() {
+        "devnet-seed"
+    } else {
+        "external"
+    }
+}
+
 /// The proving keys when proving is on, checked against the key the genesis pins.
 fn load_keys(config: &NodeConfig, genesis: &Genesis) -> Result<Option<KeyPair>, NodeError> {
     if !config.prove {
@@ -1222,7 +1254,18 @@ fn load_keys(config: &NodeConfig, genesis: &Genesis) -> Result<Option<KeyPair>, 
             capacity: config.capacity,
         },
         config.key_seed,
-    )?;
+        genesis.devnet,
+    )
+    .map_err(|e| match e {
+        NodeError::Config(m) => NodeError::Config(format!("{m} ({})", config.genesis.display())),
+        other => other,
+    })?;
+    tracing::info!(
+        provenance = key_provenance(&k),
+        vk_hash = %hex::encode(vk_hash(&k.pk.vk)),
+        devnet = genesis.devnet,
+        "proving key"
+    );
     let got = vk_hash(&k.pk.vk);
     if let Some(pinned) = genesis.pinned_vk(config.capacity)
         && pinned != got

@@ -168,7 +168,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
     let keys = if args.no_prove {
         None
     } else {
-        Some(load_or_setup(&args.keys, shape, DEV_SEED)?)
+        Some(load_or_setup(&args.keys, shape, DEV_SEED, genesis.devnet)?)
     };
     let proofs = args.data.join("proofs");
     let mut envelopes = Vec::new();
@@ -247,7 +247,7 @@ pub(crate) fn run_prove(args: ProveArgs) -> Result<Outcome> {
         depth: genesis.depth,
         capacity: args.capacity,
     };
-    let keys = load_or_setup(&args.keys, shape, DEV_SEED)?;
+    let keys = load_or_setup(&args.keys, shape, DEV_SEED, genesis.devnet)?;
     let txs = &demo_blocks(&genesis)[0];
     let block = execute_block(&store, txs, PRODUCER, true)?;
     let w = block.witness.as_ref().context("witness requested")?;

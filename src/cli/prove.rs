@@ -83,10 +83,25 @@ fn with_progress<T>(what: &str, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Loads the keys of `shape` from `root`, generating (insecure devnet) keys when missing.
-pub(crate) fn load_or_setup(root: &Path, shape: CircuitShape, seed: u64) -> Result<KeyPair> {
+/// Loads the keys of `shape` from `root`, generating (insecure devnet) keys when missing; for a
+/// chain not marked `devnet` (its genesis) it neither generates nor accepts devnet keys, as the
+/// node does.
+pub(crate) fn load_or_setup(
+    root: &Path,
+    shape: CircuitShape,
+    seed: u64,
+    devnet: bool,
+) -> Result<KeyPair> {
     let dir = key_dir(root, shape);
     let pk_path = dir.join("proving.key");
+    let refuse = |what: String| {
+        anyhow::anyhow!(
+            "{what}, and the genesis does not mark this chain `devnet = true`: prove with the keys of a ceremony (docs/ceremony.md)"
+        )
+    };
+    if !devnet && !pk_path.exists() {
+        return Err(refuse(format!("no proving key at {}", pk_path.display())));
+    }
     if pk_path.exists() {
         let keys = with_progress(&format!("loading {}", pk_path.display()), || {
             load_proving_key(&pk_path)
@@ -98,6 +113,12 @@ pub(crate) fn load_or_setup(root: &Path, shape: CircuitShape, seed: u64) -> Resu
             keys.shape,
             shape
         );
+        if let (Some(seed), false) = (keys.dev_seed, devnet) {
+            return Err(refuse(format!(
+                "{} is an insecure devnet key (public seed {seed:#x})",
+                pk_path.display()
+            )));
+        }
         return Ok(keys);
     }
     setup(root, shape, seed)

@@ -3,6 +3,7 @@
 //! ```toml
 //! chain_id = 1337
 //! depth = 32
+//! devnet = true        # a devnet: insecure devnet proving keys allowed (default false)
 //! [[accounts]]
 //! dev_key = 0          # the insecure devnet key number 0 (see `dev_secret`)
 //! balance = 1000000
@@ -15,6 +16,8 @@
 //! ```
 //! Accounts get indices 0, 1, … in file order. A node refuses to prove with a key whose hash
 //! differs from the one its genesis pins for its capacity; `light sync` pins it by default.
+//! A chain not marked `devnet = true` refuses insecure devnet proving keys (whose toxic waste
+//! derives from a public seed) and never generates them: its keys come from a ceremony.
 
 use std::path::Path;
 
@@ -73,6 +76,8 @@ struct GenesisFile {
     chain_id: u64,
     depth: usize,
     #[serde(default)]
+    devnet: bool,
+    #[serde(default)]
     accounts: Vec<GenesisAccount>,
     #[serde(default)]
     validators: Vec<GenesisValidator>,
@@ -113,6 +118,9 @@ pub struct Genesis {
     pub validators: Vec<(ed25519_dalek::VerifyingKey, u64)>,
     /// Pinned verifying-key hashes `(capacity, SHA-256 of the compressed key)`.
     pub verifying_keys: Vec<(usize, [u8; 32])>,
+    /// Whether the chain is a devnet (`devnet = true`): only then may its nodes prove with
+    /// insecure devnet keys. Not part of the genesis state (the roots do not change).
+    pub devnet: bool,
 }
 
 /// The devnet validator key `i` (insecure: derived from a public seed), named by a genesis
@@ -242,6 +250,7 @@ impl Genesis {
             accounts,
             validators,
             verifying_keys,
+            devnet: file.devnet,
         })
     }
 
