@@ -1040,6 +1040,14 @@ impl crate::net::quic::Ingest for Node {
     }
 }
 
+/// Why a chain that is not a devnet refuses `what` (a missing key, a devnet key): the message
+/// the node, `rustorium prove` and `rustorium demo` give.
+pub fn devnet_refusal(what: &str) -> String {
+    format!(
+        "{what}, and the genesis does not mark this chain `devnet = true`: anyone could forge proofs for devnet keys. Prove with the keys of a ceremony (docs/ceremony.md), or mark a test chain as a devnet"
+    )
+}
+
 /// Loads the keys of `shape` under `dir`, or, on a devnet (`devnet`: the genesis says so), makes
 /// insecure devnet keys from `seed`. Outside a devnet it neither makes nor accepts devnet keys:
 /// a missing key or a devnet key is an error naming the file.
@@ -1051,11 +1059,7 @@ pub fn load_or_make_keys(
 ) -> Result<KeyPair, NodeError> {
     let sub = dir.join(format!("d{}-c{}", shape.depth, shape.capacity));
     let pk = sub.join("proving.key");
-    let not_devnet = |what: String| {
-        NodeError::Config(format!(
-            "{what}, and the genesis does not mark this chain `devnet = true`: anyone could forge proofs for devnet keys. Prove with the keys of a ceremony (docs/ceremony.md), or mark a test chain as a devnet"
-        ))
-    };
+    let not_devnet = |what: String| NodeError::Config(devnet_refusal(&what));
     if pk.exists() {
         let k = match load_proving_key(&pk) {
             Err(KeyError::Statement {

@@ -94,11 +94,7 @@ pub(crate) fn load_or_setup(
 ) -> Result<KeyPair> {
     let dir = key_dir(root, shape);
     let pk_path = dir.join("proving.key");
-    let refuse = |what: String| {
-        anyhow::anyhow!(
-            "{what}, and the genesis does not mark this chain `devnet = true`: prove with the keys of a ceremony (docs/ceremony.md)"
-        )
-    };
+    let refuse = |what: String| anyhow::anyhow!(rustorium::node::devnet_refusal(&what));
     if !devnet && !pk_path.exists() {
         return Err(refuse(format!("no proving key at {}", pk_path.display())));
     }

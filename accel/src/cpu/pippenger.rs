@@ -1053,8 +1053,15 @@ pub fn msm_with<P: BatchCurve>(
         buckets,
     };
     let sums = P::vector_sums(path, bases, &plan).unwrap_or_else(|| {
-        let all = with_endo(bases, plan.endo, |b| *b);
-        run_tasks(&all, &plan, |b, d, k| window_task_dispatch(path, b, d, k))
+        // The bases as they are, or (GLV) with their endomorphism images appended.
+        let extended;
+        let all = if plan.endo {
+            extended = with_endo(bases, true, |b| *b);
+            &extended[..]
+        } else {
+            bases
+        };
+        run_tasks(all, &plan, |b, d, k| window_task_dispatch(path, b, d, k))
     });
     let Some(sums) = sums else {
         return Projective::<P>::msm_bigint(bases, scalars);
