@@ -1236,13 +1236,16 @@ fn open_store(
 }
 
 /// Where a proving key comes from, as logged and exported (`/status`): `devnet-seed` (insecure,
-/// derived from a public seed) or `external` (made elsewhere, e.g. by a ceremony; the ceremony
-/// transcript hash is not recorded in our key files yet).
-pub fn key_provenance(k: &KeyPair) -> &'static str {
-    if k.dev_seed.is_some() {
-        "devnet-seed"
-    } else {
-        "external"
+/// derived from a public seed), `ceremony:<transcript hash, hex>` (made by a phase-2 ceremony and
+/// exported by `rustorium ceremony export`), or `external` (made elsewhere, no transcript recorded).
+pub fn key_provenance(k: &KeyPair) -> String {
+    match (k.dev_seed, &k.transcript) {
+        (Some(_), _) => "devnet-seed".into(),
+        (None, Some(t)) => format!(
+            "ceremony:{}",
+            t.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+        (None, None) => "external".into(),
     }
 }
 

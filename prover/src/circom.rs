@@ -77,7 +77,7 @@ fn modulus_bytes() -> [u8; 32] {
 }
 
 /// Writes a binfile: magic, version, then each `(type, content)` section.
-fn write_binfile(
+pub(crate) fn write_binfile(
     out: &mut impl Write,
     magic: &[u8; 4],
     version: u32,
@@ -95,7 +95,7 @@ fn write_binfile(
 }
 
 /// A linear combination as circom stores it: wires ascending, each once, no zero coefficient.
-fn merged(row: &[(Fr, usize)]) -> BTreeMap<usize, Fr> {
+pub(crate) fn merged(row: &[(Fr, usize)]) -> BTreeMap<usize, Fr> {
     let mut lc = BTreeMap::new();
     for &(c, i) in row {
         *lc.entry(i).or_insert_with(Fr::zero) += c;
@@ -149,14 +149,14 @@ pub fn write_wtns(assignment: &[Fr], out: &mut impl Write) -> Result<(), CircomE
 }
 
 /// A bounds-checked reader over a file's bytes.
-struct Cursor<'a> {
-    data: &'a [u8],
-    pos: usize,
-    base: usize,
+pub(crate) struct Cursor<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) pos: usize,
+    pub(crate) base: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CircomError> {
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CircomError> {
         let end = self
             .pos
             .checked_add(n)
@@ -168,17 +168,17 @@ impl<'a> Cursor<'a> {
         self.pos = end;
         Ok(s)
     }
-    fn u32(&mut self, what: &'static str) -> Result<u32, CircomError> {
+    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, CircomError> {
         let b = self.take(4, what)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn u64(&mut self, what: &'static str) -> Result<u64, CircomError> {
+    pub(crate) fn u64(&mut self, what: &'static str) -> Result<u64, CircomError> {
         let b = self.take(8, what)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
     }
-    fn field(&mut self, what: &'static str) -> Result<Fr, CircomError> {
+    pub(crate) fn field(&mut self, what: &'static str) -> Result<Fr, CircomError> {
         let at = self.base + self.pos;
         let b = self.take(32, what)?;
         let x = Fr::from_le_bytes_mod_order(b);
@@ -190,7 +190,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// The sections of a binfile by type, after checking its magic and version.
-fn read_binfile<'a>(
+pub(crate) fn read_binfile<'a>(
     data: &'a [u8],
     magic: &'static str,
     versions: std::ops::RangeInclusive<u32>,
@@ -234,7 +234,7 @@ fn read_binfile<'a>(
     Ok(sections)
 }
 
-fn section<'a>(
+pub(crate) fn section<'a>(
     sections: &BTreeMap<u32, (usize, &'a [u8])>,
     kind: u32,
 ) -> Result<Cursor<'a>, CircomError> {
@@ -244,14 +244,14 @@ fn section<'a>(
     Ok(Cursor { data, pos: 0, base })
 }
 
-fn field_header(c: &mut Cursor<'_>) -> Result<(), CircomError> {
+pub(crate) fn field_header(c: &mut Cursor<'_>) -> Result<(), CircomError> {
     if c.u32("field size")? != N8 || c.take(32, "prime")? != modulus_bytes() {
         return Err(CircomError::Field);
     }
     Ok(())
 }
 
-fn finished(c: &Cursor<'_>, what: &str) -> Result<(), CircomError> {
+pub(crate) fn finished(c: &Cursor<'_>, what: &str) -> Result<(), CircomError> {
     if c.pos != c.data.len() {
         return Err(CircomError::Section(format!(
             "{what}: {} bytes left over",

@@ -8,6 +8,7 @@
 //! domain of size `≥ constraints + public inputs` (inputs copied into the extra rows of `A`),
 //! `h = (A·B − C) / Z` computed on the coset `g·⟨ω⟩` with seven NTTs.
 
+pub mod ceremony;
 pub mod circom;
 pub mod job;
 mod keys;

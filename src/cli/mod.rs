@@ -1,6 +1,7 @@
 //! clap commands. Errors print to stderr and exit with status 2; `crypto eddsa verify` exits 1 for a
 //! well-formed but invalid signature.
 
+mod ceremony;
 mod circuit;
 mod crypto;
 mod debug;
@@ -38,6 +39,10 @@ enum Command {
     /// The block circuit in circom's formats (`.r1cs`), for snarkjs and ceremony tools.
     #[command(subcommand)]
     Circuit(circuit::CircuitCommand),
+    /// Groth16 phase-2 ceremony over snarkjs `.ptau`/`.zkey` files: new, contribute, beacon,
+    /// verify, export (docs/ceremony.md).
+    #[command(subcommand)]
+    Ceremony(ceremony::CeremonyCommand),
     /// Build a state store from genesis, apply blocks of signed transfers, print roots and a
     /// verified account proof.
     Demo(demo::DemoArgs),
@@ -159,6 +164,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Crypto(c) => crypto::run(c),
         Command::Keys(c) => keys::run(c),
         Command::Circuit(c) => circuit::run(c),
+        Command::Ceremony(c) => ceremony::run(c),
         Command::Demo(a) => demo::run(a),
         Command::Setup(a) => prove::run_setup(a),
         Command::Prove(a) => demo::run_prove(a),
