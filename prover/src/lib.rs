@@ -20,7 +20,10 @@ pub use keys::{
     parse_verifying_key, proving_key_file, save_keys, verifying_key_file, vk_hash,
 };
 pub use rustorium_verifier::envelope::{EnvelopeError, ProofEnvelope};
-pub use snarkjs::{proof_json, public_json, verifying_key_json};
+pub use snarkjs::{
+    SnarkjsJsonError, proof_from_json, proof_json, public_from_json, public_json,
+    verifying_key_json,
+};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -83,7 +83,7 @@ pub(crate) enum CeremonyCommand {
         /// The final `.zkey`.
         #[arg(long)]
         zkey: PathBuf,
-        /// Directory for `proving.key` and `verifying.key`.
+        /// The node's key directory: the files go to `<keys-dir>/d<depth>-c<capacity>/`.
         #[arg(long)]
         keys_dir: PathBuf,
     },
@@ -225,13 +225,12 @@ pub(crate) fn run(cmd: CeremonyCommand) -> Result<Outcome> {
             }
             let pk = ceremony::export(&z)?;
             let keys = KeyPair::new(shape, None, pk).with_transcript(ceremony::transcript_hash(&z));
-            let (pk_path, vk_path) = save_keys(&keys_dir, &keys)?;
-            let h = vk_hash(&keys.pk.vk);
+            let (pk_path, vk_path) = save_keys(&super::prove::key_dir(&keys_dir, shape), &keys)?;
             println!(
                 "wrote {} and {}\nverifying-key hash (pin it in the genesis): {}",
                 pk_path.display(),
                 vk_path.display(),
-                h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                hex::encode(vk_hash(&keys.pk.vk))
             );
         }
     }
