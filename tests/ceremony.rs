@@ -322,14 +322,24 @@ fn a_ceremony_mixing_snarkjs_and_ours_verifies_in_both_and_its_keys_prove_across
     let mut bad = fin.clone();
     bad.delta1 = init.delta1;
     assert!(ceremony::verify(&bad, &init).is_err());
-    // Our CLI's verify (which rebuilds the initial key from the .ptau) on a good and a bad file.
+    // Our CLI's verify against the initial key: the good chain, then a tampered one (exit 1).
     let (ok, text) = ours(&[
         "ceremony",
         "verify",
-        "--ptau",
-        pt,
-        "--shape",
-        "4x1",
+        "--init",
+        &f("c0.zkey"),
+        "--zkey",
+        &f("c4.zkey"),
+    ]);
+    assert!(
+        ok && text.contains("valid") && text.contains("#2 bob"),
+        "{text}"
+    );
+    let (ok, text) = ours(&[
+        "ceremony",
+        "verify",
+        "--init",
+        &f("c0.zkey"),
         "--zkey",
         &f("bad_c.zkey"),
     ]);
@@ -434,12 +444,12 @@ fn a_ceremony_mixing_snarkjs_and_ours_verifies_in_both_and_its_keys_prove_across
         1,
         CHAIN,
         SHAPE,
-        inputs.clone(),
+        inputs,
         sproof.clone(),
         vk_hash(&keys.pk.vk),
     );
     verify_envelope(&keys.pk.vk, &env).expect("our light client accepts snarkjs's proof");
-    let mut wrong = inputs.clone();
+    let mut wrong = inputs;
     wrong[2] += rustorium_circuits::Fr::from(1u64);
     assert!(!verify(&keys.pk.vk, &sproof, &wrong));
 }

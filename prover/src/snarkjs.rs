@@ -149,3 +149,53 @@ pub fn public_from_json(v: &Value) -> Result<Vec<Fr>, SnarkjsJsonError> {
         .map(|(i, x)| field(x, &format!("public input {i}")))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ec::CurveGroup;
+
+    #[test]
+    fn proofs_and_inputs_round_trip_and_bad_ones_are_refused() {
+        let proof = Proof::<Bn254> {
+            a: (G1Affine::generator() * Fr::from(3u64)).into_affine(),
+            b: (G2Affine::generator() * Fr::from(5u64)).into_affine(),
+            c: (G1Affine::generator() * Fr::from(7u64)).into_affine(),
+        };
+        let v = proof_json(&proof);
+        assert_eq!(proof_from_json(&v).expect("parse"), proof);
+        let inputs = vec![Fr::from(1u64), -Fr::from(2u64)];
+        assert_eq!(
+            public_from_json(&public_json(&inputs)).expect("parse"),
+            inputs
+        );
+
+        let mut off = v.clone();
+        off["pi_a"][1] = json!("5");
+        assert!(
+            proof_from_json(&off)
+                .unwrap_err()
+                .to_string()
+                .contains("pi_a is not on the curve")
+        );
+        let mut big = v.clone();
+        big["pi_c"][0] = json!(BigUint::from(Fq::MODULUS).to_string());
+        assert!(
+            proof_from_json(&big)
+                .unwrap_err()
+                .to_string()
+                .contains("modulus")
+        );
+        let mut proj = v.clone();
+        proj["pi_a"][2] = json!("2");
+        assert!(proof_from_json(&proj).is_err());
+        let mut short = v.clone();
+        short["pi_b"] = json!([["1", "2"]]);
+        assert!(proof_from_json(&short).is_err());
+        let mut plonk = v;
+        plonk["protocol"] = json!("plonk");
+        assert!(proof_from_json(&plonk).is_err());
+        assert!(public_from_json(&json!(["1", "x"])).is_err());
+        assert!(public_from_json(&json!({"a": 1})).is_err());
+    }
+}

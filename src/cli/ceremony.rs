@@ -61,13 +61,19 @@ pub(crate) enum CeremonyCommand {
     },
     /// Verify a `.zkey`'s whole chain of contributions against the shape's circuit and the
     /// Powers of Tau; prints each contribution's hash and the transcript hash.
+    ///
+    /// With `--init` instead of `--ptau`/`--shape`, checks against an initial key already
+    /// verified (seconds instead of rebuilding it, like `snarkjs zkey verify init`).
     Verify {
         /// Powers of Tau file.
-        #[arg(long)]
-        ptau: PathBuf,
+        #[arg(long, required_unless_present = "init", requires = "shape")]
+        ptau: Option<PathBuf>,
         /// Circuit shape.
-        #[arg(long, value_parser = parse_shape)]
-        shape: CircuitShape,
+        #[arg(long, value_parser = parse_shape, requires = "ptau")]
+        shape: Option<CircuitShape>,
+        /// The initial `.zkey` (`c_0000.zkey`), instead of `--ptau` and `--shape`.
+        #[arg(long, conflicts_with_all = ["ptau", "shape"])]
+        init: Option<PathBuf>,
         /// The `.zkey` to check.
         #[arg(long)]
         zkey: PathBuf,
@@ -131,11 +137,11 @@ fn initial(ptau: &Path, shape: CircuitShape) -> Result<Zkey> {
     Ok(ceremony::new_zkey(&matrices(shape)?, &p)?)
 }
 
-/// Verifies `zkey` and prints its contributions; `None` (after printing why) when invalid.
-fn verified(ptau: &Path, shape: CircuitShape, zkey: &Path) -> Result<Option<Zkey>> {
+/// Verifies `zkey` against `init` and prints its contributions; `None` (after printing why) when
+/// invalid.
+fn verified(init: &Zkey, zkey: &Path) -> Result<Option<Zkey>> {
     let z = read_zkey(zkey)?;
-    let init = initial(ptau, shape)?;
-    match ceremony::verify(&z, &init) {
+    match ceremony::verify(&z, init) {
         Ok(list) => {
             for (i, c) in list.iter().enumerate() {
                 println!(
@@ -202,8 +208,18 @@ pub(crate) fn run(cmd: CeremonyCommand) -> Result<Outcome> {
             write_zkey(&out, &z)?;
             println!("contribution hash:\n{}", format_hash(&hash));
         }
-        CeremonyCommand::Verify { ptau, shape, zkey } => {
-            if verified(&ptau, shape, &zkey)?.is_none() {
+        CeremonyCommand::Verify {
+            ptau,
+            shape,
+            init,
+            zkey,
+        } => {
+            let init = match (init, ptau, shape) {
+                (Some(init), _, _) => read_zkey(&init)?,
+                (None, Some(ptau), Some(shape)) => initial(&ptau, shape)?,
+                _ => bail!("give --init, or --ptau and --shape"),
+            };
+            if verified(&init, &zkey)?.is_none() {
                 return Ok(Outcome::Status(1));
             }
             println!("valid");
@@ -214,7 +230,7 @@ pub(crate) fn run(cmd: CeremonyCommand) -> Result<Outcome> {
             zkey,
             keys_dir,
         } => {
-            let Some(z) = verified(&ptau, shape, &zkey)? else {
+            let Some(z) = verified(&initial(&ptau, shape)?, &zkey)? else {
                 return Ok(Outcome::Status(1));
             };
             if z.contributions.is_empty() {
@@ -239,7 +255,7 @@ pub(crate) fn run(cmd: CeremonyCommand) -> Result<Outcome> {
 
 fn hex_bytes(s: &str) -> Result<Vec<u8>> {
     let s = s.strip_prefix("0x").unwrap_or(s);
-    if s.len() % 2 != 0 || s.is_empty() {
+    if !s.len().is_multiple_of(2) || s.is_empty() {
         bail!("beacon {s:?} is not an even number of hex digits");
     }
     (0..s.len())

@@ -190,3 +190,63 @@ pub fn parse_verifying_key(
         })?;
     Ok((shape, vk))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip_and_unknown_flags_are_refused() {
+        let shape = CircuitShape {
+            depth: 4,
+            capacity: 1,
+        };
+        let body = b"body bytes".to_vec();
+        for header in [
+            KeyHeader {
+                shape,
+                dev_seed: Some(7),
+                transcript: None,
+            },
+            KeyHeader {
+                shape,
+                dev_seed: None,
+                transcript: Some([0xc3; 64]),
+            },
+            KeyHeader {
+                shape,
+                dev_seed: None,
+                transcript: None,
+            },
+        ] {
+            let bytes = file_bytes(VK_MAGIC, &header, &body);
+            let (h, b) = parse_file(&bytes, VK_MAGIC, "k").expect("parse");
+            assert_eq!((h, b), (header, body.clone()));
+            // Every truncation is refused.
+            for len in 0..bytes.len() {
+                assert!(parse_file(&bytes[..len], VK_MAGIC, "k").is_err());
+            }
+        }
+        // Flags this code does not know (or devnet and ceremony at once) are refused, even with a
+        // valid hash.
+        for flags in [3u32, 4, 0x8000_0000] {
+            let mut bytes = file_bytes(
+                VK_MAGIC,
+                &KeyHeader {
+                    shape,
+                    dev_seed: None,
+                    transcript: None,
+                },
+                &body,
+            );
+            bytes.truncate(bytes.len() - 32);
+            bytes[16..20].copy_from_slice(&flags.to_le_bytes());
+            let hash = Sha256::digest(&bytes);
+            bytes.extend_from_slice(&hash);
+            assert!(matches!(
+                parse_file(&bytes, VK_MAGIC, "k"),
+                Err(KeyError::Format(_))
+            ));
+        }
+    }
+}

@@ -93,3 +93,63 @@ impl<'a> Ptau<'a> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CircuitMatrices;
+    use ark_bn254::Fr;
+
+    fn file(power: u32, sections: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let mut header = 32u32.to_le_bytes().to_vec();
+        header.extend_from_slice(&ark_bn254::Fq::MODULUS.to_bytes_le());
+        header.extend_from_slice(&power.to_le_bytes());
+        header.extend_from_slice(&power.to_le_bytes());
+        let mut all = vec![(1, header)];
+        all.extend_from_slice(sections);
+        let mut out = Vec::new();
+        circom::write_binfile(&mut out, b"ptau", 1, &all).expect("vec");
+        out
+    }
+
+    #[test]
+    fn refuses_unprepared_small_or_damaged_files() {
+        // Not prepared for phase 2.
+        let e = Ptau::read(&file(2, &[]))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("prepare phase2"), "{e}");
+        // Another curve's modulus.
+        let mut other = file(2, &[(12, vec![])]);
+        other[12 + 12 + 4] ^= 1;
+        assert!(Ptau::read(&other).is_err());
+        // Too small for the circuit: one constraint and one public input need 2^2 powers.
+        let m = CircuitMatrices {
+            matrices: vec![vec![vec![(Fr::from(1u64), 1)]]; 3],
+            num_inputs: 2,
+            num_witness: 0,
+            num_constraints: 3,
+        };
+        let bytes = file(1, &[(12, vec![0; 64 * 3])]);
+        let p = Ptau::read(&bytes).expect("header");
+        let e = super::super::new_zkey(&m, &p)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("needs 2^3 powers"), "{e}");
+        // Big enough by its header, but the Lagrange section is short.
+        let bytes = file(3, &[(12, vec![0; 64 * 3])]);
+        let p = Ptau::read(&bytes).expect("header");
+        let e = super::super::new_zkey(&m, &p)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("too few points"), "{e}");
+        // Truncations never panic.
+        let bytes = file(3, &[(12, vec![0; 64 * 3])]);
+        for len in 0..bytes.len() {
+            assert!(Ptau::read(&bytes[..len]).is_err());
+        }
+    }
+}

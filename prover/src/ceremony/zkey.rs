@@ -117,7 +117,7 @@ pub(crate) fn parse_points<P: Send>(
     parse: fn(&[u8]) -> Option<P>,
     what: &str,
 ) -> Result<Vec<P>, CeremonyError> {
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(bad(format!(
             "{what}: {} bytes is not a whole number of points",
             bytes.len()
@@ -420,5 +420,135 @@ impl Zkey {
         circom::write_binfile(&mut out, b"zkey", 1, &sections)
             .expect("writing to a Vec cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ec::{AffineRepr, CurveGroup};
+
+    fn g1(k: u64) -> G1Affine {
+        (G1Affine::generator() * Fr::from(k)).into_affine()
+    }
+
+    fn g2(k: u64) -> G2Affine {
+        (G2Affine::generator() * Fr::from(k)).into_affine()
+    }
+
+    fn tiny() -> Zkey {
+        Zkey {
+            n_vars: 4,
+            n_public: 1,
+            domain_size: 4,
+            alpha1: g1(2),
+            beta1: g1(3),
+            beta2: g2(3),
+            gamma2: g2(1),
+            delta1: g1(5),
+            delta2: g2(5),
+            ic: vec![g1(6), g1(7)],
+            coefficients: vec![
+                Coefficient {
+                    matrix: 0,
+                    constraint: 0,
+                    signal: 2,
+                    value: Fr::from(9u64),
+                },
+                Coefficient {
+                    matrix: 1,
+                    constraint: 3,
+                    signal: 3,
+                    value: -Fr::from(1u64),
+                },
+            ],
+            a: vec![g1(1), G1Affine::zero(), g1(2), g1(3)],
+            b1: vec![g1(4), g1(5), G1Affine::zero(), g1(6)],
+            b2: vec![g2(4), g2(5), G2Affine::zero(), g2(6)],
+            c: vec![g1(8), g1(9)],
+            h: vec![g1(10), g1(11), g1(12), g1(13)],
+            cs_hash: [7; 64],
+            contributions: vec![
+                Contribution {
+                    delta_after: g1(5),
+                    g1_s: g1(14),
+                    g1_sx: g1(70),
+                    g2_spx: g2(15),
+                    transcript: [1; 64],
+                    beacon: None,
+                    name: Some("ålice".into()),
+                },
+                Contribution {
+                    delta_after: g1(25),
+                    g1_s: g1(16),
+                    g1_sx: g1(80),
+                    g2_spx: g2(17),
+                    transcript: [2; 64],
+                    beacon: Some(Beacon {
+                        value: vec![0xab; 32],
+                        iterations_exp: 10,
+                    }),
+                    name: None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let z = tiny();
+        assert_eq!(Zkey::read(&z.to_bytes()).expect("parse"), z);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_without_panicking() {
+        let bytes = tiny().to_bytes();
+        // Every truncation is refused.
+        for len in 0..bytes.len() {
+            assert!(
+                Zkey::read(&bytes[..len]).is_err(),
+                "truncated to {len} accepted"
+            );
+        }
+        // Any single flipped byte either is refused or parses to a different key; never panics.
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x5a;
+            if let Ok(z) = Zkey::read(&b) {
+                assert_ne!(z, tiny(), "byte {i} changed nothing");
+            }
+        }
+        let at = |kind: u32| -> usize {
+            // Offset of section `kind`'s content: walk the binfile headers.
+            let mut p = 12;
+            loop {
+                let k = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap());
+                let size = u64::from_le_bytes(bytes[p + 4..p + 12].try_into().unwrap()) as usize;
+                if k == kind {
+                    return p + 12;
+                }
+                p += 12 + size;
+            }
+        };
+        let expect_err = |b: &[u8], what: &str| {
+            let e = Zkey::read(b).expect_err(what).to_string();
+            assert!(!e.is_empty());
+            e
+        };
+        // A point off the curve in section A.
+        let mut b = bytes.clone();
+        b[at(5) + 5] ^= 1;
+        assert!(expect_err(&b, "off-curve A").contains("A: point 0"));
+        // A coefficient's signal out of range; a non-canonical coefficient value.
+        let mut b = bytes.clone();
+        b[at(4) + 4 + 8..at(4) + 4 + 12].copy_from_slice(&99u32.to_le_bytes());
+        assert!(expect_err(&b, "signal out of range").contains("out of range"));
+        let mut b = bytes.clone();
+        b[at(4) + 4 + 12..at(4) + 4 + 44].copy_from_slice(&[0xff; 32]);
+        assert!(expect_err(&b, "non-canonical").contains("non-canonical"));
+        // A count of contributions the section cannot hold.
+        let mut b = bytes.clone();
+        b[at(10) + 64..at(10) + 68].copy_from_slice(&u32::MAX.to_le_bytes());
+        expect_err(&b, "huge contribution count");
     }
 }
