@@ -248,7 +248,10 @@ pub(crate) fn run_prove(args: ProveArgs) -> Result<Outcome> {
         capacity: args.capacity,
     };
     let keys = load_or_setup(&args.keys, shape, DEV_SEED, genesis.devnet)?;
+    // The demo's first block, cut to the circuit's capacity (its two transfers need 2; with
+    // `--capacity 1` the smallest circuit, 2^14 constraints, proves its first transfer).
     let txs = &demo_blocks(&genesis)[0];
+    let txs = &txs[..txs.len().min(args.capacity)];
     let block = execute_block(&store, txs, PRODUCER, true)?;
     let w = block.witness.as_ref().context("witness requested")?;
     let out = args.data.join("proofs");
