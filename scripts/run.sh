@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
+setup_ui
 setup_venv
 setup_vulkan
 # `--fleet N` runs a local nats-server.

@@ -50,6 +50,25 @@ setup_js() {
   fi
 }
 
+# The node's web pages (/ui): npm dependencies pinned by ui/package-lock.json, bundled into
+# ui/dist/ (which the build embeds); `browser` adds Debian's chromium for the page tests.
+setup_ui() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  local ui="$ROOT/ui"
+  if [ ! -f "$ui/node_modules/.package-lock.json" ] || ! cmp -s "$ui/package-lock.json" "$ui/node_modules/.package-lock.json"; then
+    (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -f "$ui/dist/snarkjs.min.js" ] || [ ! -f "$ui/dist/circomlib.js" ] \
+    || [ -n "$(find "$ui/build.mjs" "$ui/src" "$ui/package-lock.json" -newer "$ui/dist/circomlib.js" 2>/dev/null)" ]; then
+    (cd "$ui" && node build.mjs)
+  fi
+  if [ "${1:-}" = browser ]; then
+    apt_install chromium
+  fi
+}
+
 # Project-local Python venv (.venv) with scripts/requirements.txt; puts NVRTC on LD_LIBRARY_PATH.
 setup_venv() {
   local venv="$ROOT/.venv"

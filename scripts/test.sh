@@ -4,6 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
 setup_js
+setup_ui browser
 setup_venv
 setup_vulkan
 setup_nats

@@ -26,6 +26,7 @@ use rustorium_node::Node;
 use rustorium_prover::{ProofEnvelope, proof_json, public_json, verifying_key_json, vk_hash};
 
 pub mod serve;
+mod ui;
 
 type Shared = Arc<Node>;
 
@@ -71,6 +72,9 @@ pub fn router(node: Arc<Node>, limits: serve::HttpLimits) -> Router {
         .route("/tx", post(submit))
         .route("/admin/partition", post(partition))
         .route("/openapi.json", get(openapi))
+        .route("/ui", get(ui::root_redirect))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{file}", get(ui::asset))
         .fallback(|uri: axum::http::Uri| async move {
             err(StatusCode::NOT_FOUND, format!("no route {}", uri.path()))
         })
@@ -282,11 +286,17 @@ async fn block_proof(State(n): State<Shared>, Path(h): Path<String>) -> Response
     };
     match n.proof(h) {
         Ok(Some(bytes)) => match ProofEnvelope::decode(&bytes) {
-            Ok(env) => ok(json!({
-                "height": h,
-                "envelope": hex::encode(&bytes),
-                "snarkjs": {"proof": proof_json(&env.proof), "public": public_json(&env.public_inputs())},
-            })),
+            Ok(mut env) => {
+                if n.config().http.fault_tamper_proof_at == Some(h) {
+                    // Test-only fault injection: valid points, wrong proof.
+                    env.proof.c = env.proof.a;
+                }
+                ok(json!({
+                    "height": h,
+                    "envelope": hex::encode(&bytes),
+                    "snarkjs": {"proof": proof_json(&env.proof), "public": public_json(&env.public_inputs())},
+                }))
+            }
             Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
         },
         Ok(None) => err(StatusCode::NOT_FOUND, format!("block {h} is not proven")),

@@ -312,6 +312,10 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// Largest request body, in bytes.
     pub max_body: usize,
+    /// Test-only fault injection, never in production: `GET /blocks/{h}/proof` at this height
+    /// serves a tampered snarkjs proof (so browser tests see the light client refuse it).
+    #[serde(default)]
+    pub fault_tamper_proof_at: Option<u64>,
 }
 
 impl Default for HttpLimits {
@@ -323,6 +327,7 @@ impl Default for HttpLimits {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_body: 16 * 1024,
+            fault_tamper_proof_at: None,
         }
     }
 }

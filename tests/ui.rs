@@ -1,0 +1,141 @@
+//! The browser light client (`/ui`, issue 20) in headless Chromium, driven by playwright-core
+//! (`ui/test/light.mjs`), against a real proving node: it recomputes the genesis root, checks the
+//! verifying key, verifies every block proof with snarkjs in a Web Worker and reaches the same
+//! head root as `rustorium light sync`; an account proof verifies and a tampered one is refused;
+//! a tampered proof (test-only fault injection) is shown as invalid and the head stops before it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{get, start_node};
+use rustorium::net::quic::Client;
+
+/// `node` and `ui/test/light.mjs`'s dependencies, or a loud failure: `scripts/test.sh` installs
+/// Debian's chromium and `ui/node_modules`.
+fn browser() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium = std::env::var_os("CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let ready = root.join("ui/node_modules/playwright-core").exists() && chromium.exists();
+    if !ready {
+        assert!(
+            std::env::var_os("RUSTORIUM_SKIP_UI").is_some(),
+            "chromium or ui/node_modules missing: run scripts/test.sh"
+        );
+        return None;
+    }
+    Some(root.join("ui/test/light.mjs"))
+}
+
+fn page(
+    script: &Path,
+    http: std::net::SocketAddr,
+    blocks: u64,
+    extra: &[&str],
+) -> serde_json::Value {
+    let out = Command::new("node")
+        .arg(script)
+        .arg(format!("http://{http}"))
+        .arg(blocks.to_string())
+        .args(extra)
+        .output()
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "the page run failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(text.lines().last().unwrap_or("")).expect("one JSON line")
+}
+
+#[test]
+fn the_browser_light_client_verifies_the_chain_and_refuses_tampering() {
+    let Some(script) = browser() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Block 3's proof is served tampered (valid points, wrong proof) to the page.
+    let config = common::node_config(
+        dir.path(),
+        "keys_dir = \"keys\"\ncapacity = 1\nblock_interval_ms = 50\n[http]\nfault_tamper_proof_at = 3\n",
+    );
+    let genesis = dir.path().join("genesis.toml");
+    let (mut child, quic, http) = start_node(&config);
+    let cert = rustls::pki_types::CertificateDer::from(
+        std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"),
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let block = |from: u64| {
+        let want = get(http, "/status")["committed_height"]
+            .as_u64()
+            .expect("h")
+            + 1;
+        let tx = common::dev_transfer(
+            from,
+            rustorium_circuits::transfer::Recipient::Index(4),
+            5,
+            1,
+            0,
+        );
+        rt.block_on(async {
+            let c = Client::connect(quic, cert.clone()).await.expect("connect");
+            let r = c.submit(&[tx]).await.expect("submit");
+            assert!(r.iter().all(|r| r.accepted), "{r:?}");
+            c.close().await;
+        });
+        common::wait("a proven block", 120, || {
+            get(http, "/status")["proven_height"].as_u64() >= Some(want)
+        });
+    };
+    block(0);
+    block(1);
+
+    // Two honest blocks: the page's head root is `light sync`'s.
+    let synced = common::light_sync(http, &genesis, 2);
+    let seen = page(&script, http, 2, &[]);
+    assert_eq!(seen["state"], "ok", "{seen}");
+    assert_eq!(seen["height"], 2, "{seen}");
+    let root = seen["root"].as_str().expect("root");
+    assert!(
+        synced.contains(&format!("verified head: height 2 root {root}")),
+        "{synced} vs {seen}"
+    );
+    assert_eq!(seen["proofMs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    // Account 1 (it paid a transfer): the page verifies the served proof, and refuses it with a
+    // sibling byte flipped; the form shows the verified balance.
+    let account = &seen["account"];
+    assert_eq!(account["nonce"], "1", "{seen}");
+    assert_eq!(
+        account["balance"],
+        account["served"]["balance"].to_string(),
+        "{seen}"
+    );
+    assert!(
+        account["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not reach")),
+        "{seen}"
+    );
+    assert!(
+        account["form"]
+            .as_str()
+            .is_some_and(|f| f.contains("account 1 at height 2")),
+        "{seen}"
+    );
+
+    // Block 3's proof is tampered on the way: shown invalid, the head stays at 2.
+    block(2);
+    let seen = page(&script, http, 3, &["--expect-invalid"]);
+    assert_eq!(seen["state"], "invalid", "{seen}");
+    assert_eq!(seen["height"], 2, "{seen}");
+    assert!(
+        seen["invalid"]
+            .as_str()
+            .is_some_and(|r| r.contains("block 3: the proof does not verify")),
+        "{seen}"
+    );
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+}
