@@ -2,7 +2,9 @@
 //! (`ui/test/light.mjs`), against a real proving node: it recomputes the genesis root, checks the
 //! verifying key, verifies every block proof with snarkjs in a Web Worker and reaches the same
 //! head root as `rustorium light sync`; an account proof verifies and a tampered one is refused;
-//! a tampered proof (test-only fault injection) is shown as invalid and the head stops before it.
+//! a tampered proof (test-only fault injection) is shown as invalid and the head stops before it;
+//! the operator dashboard follows the node live over `/events` and the explorer shows blocks and
+//! receipts.
 
 mod common;
 
@@ -11,6 +13,7 @@ use std::process::Command;
 
 use common::{get, start_node};
 use rustorium::net::quic::Client;
+use rustorium_circuits::transfer::Recipient;
 
 /// `node` and `ui/test/light.mjs`'s dependencies, or a loud failure: `scripts/test.sh` installs
 /// Debian's chromium and `ui/node_modules`.
@@ -136,6 +139,86 @@ fn the_browser_light_client_verifies_the_chain_and_refuses_tampering() {
             .is_some_and(|r| r.contains("block 3: the proof does not verify")),
         "{seen}"
     );
+
+    // The explorer and the dashboard while transfers keep arriving: the dashboard's heights
+    // advance over /events, the explorer lists the blocks and shows the newest one's receipts.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeder = {
+        let (stop, cert) = (stop.clone(), cert.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                let c = Client::connect(quic, cert).await.expect("connect");
+                let mut nonce = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && nonce < 200 {
+                    let tx = common::dev_transfer(3, Recipient::Index(4), 1, 1, nonce);
+                    let r = c.submit(&[tx]).await.expect("submit");
+                    assert!(r[0].accepted, "{r:?}");
+                    nonce += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+                c.close().await;
+            });
+        })
+    };
+    let shown = pages(http);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    feeder.join().expect("feeder");
+    let committed: Vec<u64> = shown["dashboard"]["committed"]
+        .as_array()
+        .expect("heights")
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    assert!(
+        committed.len() >= 3 && committed.last() > committed.first(),
+        "{shown}"
+    );
+    assert_eq!(shown["dashboard"]["connection"], "live", "{shown}");
+    assert!(
+        shown["dashboard"]["backends"]
+            .as_str()
+            .is_some_and(|b| b.contains("msm")),
+        "{shown}"
+    );
+    let listed = shown["explorer"]["listed"].as_array().expect("listed");
+    assert!(listed.len() >= 3, "{shown}");
+    let selected = shown["explorer"]["selected"].as_u64().expect("selected");
+    assert_eq!(
+        shown["explorer"]["title"],
+        format!("Block {selected}"),
+        "{shown}"
+    );
+    let block = get(http, &format!("/blocks/{selected}"));
+    let receipts = shown["explorer"]["receipts"].as_array().expect("receipts");
+    assert_eq!(
+        receipts.len(),
+        block["receipts"].as_array().map_or(0, Vec::len),
+        "{shown}"
+    );
+    assert!(
+        receipts
+            .iter()
+            .all(|r| r[1] == "applied" || r[1] == "rejected"),
+        "{shown}"
+    );
+    assert_eq!(shown["errors"], serde_json::json!([]), "{shown}");
     child.kill().expect("kill");
     child.wait().expect("reaped");
+}
+
+fn pages(http: std::net::SocketAddr) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/test/pages.mjs");
+    let out = Command::new("node")
+        .arg(script)
+        .arg(format!("http://{http}"))
+        .output()
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "the pages run failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(text.lines().last().unwrap_or("")).expect("one JSON line")
 }

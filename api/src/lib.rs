@@ -72,6 +72,7 @@ pub fn router(node: Arc<Node>, limits: serve::HttpLimits) -> Router {
         .route("/tx", post(submit))
         .route("/admin/partition", post(partition))
         .route("/openapi.json", get(openapi))
+        .route("/events", get(events))
         .route("/ui", get(ui::root_redirect))
         .route("/ui/", get(ui::index))
         .route("/ui/{file}", get(ui::asset))
@@ -174,9 +175,14 @@ async fn partition(
 }
 
 async fn status(State(n): State<Shared>) -> Response {
+    ok(status_json(&n))
+}
+
+/// What `/status` answers (also the `status` part of each `/events` message).
+fn status_json(n: &Node) -> Value {
     let m = &n.metrics();
     let head = n.head();
-    ok(json!({
+    json!({
         "chain_id": n.genesis().chain_id,
         "depth": n.genesis().depth,
         "capacity": n.config().capacity,
@@ -210,7 +216,48 @@ async fn status(State(n): State<Shared>) -> Response {
                 "last_seen_ms": w.last_seen_ms,
             })).collect::<Vec<_>>(),
         })),
-    }))
+    })
+}
+
+/// The Prometheus exposition as a flat JSON object, `"name{labels}": value` (the dashboard's
+/// view of `/metrics`; histogram buckets left out).
+fn metrics_json(text: &str) -> Value {
+    let map: serde_json::Map<String, Value> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.contains("_bucket"))
+        .filter_map(|l| {
+            let (name, v) = l.rsplit_once(' ')?;
+            let v: f64 = v.parse().ok()?;
+            Some((name.to_string(), json!(v)))
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// `/events`: server-sent events for the operator dashboard, one `snapshot` event a second with
+/// `{"time_ms", "status", "metrics"}` (the same data as `/status` and `/metrics`), so a page
+/// follows the node over one connection instead of polling every metric.
+async fn events(State(n): State<Shared>) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let stream = futures_util::stream::unfold(
+        (n, tokio::time::interval(std::time::Duration::from_secs(1))),
+        |(n, mut tick)| async move {
+            tick.tick().await;
+            let time_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let data = json!({
+                "time_ms": time_ms,
+                "status": status_json(&n),
+                "metrics": metrics_json(&n.metrics().render()),
+            });
+            let event = Event::default().event("snapshot").data(data.to_string());
+            Some((Ok::<_, std::convert::Infallible>(event), (n, tick)))
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn genesis(State(n): State<Shared>) -> Response {

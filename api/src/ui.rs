@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// `(name, content type, bytes)` of every file served under `/ui/`.
-const FILES: [(&str, &str, &[u8]); 6] = [
+const FILES: [(&str, &str, &[u8]); 10] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -22,6 +22,26 @@ const FILES: [(&str, &str, &[u8]); 6] = [
         "verify-worker.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/static/verify-worker.js"),
+    ),
+    (
+        "explorer.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../../ui/static/explorer.html"),
+    ),
+    (
+        "explorer.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/static/explorer.js"),
+    ),
+    (
+        "dashboard.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../../ui/static/dashboard.html"),
+    ),
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/static/dashboard.js"),
     ),
     (
         "style.css",
