@@ -203,6 +203,50 @@ fn the_browser_light_client_verifies_the_chain_and_refuses_tampering() {
         "{shown}"
     );
     assert_eq!(shown["errors"], serde_json::json!([]), "{shown}");
+
+    // For Prometheus users: every metric deploy/grafana-dashboard.json queries is documented in
+    // docs/operations.md, and so is every metric this node exports.
+    let names = |text: &str| -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("rustorium_") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .unwrap_or(tail.len());
+            let name = &tail[..end];
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            out.insert(base.to_string());
+            rest = &tail[end..];
+        }
+        out
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect("read");
+    let documented = names(&read("docs/operations.md"));
+    let dashboard = names(&read("deploy/grafana-dashboard.json"));
+    let exported = names(
+        &ureq::get(&format!("http://{http}/metrics"))
+            .call()
+            .expect("GET")
+            .body_mut()
+            .read_to_string()
+            .expect("body"),
+    );
+    assert!(dashboard.len() > 20, "{dashboard:?}");
+    let undocumented: Vec<_> = dashboard
+        .union(&exported)
+        .filter(|n| !documented.contains(*n))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in docs/operations.md: {undocumented:?}"
+    );
+    serde_json::from_str::<serde_json::Value>(&read("deploy/grafana-dashboard.json"))
+        .expect("dashboard JSON");
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }

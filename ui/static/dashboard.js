@@ -86,7 +86,7 @@ function render(snap) {
     ["scoring fallbacks", metric(m, "rustorium_scoring_fallbacks_total")],
     ...labelled(m, "rustorium_admission_decisions_total").map(({ labels, value }) => [`decision ${Object.values(labels).join(" ")}`, value]),
     ["accepted", metric(m, "rustorium_tx_accepted_total")],
-    ["rejected", metric(m, "rustorium_tx_rejected_total")],
+    ...labelled(m, "rustorium_tx_rejected_total").map(({ labels, value }) => [`rejected: ${labels.reason ?? "?"}`, value]),
   ]);
   rows("node", [
     ["chain id", s.chain_id], ["depth × capacity", `${s.depth} × ${s.capacity}`],
