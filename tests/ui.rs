@@ -127,6 +127,10 @@ fn the_browser_light_client_verifies_the_chain_and_refuses_tampering() {
             .is_some_and(|f| f.contains("account 1 at height 2")),
         "{seen}"
     );
+    // The page's transfer commitment is the circuit's; an edited transfer changes it.
+    let c = &account["commitment"];
+    assert_eq!(c["honest"], c["proven"], "{seen}");
+    assert_ne!(c["edited"], c["proven"], "{seen}");
 
     // Block 3's proof is tampered on the way: shown invalid, the head stays at 2.
     block(2);

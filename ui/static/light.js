@@ -144,7 +144,7 @@ function blockRow(h, oldRoot, newRoot, ms, result, ok) {
 // Poseidon tree (circuits/src/merkle.rs): leaf = Poseidon(x, y, balance, nonce), empty leaf 0,
 // node = Poseidon(left, right), E[l+1] = Poseidon(E[l], E[l]).
 
-let H2, H4, babyjub, empty;
+let H2, H3, H4, babyjub, empty;
 
 function leaf(pubkeyHex, balance, nonce) {
   const packed = hexToBytes(pubkeyHex);
@@ -171,6 +171,27 @@ function genesisRoot(genesis) {
     level = next;
   }
   return level.get(0n) ?? empty[genesis.depth];
+}
+
+// The transfer commitment (circuits/src/block.rs, tx_commitment): c = Poseidon(chain, producer),
+// then c = Poseidon(c, message, recipient index) per applied transfer, where the message is the
+// signed Poseidon(w0, w1, to.x, to.y) of the transfer's fields (circuits/src/transfer.rs).
+const P64 = 1n << 64n, P128 = 1n << 128n, P192 = 1n << 192n;
+function transferMessage(t, chainId) {
+  let toIndex = BigInt(t.to_index), tx = 0n, ty = 0n, kind = 1n;
+  if (t.to_key) {
+    const p = babyjub.unpackPoint(hexToBytes(t.to_key));
+    if (!p) throw new Error(`recipient key ${t.to_key} is not a Baby Jubjub point`);
+    tx = babyjub.F.toObject(p[0]); ty = babyjub.F.toObject(p[1]); toIndex = 0n; kind = 2n;
+  }
+  const w0 = (BigInt(t.amount) + BigInt(t.fee) * P64 + BigInt(t.nonce) * P128) % R;
+  const w1 = (BigInt(t.from) + toIndex * P64 + BigInt(chainId) * P128 + kind * P192) % R;
+  return H4(w0, w1, tx, ty);
+}
+function commitment(block, chainId) {
+  let c = H2(BigInt(chainId), BigInt(block.producer));
+  for (const t of block.transfers) c = H3(c, transferMessage(t, chainId), BigInt(t.to_index));
+  return c;
 }
 
 // An account proof (AccountProof::encode): version, depth, index u64, account flag (+80 bytes),
@@ -214,6 +235,7 @@ function verifyAccountProof(hex, index, rootDecimal) {
   if (node.toString() !== rootDecimal) throw new Error("the proof does not reach the verified root");
   return account;
 }
+window.lightClient.commitment = (block) => commitment(block, genesis.chain_id).toString();
 window.lightClient.verifyAccountProof = (hex, index, height) =>
   verifyAccountProof(hex, index, state.roots.get(height ?? state.verifiedHeight));
 
@@ -302,6 +324,11 @@ async function verifyBlock(h) {
     if (BigInt(pub[4]) !== BigInt(h)) why.push(`height input ${pub[4]}, expected ${h}`);
   }
   if (bytesToHex(env.subarray(env.length - 32)) !== state.vkHash) why.push("the envelope names another verifying key");
+  // The block's transfers must be the ones the proof commits to.
+  const block = await getJSON(`/blocks/${h}`);
+  if (Array.isArray(pub) && commitment(block, genesis.chain_id).toString() !== pub[2]) {
+    why.push("its transfers do not match the proven commitment");
+  }
   if (why.length) {
     blockRow(h, old, pub?.[1] ?? "?", "—", why.join("; "), false);
     fail(`block ${h}: ${why.join("; ")}`);
@@ -343,6 +370,7 @@ async function start() {
   const poseidon = await circomlib.buildPoseidon();
   babyjub = await circomlib.buildBabyjub();
   H2 = (a, b) => poseidon.F.toObject(poseidon([a, b]));
+  H3 = (a, b, c) => poseidon.F.toObject(poseidon([a, b, c]));
   H4 = (a, b, c, d) => poseidon.F.toObject(poseidon([a, b, c, d]));
 
   genesis = await getJSON("/genesis");

@@ -47,7 +47,14 @@ try {
       bytes[i] = ((parseInt(bytes[i], 16) ^ 1) & 0xff).toString(16).padStart(2, "0");
       let refused = null;
       try { window.lightClient.verifyAccountProof(bytes.join(""), 1, h); } catch (e) { refused = e.message; }
-      return { balance: String(good.balance), nonce: String(good.nonce), served: a.account, refused };
+      // The transfer commitment: block 1's as served matches its proof; one changed amount does not.
+      const block = await (await fetch("/blocks/1")).json();
+      const proven = (await (await fetch("/blocks/1/proof")).json()).snarkjs.public[2];
+      const honest = window.lightClient.commitment(block);
+      block.transfers[0].amount += 1;
+      const edited = window.lightClient.commitment(block);
+      return { balance: String(good.balance), nonce: String(good.nonce), served: a.account, refused,
+        commitment: { proven, honest, edited } };
     }, s.height);
     // The page's own form, as a person would use it.
     await page.fill("#account-index", "1");
