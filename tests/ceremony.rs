@@ -345,13 +345,31 @@ fn a_ceremony_mixing_snarkjs_and_ours_verifies_in_both_and_its_keys_prove_across
     ]);
     assert!(!ok && text.contains("invalid"), "{text}");
 
-    // Export to our key files (the CLI verifies first) into a node's key directory.
+    // Export to our key files (the CLI verifies the chain first) into a node's key directory.
     let keys_dir = dir.path().join("keys");
+    // Against the initial key verified above (the coordinator's published c0, which snarkjs's
+    // `zkey verify` rebuilt from the .ptau); it must be this shape's circuit.
     let (ok, text) = ours(&[
         "ceremony",
         "export",
-        "--ptau",
-        pt,
+        "--init",
+        &f("c0.zkey"),
+        "--shape",
+        "4x2",
+        "--zkey",
+        &f("c4.zkey"),
+        "--keys-dir",
+        keys_dir.to_str().expect("utf8"),
+    ]);
+    assert!(
+        !ok && text.contains("is not the initial key of the 4x2"),
+        "{text}"
+    );
+    let (ok, text) = ours(&[
+        "ceremony",
+        "export",
+        "--init",
+        &f("c0.zkey"),
         "--shape",
         "4x1",
         "--zkey",

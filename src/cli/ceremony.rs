@@ -79,10 +79,16 @@ pub(crate) enum CeremonyCommand {
         zkey: PathBuf,
     },
     /// Verify the final `.zkey`, then write our key files (the transcript hash in their header).
+    ///
+    /// Against the initial key rebuilt from `--ptau`, or given with `--init` (one verified
+    /// before, as `verify --init` uses it).
     Export {
         /// Powers of Tau file.
-        #[arg(long)]
-        ptau: PathBuf,
+        #[arg(long, required_unless_present = "init")]
+        ptau: Option<PathBuf>,
+        /// The initial `.zkey`, instead of `--ptau`.
+        #[arg(long, conflicts_with = "ptau")]
+        init: Option<PathBuf>,
         /// Circuit shape.
         #[arg(long, value_parser = parse_shape)]
         shape: CircuitShape,
@@ -226,11 +232,29 @@ pub(crate) fn run(cmd: CeremonyCommand) -> Result<Outcome> {
         }
         CeremonyCommand::Export {
             ptau,
+            init,
             shape,
             zkey,
             keys_dir,
         } => {
-            let Some(z) = verified(&initial(&ptau, shape)?, &zkey)? else {
+            let init = match (init, ptau) {
+                (Some(path), _) => {
+                    // Without the .ptau, at least tie the initial key to this shape's circuit.
+                    let init = read_zkey(&path)?;
+                    if init.coefficients != ceremony::coefficients_of(&matrices(shape)?) {
+                        bail!(
+                            "{} is not the initial key of the {}x{} block circuit (its coefficients differ)",
+                            path.display(),
+                            shape.depth,
+                            shape.capacity
+                        );
+                    }
+                    init
+                }
+                (None, Some(ptau)) => initial(&ptau, shape)?,
+                (None, None) => bail!("give --ptau or --init"),
+            };
+            let Some(z) = verified(&init, &zkey)? else {
                 return Ok(Outcome::Status(1));
             };
             if z.contributions.is_empty() {

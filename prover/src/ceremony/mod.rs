@@ -112,6 +112,36 @@ fn combine<A: AffineRepr<ScalarField = Fr>>(
     A::Group::normalize_batch(&proj)
 }
 
+/// Section 4 of the circuit `m`'s `.zkey`: every A and B entry as snarkjs stores it (value · R²,
+/// R = 2^256 mod r), then the public inputs' extra A rows. It depends on the circuit only, so it
+/// ties a `.zkey` to a circuit without the Powers of Tau.
+pub fn coefficients_of(m: &CircuitMatrices) -> Vec<Coefficient> {
+    let r = Fr::from(2u64).pow([256]);
+    let r2 = r * r;
+    let mut out = Vec::new();
+    for c in 0..m.num_constraints {
+        for (matrix, rows) in m.matrices.iter().enumerate().take(2) {
+            for (s, coef) in circom::merged(&rows[c]) {
+                out.push(Coefficient {
+                    matrix: matrix as u32,
+                    constraint: c as u32,
+                    signal: s as u32,
+                    value: coef * r2,
+                });
+            }
+        }
+    }
+    for s in 0..m.num_inputs {
+        out.push(Coefficient {
+            matrix: 0,
+            constraint: (m.num_constraints + s) as u32,
+            signal: s as u32,
+            value: r2,
+        });
+    }
+    out
+}
+
 /// The initial key of the circuit `m` over `ptau` (snarkjs's `zkey new` / `groth16 setup`):
 /// byte for byte the file snarkjs makes from our `.r1cs`, circuit hash included.
 pub fn new_zkey(m: &CircuitMatrices, ptau: &Ptau<'_>) -> Result<Zkey, CeremonyError> {
@@ -142,12 +172,9 @@ pub fn new_zkey(m: &CircuitMatrices, ptau: &Ptau<'_>) -> Result<Zkey, CeremonyEr
     let beta1 = ptau.g1s(5, 0, 1, "beta tau G1")?[0];
     let beta2 = ptau.g2s(6, 0, 1, "beta G2")?[0];
 
-    let r = Fr::from(2u64).pow([256]);
-    let r2 = r * r;
     let mut a = vec![Vec::new(); n_vars];
     let mut b1 = vec![Vec::new(); n_vars];
     let mut icc = vec![Vec::new(); n_vars];
-    let mut coefficients = Vec::new();
     for c in 0..m.num_constraints {
         for (matrix, rows) in m.matrices.iter().enumerate() {
             for (s, coef) in circom::merged(&rows[c]) {
@@ -162,14 +189,6 @@ pub fn new_zkey(m: &CircuitMatrices, ptau: &Ptau<'_>) -> Result<Zkey, CeremonyEr
                     }
                     _ => icc[s].push((L1, c, coef)),
                 }
-                if matrix < 2 {
-                    coefficients.push(Coefficient {
-                        matrix: matrix as u32,
-                        constraint: c as u32,
-                        signal: s as u32,
-                        value: coef * r2,
-                    });
-                }
             }
         }
     }
@@ -178,13 +197,8 @@ pub fn new_zkey(m: &CircuitMatrices, ptau: &Ptau<'_>) -> Result<Zkey, CeremonyEr
         let c = m.num_constraints + s;
         a[s].push((L1, c, Fr::one()));
         icc[s].push((BETA, c, Fr::one()));
-        coefficients.push(Coefficient {
-            matrix: 0,
-            constraint: c as u32,
-            signal: s as u32,
-            value: r2,
-        });
     }
+    let coefficients = coefficients_of(m);
     let a_pts = combine(&a, &[&l1]);
     let b1_pts = combine(&b1, &[&l1]);
     let b2_pts = combine(&b1, &[&l2]);
