@@ -5,6 +5,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_build
 setup_js
 setup_ui browser
+# The ceremony tests' Powers of Tau (minutes of snarkjs): made in the background, overlapping the
+# build, unless cached (tests/ceremony.rs waits for it).
+fixture="$CARGO_TARGET_DIR/tmp/ceremony/pot14_beacon.ptau"
+if [ ! -f "$fixture" ]; then
+  mkdir -p "$(dirname "$fixture")"
+  ( "$ROOT/scripts/ceremony-fixture.sh" "$fixture" > "$fixture.log" 2>&1 || true; rm -f "$fixture.generating" ) &
+  echo $! > "$fixture.generating"
+fi
 setup_venv
 setup_vulkan
 setup_nats

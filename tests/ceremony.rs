@@ -67,41 +67,31 @@ fn ours(args: &[&str]) -> (bool, String) {
     run(Command::new(env!("CARGO_BIN_EXE_rustorium")).args(args))
 }
 
-/// The 2^14 Powers of Tau, made by snarkjs once and cached (deterministic: a beacon, not OS
-/// randomness, so every machine makes the same file).
-fn ptau(snarkjs: &Path) -> PathBuf {
+/// The 2^14 Powers of Tau, made by snarkjs (`scripts/ceremony-fixture.sh`) once and cached under
+/// the target directory. `scripts/test.sh` starts making it before the build; wait for that run
+/// (its marker names its PID) or make it here.
+fn ptau() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ceremony");
-    std::fs::create_dir_all(&dir).expect("cache dir");
     let out = dir.join("pot14_beacon.ptau");
-    if let Ok(bytes) = std::fs::read(&out)
-        && ceremony::Ptau::read(&bytes).is_ok()
-    {
+    let usable =
+        |p: &Path| std::fs::read(p).is_ok_and(|bytes| ceremony::Ptau::read(&bytes).is_ok());
+    let marker = dir.join("pot14_beacon.ptau.generating");
+    let running = || {
+        std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    };
+    let start = std::time::Instant::now();
+    while !out.exists() && running() && start.elapsed() < std::time::Duration::from_secs(1200) {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    if usable(&out) {
         return out;
     }
-    let tmp = tempfile::tempdir_in(&dir).expect("tempdir");
-    let p = |n: &str| tmp.path().join(n).to_str().expect("utf8").to_string();
-    for args in [
-        vec!["powersoftau", "new", "bn128", "14", &p("0.ptau")],
-        vec![
-            "powersoftau",
-            "beacon",
-            &p("0.ptau"),
-            &p("1.ptau"),
-            BEACON,
-            "10",
-        ],
-        vec![
-            "powersoftau",
-            "prepare",
-            "phase2",
-            &p("1.ptau"),
-            &p("final.ptau"),
-        ],
-    ] {
-        let (ok, text) = js(snarkjs, &args);
-        assert!(ok, "snarkjs {args:?}: {text}");
-    }
-    std::fs::rename(p("final.ptau"), &out).expect("cache the ptau");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ceremony-fixture.sh");
+    let (ok, text) = run(Command::new(script).arg(&out));
+    assert!(ok && usable(&out), "making the powers of tau: {text}");
     out
 }
 
@@ -158,7 +148,7 @@ fn hex(h: &[u8]) -> String {
 #[test]
 fn a_ceremony_mixing_snarkjs_and_ours_verifies_in_both_and_its_keys_prove_across_tools() {
     let Some(sj) = snarkjs() else { return };
-    let ptau = ptau(&sj);
+    let ptau = ptau();
     let dir = tempfile::tempdir().expect("tempdir");
     let f = |n: &str| dir.path().join(n).to_str().expect("utf8").to_string();
     let pt = ptau.to_str().expect("utf8");

@@ -174,7 +174,7 @@ mod tests {
         off["pi_a"][1] = json!("5");
         assert!(
             proof_from_json(&off)
-                .unwrap_err()
+                .expect_err("refused")
                 .to_string()
                 .contains("pi_a is not on the curve")
         );
@@ -182,7 +182,7 @@ mod tests {
         big["pi_c"][0] = json!(BigUint::from(Fq::MODULUS).to_string());
         assert!(
             proof_from_json(&big)
-                .unwrap_err()
+                .expect_err("refused")
                 .to_string()
                 .contains("modulus")
         );

@@ -346,7 +346,7 @@ mod tests {
         }
         let mut seed = [0u32; 8];
         for (i, w) in seed.iter_mut().enumerate() {
-            *w = u32::from_le_bytes(key[i * 4..i * 4 + 4].try_into().unwrap());
+            *w = u32::from_le_bytes(key[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
         }
         let mut ours = JsChaCha::new(seed);
         let mut reference = rand_chacha::ChaCha20Rng::from_seed(key);

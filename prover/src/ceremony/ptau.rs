@@ -134,16 +134,14 @@ mod tests {
         let bytes = file(1, &[(12, vec![0; 64 * 3])]);
         let p = Ptau::read(&bytes).expect("header");
         let e = super::super::new_zkey(&m, &p)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(e.contains("needs 2^3 powers"), "{e}");
         // Big enough by its header, but the Lagrange section is short.
         let bytes = file(3, &[(12, vec![0; 64 * 3])]);
         let p = Ptau::read(&bytes).expect("header");
         let e = super::super::new_zkey(&m, &p)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(e.contains("too few points"), "{e}");
         // Truncations never panic.

@@ -522,8 +522,9 @@ mod tests {
             // Offset of section `kind`'s content: walk the binfile headers.
             let mut p = 12;
             loop {
-                let k = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap());
-                let size = u64::from_le_bytes(bytes[p + 4..p + 12].try_into().unwrap()) as usize;
+                let k = u32::from_le_bytes(bytes[p..p + 4].try_into().expect("4 bytes"));
+                let size =
+                    u64::from_le_bytes(bytes[p + 4..p + 12].try_into().expect("8 bytes")) as usize;
                 if k == kind {
                     return p + 12;
                 }
