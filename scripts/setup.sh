@@ -39,27 +39,28 @@ setup_nats() {
   [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || apt_install nats-server
 }
 
-# circomlibjs (and later snarkjs) for the interop tests, pinned by scripts/js/package-lock.json.
-setup_js() {
+# `npm ci` in DIR when its node_modules do not match DIR/package-lock.json (Debian's node and npm
+# installed first if missing).
+npm_ci() {
+  local dir="$1"
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     apt_install nodejs npm
   fi
-  local js="$ROOT/scripts/js"
-  if [ ! -f "$js/node_modules/.package-lock.json" ] || ! cmp -s "$js/package-lock.json" "$js/node_modules/.package-lock.json"; then
-    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json"; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+# circomlibjs and snarkjs for the interop tests, pinned by scripts/js/package-lock.json.
+setup_js() {
+  npm_ci "$ROOT/scripts/js"
 }
 
 # The node's web pages (/ui): npm dependencies pinned by ui/package-lock.json, bundled into
 # ui/dist/ (which the build embeds); `browser` adds Debian's chromium for the page tests.
 setup_ui() {
-  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    apt_install nodejs npm
-  fi
   local ui="$ROOT/ui"
-  if [ ! -f "$ui/node_modules/.package-lock.json" ] || ! cmp -s "$ui/package-lock.json" "$ui/node_modules/.package-lock.json"; then
-    (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  npm_ci "$ui"
   if [ ! -f "$ui/dist/snarkjs.min.js" ] || [ ! -f "$ui/dist/circomlib.js" ] \
     || [ -n "$(find "$ui/build.mjs" "$ui/src" "$ui/package-lock.json" -newer "$ui/dist/circomlib.js" 2>/dev/null)" ]; then
     (cd "$ui" && node build.mjs)
