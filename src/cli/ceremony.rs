@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use rustorium::prover::ceremony::{self, Ptau, Zkey, format_hash};
-use rustorium::prover::{CircuitMatrices, KeyPair, circom, save_keys, vk_hash};
+use rustorium::prover::{CircuitMatrices, KeyPair, save_keys, vk_hash};
 use rustorium_circuits::block::{BlockCircuit, CircuitShape};
 
 use super::Outcome;
@@ -129,12 +129,10 @@ fn write_zkey(path: &Path, z: &Zkey) -> Result<()> {
     std::fs::write(path, z.to_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The shape's matrices as its `.r1cs` states them (what snarkjs reads).
+/// The shape's matrices (`new_zkey` and `coefficients_of` merge repeated wires as the `.r1cs`
+/// states them).
 fn matrices(shape: CircuitShape) -> Result<CircuitMatrices> {
-    let m = CircuitMatrices::of(BlockCircuit::blank(shape)?)?;
-    let mut r1cs = Vec::new();
-    circom::write_r1cs(&m, &mut r1cs)?;
-    Ok(circom::read_r1cs(&r1cs)?)
+    Ok(CircuitMatrices::of(BlockCircuit::blank(shape)?)?)
 }
 
 fn initial(ptau: &Path, shape: CircuitShape) -> Result<Zkey> {
