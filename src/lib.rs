@@ -14,6 +14,7 @@ pub use rustorium_accel::hardware;
 pub use rustorium_api as api;
 pub use rustorium_consensus as consensus;
 pub use rustorium_fleet as fleet;
+pub use rustorium_halo2 as halo2;
 pub use rustorium_net as net;
 pub use rustorium_node as node;
 pub use rustorium_node::{builtin, light, policy, scoring};

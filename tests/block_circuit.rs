@@ -5,7 +5,15 @@
 //! aliasing attack on the chain id is a named regression). Also the constraint budget at depth 32.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use rustorium::halo2::field::to_halo2;
+use rustorium::halo2::halo2_proofs::dev::MockProver;
+use rustorium::halo2::halo2curves;
+use rustorium::halo2::halo2curves::ff::Field as _;
+use rustorium::halo2::{Plan, R1csCircuit};
+use rustorium_circuits::block::NUM_PUBLIC_INPUTS;
+use rustorium_circuits::r1cs::assignment;
 
 use ark_ff::{AdditiveGroup, Field, PrimeField};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, SynthesisMode};
@@ -98,6 +106,30 @@ fn satisfied(c: &BlockCircuit) -> bool {
     }
 }
 
+/// The halo2 circuit of a shape (compiled once per shape per test run).
+fn halo2_plan(shape: CircuitShape) -> Arc<Plan> {
+    static PLANS: Mutex<BTreeMap<(usize, usize), Arc<Plan>>> = Mutex::new(BTreeMap::new());
+    let mut plans = PLANS.lock().expect("lock");
+    plans
+        .entry((shape.depth, shape.capacity))
+        .or_insert_with(|| Arc::new(rustorium::halo2::plan(shape).expect("plan")))
+        .clone()
+}
+
+/// Whether `c`'s witness satisfies the halo2 circuit of its shape: the compiled rows evaluated
+/// directly, and halo2's `MockProver` (every gate, copy constraint and the instance column, with
+/// the circuit's public inputs).
+fn halo2_satisfied(c: &BlockCircuit) -> bool {
+    let plan = halo2_plan(c.shape);
+    let Ok(z) = assignment(c.clone()) else {
+        return false;
+    };
+    let rows = plan.satisfied(&z);
+    let mock = rustorium::halo2::mock_satisfied(&plan, &z);
+    assert_eq!(rows, mock, "the compiled rows and MockProver disagree");
+    rows
+}
+
 fn sample_block() -> Vec<SignedTransfer> {
     vec![
         t(0, Recipient::Index(2), 100, 3, 0),
@@ -125,6 +157,38 @@ fn executed_blocks_satisfy_the_circuit() {
         )],
         1
     )));
+}
+
+/// The halo2 circuit (the same R1CS compiled to PLONKish rows) is satisfied by executed blocks
+/// with the native roots and commitment as its instance, and by no other instance.
+#[test]
+fn executed_blocks_satisfy_the_halo2_circuit_with_the_native_public_inputs() {
+    let good = executed(&sample_block(), 4);
+    assert!(halo2_satisfied(&good));
+    let plan = halo2_plan(good.shape);
+    let z = assignment(good.clone()).expect("assignment");
+    assert_eq!(
+        &z[1..=NUM_PUBLIC_INPUTS],
+        &good.public_inputs()[..],
+        "the R1CS's public variables are the native roots, commitment, chain and height"
+    );
+    let circuit = R1csCircuit {
+        plan: plan.clone(),
+        assignment: Some(Arc::new(z.iter().map(to_halo2).collect())),
+    };
+    let instance: Vec<_> = good.public_inputs().iter().map(to_halo2).collect();
+    let run = |instance: Vec<_>| {
+        MockProver::run(plan.k(), &circuit, vec![instance])
+            .expect("synthesize")
+            .verify()
+            .is_ok()
+    };
+    assert!(run(instance.clone()));
+    for i in 0..NUM_PUBLIC_INPUTS {
+        let mut other = instance.clone();
+        other[i] += halo2curves::bn256::Fr::ONE;
+        assert!(!run(other), "public input {i} changed");
+    }
 }
 
 #[test]
@@ -332,6 +396,16 @@ fn every_mutated_witness_value_is_unsatisfiable() {
     assert!(
         survivors.is_empty(),
         "mutating these left the circuit satisfied: {survivors:?}"
+    );
+    // The same mutations against the halo2 circuit.
+    let survivors: Vec<&str> = cases
+        .par_iter()
+        .filter(|(_, c)| halo2_satisfied(c))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "mutating these left the halo2 circuit satisfied: {survivors:?}"
     );
     assert!(cases.len() > 100);
 }

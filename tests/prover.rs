@@ -1,6 +1,7 @@
 //! Our Groth16 prover: proofs verify with ark-groth16, equal ark-groth16's own for the same
 //! blinding, never verify against another block's inputs; keys and envelopes round-trip and refuse
-//! corruption; light-client chain verification; snarkjs interop.
+//! corruption; light-client chain verification; snarkjs interop. The halo2 proof system on the
+//! same blocks: real proofs, their envelopes and a light client syncing a halo2 chain.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -14,9 +15,12 @@ use ark_relations::gr1cs::{
 use ark_std::rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rustorium::accel::CpuHasher;
+use rustorium::halo2::{Halo2Prover, Halo2Verifier};
 use rustorium::light::{
     BlockData, ChainSpec, LightClient, LightError, verify_account, verify_chain, verify_envelope,
+    verify_halo2_envelope,
 };
+use rustorium::prover::BlockProof;
 use rustorium::prover::{
     KeyPair, PreparedKey, ProofEnvelope, Prover, ProverError, dev_setup, load_proving_key,
     load_verifying_key, proof_json, public_json, save_keys, verify, verifying_key_json, vk_hash,
@@ -63,10 +67,32 @@ fn chain_with_data() -> (
     StateStore,
     Vec<(BlockCircuit, BlockData)>,
 ) {
+    chain_of(
+        SHAPE,
+        &[
+            vec![
+                t(0, Recipient::Index(1), 10, 1, 0),
+                t(1, Recipient::NewKey(dev_secret(9).public_key()), 5, 2, 0),
+            ],
+            vec![t(0, Recipient::Index(3), 1, 0, 1)],
+            vec![t(2, Recipient::Index(0), 4, 1, 0)],
+        ],
+    )
+}
+
+/// `blocks` executed one after the other on one store, laid out for `shape`.
+fn chain_of(
+    shape: CircuitShape,
+    blocks: &[Vec<SignedTransfer>],
+) -> (
+    tempfile::TempDir,
+    StateStore,
+    Vec<(BlockCircuit, BlockData)>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = StateStore::create(
         &dir.path().join("s.redb"),
-        SHAPE.depth,
+        shape.depth,
         CHAIN,
         Arc::new(CpuHasher::new()),
         StoreOptions::default(),
@@ -76,14 +102,6 @@ fn chain_with_data() -> (
         .map(|i| (i, Account::new(dev_secret(i).public_key(), 500)))
         .collect();
     store.commit(0, &genesis).expect("genesis");
-    let blocks = [
-        vec![
-            t(0, Recipient::Index(1), 10, 1, 0),
-            t(1, Recipient::NewKey(dev_secret(9).public_key()), 5, 2, 0),
-        ],
-        vec![t(0, Recipient::Index(3), 1, 0, 1)],
-        vec![t(2, Recipient::Index(0), 4, 1, 0)],
-    ];
     let circuits = blocks
         .iter()
         .enumerate()
@@ -101,7 +119,7 @@ fn chain_with_data() -> (
                     .collect(),
             };
             let c =
-                BlockCircuit::from_witness(&b.witness.expect("witness"), PRODUCER, height, SHAPE)
+                BlockCircuit::from_witness(&b.witness.expect("witness"), PRODUCER, height, shape)
                     .expect("layout");
             (c, data)
         })
@@ -453,7 +471,7 @@ fn snarkjs_verifies_exported_proofs() {
         p
     };
     let vk = write("verification_key.json", verifying_key_json(&keys().pk.vk));
-    let proof = write("proof.json", proof_json(&env.proof));
+    let proof = write("proof.json", proof_json(env.groth16().expect("groth16")));
     let public = write("public.json", public_json(&env.public_inputs()));
     let run = |public: &std::path::Path| {
         let out = Command::new("node")
@@ -877,4 +895,134 @@ fn snarkjs_reads_our_r1cs_and_wtns() {
         circom::read_wtns(&std::fs::read(&wtns).expect("read")).expect("parse"),
         z
     );
+}
+
+/// halo2 on a small chain (capacity 1 keeps the circuit at 2^16 rows): real proofs verify for
+/// their own block only; envelopes round-trip and refuse corruption; a light client that derives
+/// the verifier itself (no key file) syncs the chain and refuses lies.
+#[test]
+fn halo2_proofs_verify_for_their_block_only_and_a_light_client_syncs_them() {
+    let shape = CircuitShape {
+        depth: 4,
+        capacity: 1,
+    };
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("halo2-params");
+    let (_d, store, blocks) = chain_of(
+        shape,
+        &[
+            vec![t(0, Recipient::Index(1), 10, 1, 0)],
+            vec![t(1, Recipient::NewKey(dev_secret(9).public_key()), 5, 2, 0)],
+        ],
+    );
+    let prover = Halo2Prover::new(shape, Some(&cache)).expect("halo2 keys");
+    let verifier = prover.verifier();
+    let chain: Vec<(ProofEnvelope, BlockData)> = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, (c, data))| {
+            let proof = prover.prove(c.clone()).expect("prove");
+            let env = ProofEnvelope::with_proof(
+                i as u64 + 1,
+                CHAIN,
+                shape,
+                c.public_inputs(),
+                BlockProof::Halo2(proof),
+                verifier.vk_hash(),
+            );
+            (env, data.clone())
+        })
+        .collect();
+    let (env1, env2) = (&chain[0].0, &chain[1].0);
+    let BlockProof::Halo2(proof1) = &env1.proof else {
+        panic!("a halo2 envelope");
+    };
+    // Its own inputs only: another block's, or any input changed, fail.
+    verifier
+        .verify(&env1.public_inputs(), proof1)
+        .expect("verifies");
+    assert!(verifier.verify(&env2.public_inputs(), proof1).is_err());
+    for i in 0..5 {
+        let mut inputs = env1.public_inputs();
+        inputs[i] += Fr::from(1u64);
+        assert!(verifier.verify(&inputs, proof1).is_err(), "input {i}");
+    }
+    // Corrupted proofs are refused, never a panic.
+    for at in [0, 1, 100, proof1.len() / 2, proof1.len() - 1] {
+        let mut bad = proof1.clone();
+        bad[at] ^= 1;
+        assert!(
+            verifier.verify(&env1.public_inputs(), &bad).is_err(),
+            "byte {at}"
+        );
+    }
+    let mut long = proof1.clone();
+    long.push(0);
+    assert!(verifier.verify(&env1.public_inputs(), &long).is_err());
+    assert!(
+        verifier
+            .verify(&env1.public_inputs(), &proof1[..proof1.len() - 1])
+            .is_err()
+    );
+    assert!(verifier.verify(&env1.public_inputs(), &[]).is_err());
+    // Envelope (version 3) round trip; every truncation and a trailing byte are refused.
+    let bytes = env1.encode();
+    assert_eq!(bytes[0], 3);
+    assert_eq!(ProofEnvelope::decode(&bytes).expect("decode"), *env1);
+    for n in (0..bytes.len()).step_by(97) {
+        assert!(ProofEnvelope::decode(&bytes[..n]).is_err(), "prefix {n}");
+    }
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(ProofEnvelope::decode(&trailing).is_err());
+    // A light client derives the verifier itself (transparent: parameters from a public string,
+    // the key from the shape) and gets the same key hash as the prover.
+    let derived = Halo2Verifier::new(shape, Some(&cache)).expect("derive");
+    assert_eq!(derived.vk_hash(), verifier.vk_hash());
+    verify_halo2_envelope(&derived, env1).expect("envelope verifies");
+    let spec = ChainSpec {
+        chain_id: CHAIN,
+        genesis_root: store.reader().expect("r").root(0).expect("root"),
+        vk_hash: verifier.vk_hash(),
+    };
+    let derived = Arc::new(derived);
+    let mut client = LightClient::halo2(spec.clone(), derived.clone()).expect("client");
+    for (env, data) in &chain {
+        client.apply(env, data).expect("applies");
+    }
+    assert_eq!(client.head(), (2, blocks[1].0.public_inputs()[1]));
+    // Lies: block 2's proof relabelled with block 1's roots; a Groth16 envelope on a halo2 chain;
+    // a verifier of another shape (its key is not the pinned one).
+    let mut client = LightClient::halo2(spec.clone(), derived.clone()).expect("client");
+    let mut swapped = env1.clone();
+    swapped.proof = env2.proof.clone();
+    assert!(matches!(
+        client.apply(&swapped, &chain[0].1),
+        Err(LightError::InvalidProof(1))
+    ));
+    let (_d2, _s2, groth) = chain_with_data();
+    // (Everything but the proof is block 1's.)
+    let groth16 = ProofEnvelope {
+        proof: envelope(1, &groth[0].0).proof,
+        ..env1.clone()
+    };
+    assert!(matches!(
+        client.apply(&groth16, &chain[0].1),
+        Err(LightError::WrongSystem { .. })
+    ));
+    assert!(matches!(
+        verify_halo2_envelope(&derived, &groth16),
+        Err(LightError::WrongSystem { .. })
+    ));
+    assert_eq!(client.head().0, 0, "nothing applied");
+    client
+        .apply(&chain[0].0, &chain[0].1)
+        .expect("the true block 1");
+    let deeper = CircuitShape { depth: 5, ..shape }; // same k: the same parameters
+    let other_shape = Halo2Verifier::new(deeper, Some(&cache)).expect("derive");
+    assert_eq!(other_shape.k(), verifier.k());
+    assert_ne!(other_shape.vk_hash(), verifier.vk_hash());
+    assert!(matches!(
+        LightClient::halo2(spec, Arc::new(other_shape)),
+        Err(LightError::UnpinnedKey { .. })
+    ));
 }

@@ -23,7 +23,9 @@ use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer, Transfer
 use serde_json::{Value, json};
 
 use rustorium_node::Node;
-use rustorium_prover::{ProofEnvelope, proof_json, public_json, verifying_key_json, vk_hash};
+use rustorium_prover::{
+    BlockProof, ProofEnvelope, proof_json, public_json, verifying_key_json, vk_hash,
+};
 
 pub mod serve;
 mod ui;
@@ -334,15 +336,27 @@ async fn block_proof(State(n): State<Shared>, Path(h): Path<String>) -> Response
     match n.proof(h) {
         Ok(Some(bytes)) => match ProofEnvelope::decode(&bytes) {
             Ok(mut env) => {
-                if n.config().http.fault_tamper_proof_at == Some(h) {
-                    // Test-only fault injection: valid points, wrong proof.
-                    env.proof.c = env.proof.a;
+                let tamper = n.config().http.fault_tamper_proof_at == Some(h);
+                match &mut env.proof {
+                    BlockProof::Groth16(p) => {
+                        if tamper {
+                            // Test-only fault injection: valid points, wrong proof.
+                            p.c = p.a;
+                        }
+                        ok(json!({
+                            "height": h,
+                            "system": "groth16",
+                            "envelope": hex::encode(&bytes),
+                            "snarkjs": {"proof": proof_json(p), "public": public_json(&env.public_inputs())},
+                        }))
+                    }
+                    // No snarkjs form: a halo2 proof is checked by `rustorium light`.
+                    BlockProof::Halo2(_) => ok(json!({
+                        "height": h,
+                        "system": "halo2",
+                        "envelope": hex::encode(&bytes),
+                    })),
                 }
-                ok(json!({
-                    "height": h,
-                    "envelope": hex::encode(&bytes),
-                    "snarkjs": {"proof": proof_json(&env.proof), "public": public_json(&env.public_inputs())},
-                }))
             }
             Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
         },

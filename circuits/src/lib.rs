@@ -13,5 +13,6 @@ pub mod block;
 pub mod eddsa;
 pub mod gadgets;
 pub mod merkle;
+pub mod r1cs;
 pub mod transfer;
 pub mod witness;

@@ -371,7 +371,9 @@ impl Fleet {
                     && env.shape == shape
                     && env.vk_hash == self.vk_hash
                     && env.public_inputs() == *inputs
-                    && self.prepared.verify(&env.proof, inputs)
+                    && env
+                        .groth16()
+                        .is_some_and(|p| self.prepared.verify(p, inputs))
             })
             .collect();
         let mut valid = Vec::new();

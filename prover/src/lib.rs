@@ -19,7 +19,7 @@ pub use keys::{
     KeyError, KeyPair, VkHash, dev_setup, load_proving_key, load_verifying_key, parse_proving_key,
     parse_verifying_key, proving_key_file, save_keys, verifying_key_file, vk_hash,
 };
-pub use rustorium_verifier::envelope::{EnvelopeError, ProofEnvelope};
+pub use rustorium_verifier::envelope::{BlockProof, EnvelopeError, ProofEnvelope, ProofSystem};
 pub use snarkjs::{
     SnarkjsJsonError, proof_from_json, proof_json, public_from_json, public_json,
     verifying_key_json,
@@ -32,10 +32,7 @@ use ark_bn254::Bn254;
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{FftField, Field, One, PrimeField, UniformRand, Zero};
 use ark_groth16::{Groth16, Proof, ProvingKey};
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, R1CS_PREDICATE_LABEL,
-    SynthesisError, SynthesisMode,
-};
+use ark_relations::gr1cs::{ConstraintSynthesizer, SynthesisError};
 use ark_std::rand::{CryptoRng, RngCore};
 use rayon::prelude::*;
 use rustorium_circuits::Fr;
@@ -149,59 +146,14 @@ impl std::fmt::Debug for Prover {
     }
 }
 
-/// The R1CS matrices of a circuit shape. They do not depend on the witness, so they are built once
-/// per shape (by [`CircuitMatrices::of`]) and every proof only computes its assignment: that skips
-/// arkworks' linear-combination inlining, the bulk of synthesis time.
-#[derive(Debug)]
-pub struct CircuitMatrices {
-    /// `A`, `B`, `C`: per constraint, `(coefficient, variable index)` pairs.
-    pub matrices: Vec<Vec<Vec<(Fr, usize)>>>,
-    /// Instance variables, the constant 1 included.
-    pub num_inputs: usize,
-    /// Witness variables.
-    pub num_witness: usize,
-    /// Constraints.
-    pub num_constraints: usize,
-}
-
-impl CircuitMatrices {
-    /// Synthesizes `circuit` (values unused) and keeps its matrices.
-    pub fn of<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Self, ProverError> {
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Setup);
-        circuit.generate_constraints(cs.clone())?;
-        cs.finalize();
-        let matrices = cs
-            .to_matrices()?
-            .remove(R1CS_PREDICATE_LABEL)
-            .ok_or_else(|| ProverError::KeyMismatch("no R1CS predicate".into()))?;
-        Ok(Self {
-            matrices,
-            num_inputs: cs.num_instance_variables(),
-            num_witness: cs.num_witness_variables(),
-            num_constraints: cs.num_constraints(),
-        })
-    }
-}
+/// The R1CS matrices of a circuit shape (built once per shape; every proof only computes its
+/// assignment). It lives in the circuits crate, shared with the halo2 compiler.
+pub use rustorium_circuits::r1cs::R1cs as CircuitMatrices;
 
 /// The full assignment `[1, inputs…, witness…]` of `circuit` (wire order of a `.wtns`:
 /// [`circom::write_wtns`]).
 pub fn assignment<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Vec<Fr>, ProverError> {
-    assign(circuit)
-}
-
-/// The full assignment `[1, inputs…, witness…]` of `circuit`, without building matrices.
-fn assign<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Vec<Fr>, ProverError> {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Prove {
-        construct_matrices: false,
-        generate_lc_assignments: false,
-    });
-    circuit.generate_constraints(cs.clone())?;
-    cs.finalize();
-    Ok([cs.instance_assignment()?, cs.witness_assignment()?].concat())
+    Ok(rustorium_circuits::r1cs::assignment(circuit)?)
 }
 
 fn row_value(row: &[(Fr, usize)], z: &[Fr]) -> Fr {
@@ -299,7 +251,7 @@ impl Prover {
     ) -> Result<(Proof<Bn254>, ProofTimings), ProverError> {
         let mut t = ProofTimings::default();
         let start = Instant::now();
-        let z = assign(circuit)?;
+        let z = rustorium_circuits::r1cs::assignment(circuit)?;
         t.synthesis = start.elapsed();
         t.constraints = matrices.num_constraints;
         let m = matrices;

@@ -187,7 +187,7 @@ pub(crate) fn prove_block(
     std::fs::write(out.join(format!("block-{height}.proof")), env.encode())?;
     std::fs::write(
         out.join(format!("proof-{height}.json")),
-        proof_json(&env.proof).to_string(),
+        proof_json(env.groth16().context("a Groth16 envelope")?).to_string(),
     )?;
     std::fs::write(
         out.join(format!("public-{height}.json")),

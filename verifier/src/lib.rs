@@ -1,6 +1,6 @@
 //! The light client's verifier: proof envelopes, verifying-key files and hashes, chains of
-//! proven blocks and account proofs. It depends on the statement (`rustorium-circuits`) and
-//! ark-groth16 only: no async runtime, no networking, no storage, no GPU, so anything that checks
+//! proven blocks and account proofs. It depends on the statement (`rustorium-circuits`),
+//! ark-groth16 and the halo2 verifier (`rustorium-halo2`) only: no async runtime, no networking, no storage, no GPU, so anything that checks
 //! Rustorium proofs (a CLI, a service, a future wasm build) pulls in nothing of the node.
 
 pub mod envelope;
@@ -11,11 +11,16 @@ use ark_bn254::Bn254;
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, VerifyingKey};
 use rustorium_circuits::Fr;
 
-pub use envelope::{ENVELOPE_BYTES, ENVELOPE_VERSION, EnvelopeError, ProofEnvelope};
+pub use envelope::{
+    BlockProof, ENVELOPE_BYTES, ENVELOPE_VERSION, EnvelopeError, HALO2_ENVELOPE_VERSION,
+    ProofEnvelope, ProofSystem,
+};
 pub use keyfile::{KeyError, STATEMENT_VERSION, VkHash, parse_verifying_key, vk_hash};
 pub use light::{
-    BlockData, ChainSpec, LightClient, LightError, verify_account, verify_chain, verify_envelope,
+    BlockData, BlockVerifier, ChainSpec, LightClient, LightError, verify_account, verify_chain,
+    verify_envelope, verify_halo2_envelope,
 };
+pub use rustorium_halo2 as halo2;
 
 /// Verifies a proof against public inputs (the key prepared for this one call; to check many
 /// proofs under one key, prepare it once: [`PreparedKey`], as [`LightClient`] does).

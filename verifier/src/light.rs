@@ -9,8 +9,10 @@
 //! root; the block has at least one transfer (a proof of a block without transfers is refused, so a
 //! server cannot pad a chain with no-op blocks); every transfer carries the genesis chain id; the
 //! commitment recomputed from the block's transfers, recipient indices and producer equals the
-//! proof's; and the Groth16 proof verifies against `[old_root, new_root, commitment, chain_id,
-//! height]` with the key prepared once per chain.
+//! proof's; and the proof verifies against `[old_root, new_root, commitment, chain_id, height]`:
+//! a Groth16 proof with the key prepared once per chain, or a halo2 proof (a chain with
+//! `proof_system = "halo2"`) with the verifying key the client derived itself for the shape
+//! ([`LightClient::halo2`]).
 
 use ark_bn254::Bn254;
 use ark_groth16::VerifyingKey;
@@ -19,9 +21,11 @@ use rustorium_circuits::block::tx_commitment;
 use rustorium_circuits::field::to_decimal;
 use rustorium_circuits::merkle::{AccountProof, MerkleError};
 use rustorium_circuits::transfer::SignedTransfer;
+use rustorium_halo2::Halo2Verifier;
+use std::sync::Arc;
 use thiserror::Error;
 
-use crate::envelope::ProofEnvelope;
+use crate::envelope::{BlockProof, ProofEnvelope, ProofSystem};
 use crate::keyfile::{VkHash, vk_hash};
 use crate::verify;
 
@@ -50,9 +54,19 @@ pub enum LightError {
         /// The chain id found.
         got: u64,
     },
-    /// The Groth16 proof does not verify.
+    /// The proof does not verify.
     #[error("proof at height {0} does not verify")]
     InvalidProof(u64),
+    /// The envelope's proof is of another proof system than the chain's.
+    #[error("proof at height {height} is a {got} proof, the chain is proven with {expected}")]
+    WrongSystem {
+        /// Height.
+        height: u64,
+        /// The chain's system.
+        expected: ProofSystem,
+        /// The envelope's.
+        got: ProofSystem,
+    },
     /// Heights are not consecutive.
     #[error("expected height {expected}, got {got}")]
     Height {
@@ -92,7 +106,8 @@ pub struct ChainSpec {
     pub chain_id: u64,
     /// The genesis root, computed locally.
     pub genesis_root: Fr,
-    /// SHA-256 of the compressed verifying key the chain's proofs use.
+    /// The hash of the verifying key the chain's proofs use: SHA-256 of the compressed Groth16
+    /// key, or `rustorium_halo2::vk_hash` of the halo2 key.
     pub vk_hash: VkHash,
 }
 
@@ -118,12 +133,58 @@ impl BlockData {
     }
 }
 
+/// What checks one chain's proofs: a prepared Groth16 key or a halo2 verifier.
+#[derive(Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per light client, never in bulk"
+)]
+pub enum BlockVerifier {
+    /// Groth16.
+    Groth16(crate::PreparedKey),
+    /// halo2, for one shape.
+    Halo2(Arc<Halo2Verifier>),
+}
+
+impl BlockVerifier {
+    /// Its proof system.
+    pub fn system(&self) -> ProofSystem {
+        match self {
+            Self::Groth16(_) => ProofSystem::Groth16,
+            Self::Halo2(_) => ProofSystem::Halo2,
+        }
+    }
+
+    /// Checks `env`'s proof against its public inputs (not its key hash: see
+    /// [`verify_envelope`]).
+    pub fn check(&self, env: &ProofEnvelope) -> Result<(), LightError> {
+        let ok = match (self, &env.proof) {
+            (Self::Groth16(pvk), BlockProof::Groth16(p)) => pvk.verify(p, &env.public_inputs()),
+            (Self::Halo2(v), BlockProof::Halo2(p)) => {
+                env.shape == v.shape() && v.verify(&env.public_inputs(), p).is_ok()
+            }
+            _ => {
+                return Err(LightError::WrongSystem {
+                    height: env.height,
+                    expected: self.system(),
+                    got: env.system(),
+                });
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(LightError::InvalidProof(env.height))
+        }
+    }
+}
+
 /// A light client following one chain from its genesis: the verifying key prepared once, the
 /// verified head advanced block by block.
 #[derive(Clone)]
 pub struct LightClient {
     spec: ChainSpec,
-    pvk: crate::PreparedKey,
+    verifier: BlockVerifier,
     height: u64,
     root: Fr,
 }
@@ -149,7 +210,26 @@ impl LightClient {
             });
         }
         Ok(Self {
-            pvk: crate::PreparedKey::new(vk),
+            verifier: BlockVerifier::Groth16(crate::PreparedKey::new(vk)),
+            height: 0,
+            root: spec.genesis_root,
+            spec,
+        })
+    }
+
+    /// A client at the genesis of a chain proven with halo2, with the verifier it derived for the
+    /// chain's shape ([`Halo2Verifier::new`]: transparent, so nothing comes from a server). The
+    /// verifier's key must hash to the pinned value.
+    pub fn halo2(spec: ChainSpec, verifier: Arc<Halo2Verifier>) -> Result<Self, LightError> {
+        let got = verifier.vk_hash();
+        if got != spec.vk_hash {
+            return Err(LightError::UnpinnedKey {
+                expected: hex::encode(spec.vk_hash),
+                got: hex::encode(got),
+            });
+        }
+        Ok(Self {
+            verifier: BlockVerifier::Halo2(verifier),
             height: 0,
             root: spec.genesis_root,
             spec,
@@ -203,26 +283,42 @@ impl LightClient {
         if block.commitment(chain) != env.commitment() {
             return Err(LightError::Commitment(env.height));
         }
-        if !self.pvk.verify(&env.proof, &env.public_inputs()) {
-            return Err(LightError::InvalidProof(env.height));
-        }
+        self.verifier.check(env)?;
         self.height = env.height;
         self.root = env.new_root();
         Ok(())
     }
 }
 
-/// Verifies one envelope against `vk` alone: the key hash and the pairing check over the
+/// Verifies one Groth16 envelope against `vk` alone: the key hash and the pairing check over the
 /// envelope's public inputs (its height and chain id included). It does not know which chain the
 /// caller means or what the block contained: [`LightClient`] checks those.
 pub fn verify_envelope(vk: &VerifyingKey<Bn254>, env: &ProofEnvelope) -> Result<(), LightError> {
     if vk_hash(vk) != env.vk_hash {
         return Err(LightError::WrongKey(env.height));
     }
-    if !verify(vk, &env.proof, &env.public_inputs()) {
+    let Some(proof) = env.groth16() else {
+        return Err(LightError::WrongSystem {
+            height: env.height,
+            expected: ProofSystem::Groth16,
+            got: env.system(),
+        });
+    };
+    if !verify(vk, proof, &env.public_inputs()) {
         return Err(LightError::InvalidProof(env.height));
     }
     Ok(())
+}
+
+/// [`verify_envelope`] for a halo2 envelope, with a verifier derived for its shape.
+pub fn verify_halo2_envelope(
+    verifier: &Halo2Verifier,
+    env: &ProofEnvelope,
+) -> Result<(), LightError> {
+    if verifier.vk_hash() != env.vk_hash {
+        return Err(LightError::WrongKey(env.height));
+    }
+    BlockVerifier::Halo2(Arc::new(verifier.clone())).check(env)
 }
 
 /// Verifies the chain of `blocks` from the genesis of `spec`; returns the verified head
