@@ -164,6 +164,23 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Groth16 beside halo2 on the same blocks: setup (Groth16: a dev key; halo2: parameters,
+    /// cached under `--params-dir`, and key generation), prove, proof size, verify, and each
+    /// system's peak memory (resident set, reset before each system).
+    Systems {
+        /// Tree depths.
+        #[arg(long, value_delimiter = ',', default_value = "32")]
+        depth: Vec<usize>,
+        /// Capacities.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        capacity: Vec<usize>,
+        /// Proofs per system and shape.
+        #[arg(long, default_value_t = 2)]
+        runs: usize,
+        /// halo2 parameter cache.
+        #[arg(long, default_value = "data/keys/halo2")]
+        params_dir: std::path::PathBuf,
+    },
     /// The proving fleet (NATS JetStream, a real nats-server on loopback, every proof verified
     /// by the node): proven blocks/s with real CPU workers beside the node's own prover thread,
     /// then the coordination benchmark with SIMULATED workers (fixed proof time, proofs made in
@@ -530,8 +547,102 @@ fn prove_table(
     Ok(())
 }
 
+/// Peak resident memory since the last [`reset_peak_rss`], MiB (Linux; 0 elsewhere).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak resident memory (`/proc/self/clear_refs`, value 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn systems_table(
+    depths: &[usize],
+    capacities: &[usize],
+    runs: usize,
+    params_dir: &std::path::Path,
+) -> Result<()> {
+    use rustorium::halo2::Halo2Prover;
+    println!(
+        "| depth | capacity | system | setup | prove (median of {runs}) | proof | verify | peak memory |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    for &depth in depths {
+        for &capacity in capacities {
+            let shape = CircuitShape { depth, capacity };
+            let circuit = demo_witness(shape).context("demo block")?;
+            let inputs = circuit.public_inputs();
+            reset_peak_rss();
+            let start = Instant::now();
+            let keys = dev_setup(shape, 9)?;
+            keys.matrices()?;
+            let setup = start.elapsed();
+            let prover = Prover::cpu();
+            let (mut proves, mut verifies) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                let start = Instant::now();
+                let (proof, _) = keys.prove(&prover, circuit.clone(), &mut rng)?;
+                proves.push(start.elapsed());
+                let pvk = rustorium::prover::PreparedKey::new(&keys.pk.vk);
+                let start = Instant::now();
+                anyhow::ensure!(pvk.verify(&proof, &inputs), "Groth16 proof does not verify");
+                verifies.push(start.elapsed());
+            }
+            println!(
+                "| {depth} | {capacity} | Groth16 | {:.1} s (dev key) | {:.2} s | 128 B | {:.2} ms | {:.0} MiB |",
+                setup.as_secs_f64(),
+                median(proves).as_secs_f64(),
+                median(verifies).as_secs_f64() * 1e3,
+                peak_rss_mib()
+            );
+            drop(keys);
+            reset_peak_rss();
+            let start = Instant::now();
+            let h2 = Halo2Prover::new(shape, Some(params_dir))?;
+            let setup = start.elapsed();
+            let (mut proves, mut verifies, mut size) = (Vec::new(), Vec::new(), 0);
+            for _ in 0..runs {
+                let start = Instant::now();
+                let proof = h2.prove(circuit.clone())?; // includes its own verification
+                proves.push(start.elapsed());
+                size = proof.len();
+                let start = Instant::now();
+                h2.verifier().verify(&inputs, &proof)?;
+                verifies.push(start.elapsed());
+            }
+            let verify = median(verifies);
+            println!(
+                "| {depth} | {capacity} | halo2 (k = {}, {} rows) | {:.1} s (parameters + keys) | {:.2} s (incl. a {:.2} s self-check) | {} B | {:.2} ms | {:.0} MiB |",
+                h2.verifier().k(),
+                h2.plan().rows(),
+                setup.as_secs_f64(),
+                median(proves).as_secs_f64(),
+                verify.as_secs_f64(),
+                size,
+                verify.as_secs_f64() * 1e3,
+                peak_rss_mib()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Systems {
+            depth,
+            capacity,
+            runs,
+            params_dir,
+        } => systems_table(&depth, &capacity, runs.max(1), &params_dir)?,
         BenchCommand::Circuit { depth } => circuit_table(depth)?,
         BenchCommand::Prove {
             kernel_log_sizes,
