@@ -50,6 +50,7 @@ fn config(dir: &Path, runtime: Option<PathBuf>, required: bool) -> NodeConfig {
         hardware: None,
         consensus: None,
         fleet: None,
+        proof_system: Default::default(),
         scoring: ScoringSection {
             enabled: true,
             model: Some(root("config/models/scoring.onnx")),

@@ -13,6 +13,7 @@ use rustls::pki_types::CertificateDer;
 use rustorium::net::codec::{Frame, Kind};
 use rustorium::net::quic::Client;
 use rustorium::node::{Node, NodeConfig};
+use rustorium::prover::ProofSystem;
 use rustorium::state::dev_secret;
 use rustorium_circuits::transfer::{Recipient, SignedTransfer, Transfer};
 
@@ -38,6 +39,7 @@ fn config(dir: &Path) -> NodeConfig {
         hardware: None,
         consensus: None,
         fleet: None,
+        proof_system: Default::default(),
         scoring: Default::default(),
         policy: Default::default(),
     }
@@ -368,6 +370,108 @@ fn shipped_node_config_loads_and_unknown_keys_are_refused() {
     .expect("write");
     let e = NodeConfig::load(&bad).expect_err("unknown key").to_string();
     assert!(e.contains("colour") && e.contains("bad.toml"), "{e}");
+    // The proof system: groth16 by default, halo2 by name, anything else refused by name.
+    let base = "data_dir = \"d\"\ngenesis = \"g\"\nproducer = 0\n";
+    for (line, want) in [
+        ("", Some(ProofSystem::Groth16)),
+        ("proof_system = \"groth16\"\n", Some(ProofSystem::Groth16)),
+        ("proof_system = \"halo2\"\n", Some(ProofSystem::Halo2)),
+        ("proof_system = \"plonky\"\n", None),
+    ] {
+        std::fs::write(&bad, format!("{base}{line}")).expect("write");
+        match (NodeConfig::load(&bad), want) {
+            (Ok(c), Some(want)) => assert_eq!(c.proof_system, want),
+            (Err(e), None) => assert!(e.to_string().contains("plonky"), "{e}"),
+            (got, want) => panic!("{line}: {got:?} (expected {want:?})"),
+        }
+    }
+}
+
+/// A node proving with halo2 (transparent: no keys) proves its blocks, and a light client in a
+/// separate process derives the verifier itself and syncs the chain. halo2 with a fleet, and a
+/// genesis pinning another key, are refused at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halo2_node_proves_its_blocks_and_a_light_client_syncs_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The parameter cache is shared by the test runs (`<keys_dir>/halo2`): public data.
+    let keys_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).to_path_buf();
+    let halo2 = |dir: &Path| NodeConfig {
+        genesis: common::small_genesis(dir, 4),
+        capacity: 1,
+        keys_dir: keys_dir.clone(),
+        proof_system: ProofSystem::Halo2,
+        ..config(dir)
+    };
+    let with_fleet = NodeConfig {
+        fleet: Some(toml::from_str("url = \"nats://127.0.0.1:1\"").expect("fleet section")),
+        ..halo2(dir.path())
+    };
+    let e = Node::start(with_fleet)
+        .map(|_| ())
+        .expect_err("fleet + halo2");
+    assert!(e.to_string().contains("Groth16 only"), "{e}");
+    let node = Node::start(halo2(dir.path())).expect("node starts");
+    assert!(node.keys().is_none() && node.halo2().is_some());
+    let (quic, http) = rustorium::start_servers(
+        node.clone(),
+        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("servers");
+    let cert =
+        CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
+    let client = Client::connect(quic, cert).await.expect("connect");
+    let res = client
+        .submit(&[t(0, 1, 0), t(1, 2, 0)])
+        .await
+        .expect("submit");
+    assert!(res.iter().all(|r| r.accepted), "{res:?}");
+    wait_for("two halo2 proofs", 300, || node.head().proven >= 2).await;
+    let status = json(&http_get(http, "/status").1);
+    assert_eq!(status["proof_system"], "halo2");
+    assert_eq!(status["key_provenance"], "transparent");
+    let vk_hash = status["vk_hash"].as_str().expect("vk hash").to_string();
+    let vk = json(&http_get(http, "/vk").1);
+    assert_eq!(vk["system"], "halo2");
+    assert_eq!(vk["vk_hash"].as_str(), Some(vk_hash.as_str()));
+    let env =
+        rustorium::prover::ProofEnvelope::decode(&node.proof(1).expect("read").expect("proof"))
+            .expect("envelope");
+    assert_eq!(env.system(), ProofSystem::Halo2);
+    let genesis = dir.path().join("genesis.toml");
+    let sync = |hash: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rustorium"))
+            .args([
+                "light",
+                "sync",
+                "--node",
+                &format!("http://{http}"),
+                "--genesis",
+            ])
+            .arg(&genesis)
+            .args(["--vk-hash", hash, "--params-dir"])
+            .arg(keys_dir.join("halo2"))
+            .output()
+            .expect("light sync")
+    };
+    let out = sync(&vk_hash);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("verified head: height 2"), "{text}");
+    // Pinned to another key: refused.
+    let out = sync(&"ab".repeat(32));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pinned"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.shutdown();
 }
 
 struct NoBigTransfers;

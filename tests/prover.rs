@@ -906,7 +906,7 @@ fn halo2_proofs_verify_for_their_block_only_and_a_light_client_syncs_them() {
         depth: 4,
         capacity: 1,
     };
-    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("halo2-params");
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("halo2");
     let (_d, store, blocks) = chain_of(
         shape,
         &[

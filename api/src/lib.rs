@@ -122,7 +122,7 @@ async fn readyz(State(n): State<Shared>) -> Response {
     let body = json!({
         "ready": n.is_ready(),
         "store": true,
-        "keys": n.keys().is_some() || !n.config().prove,
+        "keys": n.proving() || !n.config().prove,
         "backends": n.metrics().backends(),
         "scoring": n.admission().scoring_status,
         "policy": n.admission().policy_script,
@@ -193,8 +193,9 @@ fn status_json(n: &Node) -> Value {
         "mempool": n.mempool_len(),
         "store_recovered": n.store_recovered(),
         "proving_queue": m.proving_queue.load(Ordering::Relaxed),
-        "vk_hash": n.keys().map(|k| hex::encode(vk_hash(&k.pk.vk))),
-        "key_provenance": n.keys().map(rustorium_node::key_provenance),
+        "vk_hash": n.vk_hash().map(hex::encode),
+        "key_provenance": n.key_provenance(),
+        "proof_system": n.config().proof_system.name(),
         "devnet": n.genesis().devnet,
         "validator": n.config().consensus.as_ref().map(|c| c.validator),
         "consensus_round": m.consensus_round.load(Ordering::Relaxed),
@@ -423,6 +424,18 @@ async fn account(
 }
 
 async fn vk(State(n): State<Shared>) -> Response {
+    if let Some(h2) = n.halo2() {
+        // Transparent: no key file; a light client derives the key from the shape and checks
+        // its hash against the one its genesis pins.
+        let v = h2.verifier();
+        return ok(json!({
+            "system": "halo2",
+            "vk_hash": hex::encode(v.vk_hash()),
+            "depth": v.shape().depth,
+            "capacity": v.shape().capacity,
+            "k": v.k(),
+        }));
+    }
     let Some(keys) = n.keys() else {
         return err(StatusCode::NOT_FOUND, "proving is off");
     };

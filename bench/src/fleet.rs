@@ -38,6 +38,7 @@ struct Bench {
 impl Bench {
     fn config(&self, data: &str, fleet: Option<String>, prover_workers: usize) -> NodeConfig {
         NodeConfig {
+            proof_system: Default::default(),
             data_dir: self.dir.join(data),
             genesis: self.dir.join("genesis.toml"),
             producer: 0,

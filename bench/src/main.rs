@@ -1330,6 +1330,7 @@ fn consensus_bench(n: usize, count: usize, rate: f64, capacity: usize) -> Result
         hardware: None,
         consensus: None,
         fleet: None,
+        proof_system: Default::default(),
         scoring: Default::default(),
         policy: Default::default(),
     };
@@ -1427,6 +1428,7 @@ fn load(
         None
     };
     let config = NodeConfig {
+        proof_system: Default::default(),
         data_dir: dir.join("data"),
         genesis: dir.join("genesis.toml"),
         producer: 0,

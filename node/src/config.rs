@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::NodeError;
 use super::mempool::MempoolConfig;
+use crate::prover::ProofSystem;
 
 fn default_quic() -> String {
     "127.0.0.1:7700".into()
@@ -103,6 +104,17 @@ pub struct NodeConfig {
     /// node proves in its own process (`prover_workers` threads).
     #[serde(default)]
     pub fleet: Option<FleetSection>,
+    /// The proof system: `"groth16"` (default: 128-byte proofs, a trusted setup per shape) or
+    /// `"halo2"` (transparent: no setup, keys derived from the shape; larger proofs, slower
+    /// verification; docs/circuit.md). A genesis pins the verifying key's hash of either.
+    #[serde(default, deserialize_with = "proof_system")]
+    pub proof_system: ProofSystem,
+}
+
+fn proof_system<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ProofSystem, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 /// `[fleet]`: prove through workers on other machines (docs/operations.md, "The proving fleet").

@@ -50,8 +50,8 @@ use thiserror::Error;
 use crate::accel::CpuHasher;
 use crate::hardware::Profile;
 use crate::prover::{
-    KeyError, KeyPair, ProofEnvelope, Prover, ProverError, dev_setup, load_proving_key, save_keys,
-    vk_hash,
+    BlockProof, KeyError, KeyPair, ProofEnvelope, ProofSystem, Prover, ProverError, dev_setup,
+    load_proving_key, save_keys, vk_hash,
 };
 use crate::state::{
     BlockPlan, ExecutedBlock, Genesis, GenesisError, NonceRule, Snapshot, StateReader, StateStore,
@@ -60,6 +60,7 @@ use crate::state::{
 use chain::Block;
 use mempool::{Mempool, MempoolError};
 use metrics::Metrics;
+use rustorium_halo2::Halo2Prover;
 
 /// Errors of the node.
 #[derive(Debug, Error)]
@@ -80,6 +81,9 @@ pub enum NodeError {
     /// Proving failed.
     #[error("prover: {0}")]
     Prover(#[from] ProverError),
+    /// The halo2 prover failed (parameters, keys, a proof).
+    #[error("halo2: {0}")]
+    Halo2(#[from] rustorium_halo2::Halo2Error),
     /// The stored chain is inconsistent.
     #[error("chain: {0}")]
     Chain(String),
@@ -139,7 +143,10 @@ pub struct Node {
     config: NodeConfig,
     genesis: Genesis,
     store: StateStore,
+    /// Groth16 keys (`proof_system = "groth16"` with proving on).
     keys: Option<KeyPair>,
+    /// The halo2 prover (`proof_system = "halo2"` with proving on).
+    halo2: Option<Arc<Halo2Prover>>,
     metrics: Metrics,
     mempool: Mutex<Mempool>,
     /// Accepted transfers not yet in a block, durable before their acknowledgement.
@@ -239,9 +246,37 @@ impl Node {
         &self.genesis
     }
 
-    /// The proving keys (`None` when proving is off).
+    /// The Groth16 proving keys (`None` when proving is off or the chain is proven with halo2).
     pub fn keys(&self) -> Option<&KeyPair> {
         self.keys.as_ref()
+    }
+
+    /// The halo2 prover (`None` when proving is off or the chain is proven with Groth16).
+    pub fn halo2(&self) -> Option<&Arc<Halo2Prover>> {
+        self.halo2.as_ref()
+    }
+
+    /// Whether this node proves blocks (with either system).
+    pub fn proving(&self) -> bool {
+        self.keys.is_some() || self.halo2.is_some()
+    }
+
+    /// The hash of the verifying key its proofs are for (either system), when proving.
+    pub fn vk_hash(&self) -> Option<[u8; 32]> {
+        match (&self.keys, &self.halo2) {
+            (Some(k), _) => Some(vk_hash(&k.pk.vk)),
+            (None, Some(h)) => Some(h.verifier().vk_hash()),
+            (None, None) => None,
+        }
+    }
+
+    /// Where its proving key comes from ([`key_provenance`]; `transparent` for halo2: no setup).
+    pub fn key_provenance(&self) -> Option<String> {
+        match (&self.keys, &self.halo2) {
+            (Some(k), _) => Some(key_provenance(k)),
+            (None, Some(_)) => Some("transparent".into()),
+            (None, None) => None,
+        }
     }
 
     /// The node's metrics.
@@ -305,7 +340,10 @@ impl Node {
         let metrics = Metrics::default();
         let backends = Backends::select(&config, &metrics)?;
         let store = open_store(&config, &genesis, backends.hasher.clone())?;
-        let keys = load_keys(&config, &genesis)?;
+        let (keys, halo2) = match config.proof_system {
+            ProofSystem::Groth16 => (load_keys(&config, &genesis)?, None),
+            ProofSystem::Halo2 => (None, load_halo2(&config, &genesis)?),
+        };
         let admission = load_admission(&config, backends.profile.as_ref(), &metrics)?;
         let node = Arc::new(Self {
             mempool: Mutex::new(Mempool::new(config.mempool.into())),
@@ -316,6 +354,7 @@ impl Node {
             genesis,
             store,
             keys,
+            halo2,
             metrics,
             queue: Mutex::new(None),
             fleet: std::sync::OnceLock::new(),
@@ -337,7 +376,7 @@ impl Node {
             h.committed = latest;
             h.proven = proven;
         });
-        if node.keys.is_some() {
+        if node.proving() {
             node.start_provers(proven, latest)?;
         } else if node.config.fleet.is_some() {
             return Err(NodeError::Config(
@@ -832,7 +871,7 @@ impl Node {
     /// (`max_proving_backlog`); `None` otherwise.
     fn proving_backlog_full(&self) -> Option<u64> {
         let max = self.config.max_proving_backlog;
-        if self.keys.is_none() || max == 0 {
+        if !self.proving() || max == 0 {
             return None;
         }
         let head = self.head();
@@ -905,10 +944,9 @@ impl Node {
     /// Block `height`'s circuit (its witness rebuilt by re-executing its transfers on the previous
     /// version, which must reproduce the committed root) and producer.
     fn block_circuit(&self, height: u64) -> Result<(BlockCircuit, BlockWitness), NodeError> {
-        let keys = self
-            .keys
-            .as_ref()
-            .ok_or_else(|| NodeError::Config("proving is off".into()))?;
+        if !self.proving() {
+            return Err(NodeError::Config("proving is off".into()));
+        }
         let block = chain::block(&self.store, height)?
             .ok_or_else(|| NodeError::Chain(format!("no block {height}")))?;
         let txs: Vec<SignedTransfer> = block.applied.iter().map(|(t, _)| t.clone()).collect();
@@ -921,7 +959,7 @@ impl Node {
                 "re-execution of block {height} does not reproduce it"
             )));
         }
-        let circuit = BlockCircuit::from_witness(&w, block.producer, height, keys.shape)
+        let circuit = BlockCircuit::from_witness(&w, block.producer, height, self.shape())
             .map_err(|e| NodeError::Chain(e.to_string()))?;
         Ok((circuit, w))
     }
@@ -952,6 +990,9 @@ impl Node {
     /// Proves block `height` (rebuilding its witness from the previous version) and stores the
     /// envelope.
     pub fn prove_height(&self, height: u64) -> Result<(), NodeError> {
+        if let Some(h2) = &self.halo2 {
+            return self.prove_height_halo2(h2, height);
+        }
         let keys = self
             .keys
             .as_ref()
@@ -979,6 +1020,25 @@ impl Node {
             circuit.public_inputs(),
             proof,
             vk_hash(&keys.pk.vk),
+        );
+        self.store_proof(&env, secs)?;
+        Ok(())
+    }
+
+    /// [`Node::prove_height`] with halo2 (on the CPU: halo2_proofs' own MSM and FFT). The proof is
+    /// verified before it is stored ([`Halo2Prover::prove`]).
+    fn prove_height_halo2(&self, h2: &Halo2Prover, height: u64) -> Result<(), NodeError> {
+        let (circuit, _) = self.block_circuit(height)?;
+        let start = Instant::now();
+        let proof = h2.prove(circuit.clone())?;
+        let secs = start.elapsed().as_secs_f64();
+        let env = ProofEnvelope::with_proof(
+            height,
+            self.genesis.chain_id,
+            h2.verifier().shape(),
+            circuit.public_inputs(),
+            BlockProof::Halo2(proof),
+            h2.verifier().vk_hash(),
         );
         self.store_proof(&env, secs)?;
         Ok(())
@@ -1288,6 +1348,52 @@ fn load_keys(config: &NodeConfig, genesis: &Genesis) -> Result<Option<KeyPair>, 
     }
     k.matrices()?;
     Ok(Some(k))
+}
+
+/// The halo2 prover when proving is on with `proof_system = "halo2"`: parameters derived from the
+/// public string (cached under `<keys_dir>/halo2/`), keys derived from the shape, the key's hash
+/// checked against the one the genesis pins.
+fn load_halo2(
+    config: &NodeConfig,
+    genesis: &Genesis,
+) -> Result<Option<Arc<Halo2Prover>>, NodeError> {
+    if !config.prove {
+        return Ok(None);
+    }
+    if config.fleet.is_some() {
+        return Err(NodeError::Config(
+            "[fleet] workers prove Groth16 only: use proof_system = \"groth16\" with a fleet"
+                .into(),
+        ));
+    }
+    let shape = CircuitShape {
+        depth: genesis.depth,
+        capacity: config.capacity,
+    };
+    let start = Instant::now();
+    let h2 = Halo2Prover::new(shape, Some(&config.keys_dir.join("halo2")))?;
+    let got = h2.verifier().vk_hash();
+    tracing::info!(
+        system = "halo2",
+        provenance = "transparent",
+        vk_hash = %hex::encode(got),
+        k = h2.verifier().k(),
+        rows = h2.plan().rows(),
+        secs = start.elapsed().as_secs_f64(),
+        "halo2 keys derived"
+    );
+    if let Some(pinned) = genesis.pinned_vk(config.capacity)
+        && pinned != got
+    {
+        return Err(NodeError::Config(format!(
+            "the halo2 verifying key for capacity {} (hash {}) is not the key {} pins ({})",
+            config.capacity,
+            hex::encode(got),
+            config.genesis.display(),
+            hex::encode(pinned)
+        )));
+    }
+    Ok(Some(Arc::new(h2)))
 }
 
 /// Scoring (on the profile's backend) and policy.

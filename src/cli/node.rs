@@ -11,12 +11,14 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use rustls::pki_types::CertificateDer;
 use rustorium::accel::CpuHasher;
+use rustorium::halo2::Halo2Verifier;
 use rustorium::light::{BlockData, ChainSpec, LightClient, verify_account};
 use rustorium::net::quic::Client;
 use rustorium::node::{Node, NodeConfig};
 use rustorium::prover::{ProofEnvelope, parse_verifying_key, vk_hash};
 use rustorium::state::{Genesis, StateStore, StoreOptions, dev_secret};
 use rustorium_circuits::Fr;
+use rustorium_circuits::block::CircuitShape;
 use rustorium_circuits::field::{parse_field, to_decimal};
 use rustorium_circuits::merkle::AccountProof;
 use rustorium_circuits::transfer::{Recipient, Transfer};
@@ -43,6 +45,9 @@ pub(crate) struct DevnetArgs {
     /// `config/genesis.toml`, written to `<data>/builtin/`).
     #[arg(long)]
     genesis: Option<PathBuf>,
+    /// Proof system: `groth16` (devnet keys) or `halo2` (transparent, no keys; docs/circuit.md).
+    #[arg(long, default_value = "groth16")]
+    proof_system: rustorium::prover::ProofSystem,
     /// Transfers per block (circuit capacity).
     #[arg(long, default_value_t = 4)]
     capacity: usize,
@@ -214,6 +219,20 @@ pub(crate) struct LightArgs {
     /// dishonest node can then prove anything: for experiments only.
     #[arg(long)]
     trust_node_key: bool,
+    /// Where halo2 parameters are cached (a halo2 chain: derived from a public string, so the
+    /// cache holds nothing secret; default `$HOME/.cache/rustorium/halo2`).
+    #[arg(long)]
+    params_dir: Option<PathBuf>,
+}
+
+impl LightArgs {
+    fn params_dir(&self) -> PathBuf {
+        self.params_dir.clone().unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map_or_else(std::env::temp_dir, PathBuf::from)
+                .join(".cache/rustorium/halo2")
+        })
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -302,6 +321,7 @@ fn devnet_config(a: &DevnetArgs) -> NodeConfig {
         mempool: Default::default(),
         hardware: None,
         fleet: None,
+        proof_system: a.proof_system,
         consensus: None,
         scoring: rustorium::node::admission::ScoringSection {
             enabled: !a.no_scoring,
@@ -381,16 +401,16 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
         let cert = CertificateDer::from(std::fs::read(node.config().data_dir.join("tls/cert.der"))?);
         println!("devnet: QUIC {quic_addr}, HTTP http://{http_addr}; Ctrl-C to stop");
         let mut client = Client::connect(quic_addr, cert.clone()).await?;
-        let vk = node.keys().context("keys")?.pk.vk.clone();
         let genesis_root = node.reader()?.root(0)?;
-        let mut light = LightClient::new(
-            ChainSpec {
-                chain_id: node.genesis().chain_id,
-                genesis_root,
-                vk_hash: vk_hash(&vk),
-            },
-            &vk,
-        )?;
+        let spec = ChainSpec {
+            chain_id: node.genesis().chain_id,
+            genesis_root,
+            vk_hash: node.vk_hash().context("proving is off")?,
+        };
+        let mut light = match node.halo2() {
+            Some(h2) => LightClient::halo2(spec, Arc::new(h2.verifier().clone()))?,
+            None => LightClient::new(spec, &node.keys().context("keys")?.pk.vk)?,
+        };
         let mut nonces: BTreeMap<u64, u64> = senders.iter().map(|s| (*s, 0)).collect();
         let (mut verified_h, mut verified_root) = (0u64, genesis_root);
         let start = Instant::now();
@@ -603,11 +623,34 @@ fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
         );
     }
     let vk_json = get_json(&format!("{base}/vk"))?;
-    let (shape, vk) = parse_verifying_key(
-        &hex::decode(vk_json["file"].as_str().context("vk file")?)?,
-        "node /vk",
-    )?;
-    let hash = vk_hash(&vk);
+    // Groth16: the node's key file (checked against the pinned hash below). halo2: only the
+    // shape comes from the node; the key is derived here.
+    enum Key {
+        Groth16(Box<ark_groth16::VerifyingKey<ark_bn254::Bn254>>),
+        Halo2(Arc<Halo2Verifier>),
+    }
+    let (shape, key, hash) = if vk_json["system"] == "halo2" {
+        let dim = |k: &str| {
+            vk_json[k]
+                .as_u64()
+                .with_context(|| format!("node /vk: {k}"))
+                .map(|v| v as usize)
+        };
+        let shape = CircuitShape {
+            depth: dim("depth")?,
+            capacity: dim("capacity")?,
+        };
+        let v = Arc::new(Halo2Verifier::new(shape, Some(&a.params_dir()))?);
+        let hash = v.vk_hash();
+        (shape, Key::Halo2(v), hash)
+    } else {
+        let (shape, vk) = parse_verifying_key(
+            &hex::decode(vk_json["file"].as_str().context("vk file")?)?,
+            "node /vk",
+        )?;
+        let hash = vk_hash(&vk);
+        (shape, Key::Groth16(Box::new(vk)), hash)
+    };
     let pinned = match (&a.vk_hash, genesis.pinned_vk(shape.capacity)) {
         (Some(h), _) => {
             let h: [u8; 32] = hex::decode(h.trim_start_matches("0x"))
@@ -637,14 +680,15 @@ fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
             genesis.depth
         );
     }
-    let mut light = LightClient::new(
-        ChainSpec {
-            chain_id: genesis.chain_id,
-            genesis_root,
-            vk_hash: pinned,
-        },
-        &vk,
-    )?;
+    let spec = ChainSpec {
+        chain_id: genesis.chain_id,
+        genesis_root,
+        vk_hash: pinned,
+    };
+    let mut light = match key {
+        Key::Groth16(vk) => LightClient::new(spec, &vk)?,
+        Key::Halo2(v) => LightClient::halo2(spec, v)?,
+    };
     let proven = get_json(&format!("{base}/proven/latest"))?["height"]
         .as_u64()
         .context("height")?;
