@@ -391,6 +391,12 @@ pub(crate) fn run_devnet(mut a: DevnetArgs) -> Result<Outcome> {
         );
     }
     eprintln!(
+        "devnet: proof system {}, verifying key {} ({})",
+        node.config().proof_system,
+        node.vk_hash().map_or("-".into(), hex::encode),
+        node.key_provenance().unwrap_or_default()
+    );
+    eprintln!(
         "devnet: scoring {}, policy {}",
         node.admission().scoring_status,
         node.admission().policy_script.as_deref().unwrap_or("off")
