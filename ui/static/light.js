@@ -383,6 +383,10 @@ async function start() {
   state.roots.set(0, root);
 
   const vk = await getJSON("/vk");
+  if (vk.system === "halo2") {
+    // halo2 (IPA) verification is not in the browser: the CLI light client verifies those chains.
+    return fail("this chain is proven with halo2: verify it with `rustorium light sync` (this page verifies Groth16 chains)");
+  }
   const file = parseVkFile(vk.file);
   state.vkHash = bytesToHex(sha256(file.body));
   const pinned = new URLSearchParams(location.search).get("vk_hash")
