@@ -58,7 +58,12 @@ fn t(from: u64, to: u64, nonce: u64) -> SignedTransfer {
 }
 
 async fn start(dir: &Path) -> (Arc<Node>, Client, SocketAddr) {
-    let node = Node::start(config(dir)).expect("node starts");
+    start_with(dir, config(dir)).await
+}
+
+/// Starts a node with `config` (its data directory under `dir`), its servers and a client.
+async fn start_with(dir: &Path, config: NodeConfig) -> (Arc<Node>, Client, SocketAddr) {
+    let node = Node::start(config).expect("node starts");
     let (quic, http) = rustorium::start_servers(
         node.clone(),
         "127.0.0.1:0".parse().expect("addr"),
@@ -410,18 +415,8 @@ async fn a_halo2_node_proves_its_blocks_and_a_light_client_syncs_them() {
         .map(|_| ())
         .expect_err("fleet + halo2");
     assert!(e.to_string().contains("Groth16 only"), "{e}");
-    let node = Node::start(halo2(dir.path())).expect("node starts");
+    let (node, client, http) = start_with(dir.path(), halo2(dir.path())).await;
     assert!(node.keys().is_none() && node.halo2().is_some());
-    let (quic, http) = rustorium::start_servers(
-        node.clone(),
-        "127.0.0.1:0".parse().expect("addr"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("servers");
-    let cert =
-        CertificateDer::from(std::fs::read(dir.path().join("data/tls/cert.der")).expect("cert"));
-    let client = Client::connect(quic, cert).await.expect("connect");
     let res = client
         .submit(&[t(0, 1, 0), t(1, 2, 0)])
         .await
@@ -434,6 +429,8 @@ async fn a_halo2_node_proves_its_blocks_and_a_light_client_syncs_them() {
     let vk_hash = status["vk_hash"].as_str().expect("vk hash").to_string();
     let vk = json(&http_get(http, "/vk").1);
     assert_eq!(vk["system"], "halo2");
+    let (code, body) = http_get(http, "/keys/proving.key");
+    assert!(code == 404 && body.contains("halo2"), "{code} {body}");
     assert_eq!(vk["vk_hash"].as_str(), Some(vk_hash.as_str()));
     let env =
         rustorium::prover::ProofEnvelope::decode(&node.proof(1).expect("read").expect("proof"))

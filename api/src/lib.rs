@@ -452,7 +452,14 @@ async fn vk(State(n): State<Shared>) -> Response {
 /// verifying-key hash in the `x-rustorium-vk-hash` header (and their own `--vk-hash`).
 async fn proving_key(State(n): State<Shared>) -> Response {
     let Some(keys) = n.keys() else {
-        return err(StatusCode::NOT_FOUND, "proving is off");
+        return err(
+            StatusCode::NOT_FOUND,
+            if n.halo2().is_some() {
+                "this node proves with halo2: there is no key file (the keys derive from the shape)"
+            } else {
+                "proving is off"
+            },
+        );
     };
     let hash = hex::encode(vk_hash(&keys.pk.vk));
     let node = n.clone();
