@@ -8,7 +8,11 @@ use std::path::Path;
 const BUNDLES: [&str; 2] = ["circomlib.js", "snarkjs.min.js"];
 
 fn main() {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
+    // The manifest directory as cargo sets it for this run, not as it was when this script was
+    // compiled (`env!`): cargo hashes path packages relative to the workspace, so a target
+    // directory shared by two checkouts reuses one compiled build script for both.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dist = Path::new(&manifest).join("../ui/dist");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     println!("cargo:rerun-if-changed={}", dist.display());
     for name in BUNDLES {
