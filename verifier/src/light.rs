@@ -160,9 +160,7 @@ impl BlockVerifier {
     pub fn check(&self, env: &ProofEnvelope) -> Result<(), LightError> {
         let ok = match (self, &env.proof) {
             (Self::Groth16(pvk), BlockProof::Groth16(p)) => pvk.verify(p, &env.public_inputs()),
-            (Self::Halo2(v), BlockProof::Halo2(p)) => {
-                env.shape == v.shape() && v.verify(&env.public_inputs(), p).is_ok()
-            }
+            (Self::Halo2(v), BlockProof::Halo2(p)) => halo2_verifies(v, env, p),
             _ => {
                 return Err(LightError::WrongSystem {
                     height: env.height,
@@ -318,7 +316,22 @@ pub fn verify_halo2_envelope(
     if verifier.vk_hash() != env.vk_hash {
         return Err(LightError::WrongKey(env.height));
     }
-    BlockVerifier::Halo2(Arc::new(verifier.clone())).check(env)
+    let BlockProof::Halo2(proof) = &env.proof else {
+        return Err(LightError::WrongSystem {
+            height: env.height,
+            expected: ProofSystem::Halo2,
+            got: env.system(),
+        });
+    };
+    if !halo2_verifies(verifier, env, proof) {
+        return Err(LightError::InvalidProof(env.height));
+    }
+    Ok(())
+}
+
+/// Whether a halo2 `proof` verifies for `env`'s shape and public inputs.
+fn halo2_verifies(verifier: &Halo2Verifier, env: &ProofEnvelope, proof: &[u8]) -> bool {
+    env.shape == verifier.shape() && verifier.verify(&env.public_inputs(), proof).is_ok()
 }
 
 /// Verifies the chain of `blocks` from the genesis of `spec`; returns the verified head
