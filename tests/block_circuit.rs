@@ -5,15 +5,10 @@
 //! aliasing attack on the chain id is a named regression). Also the constraint budget at depth 32.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use rustorium::halo2::field::to_halo2;
-use rustorium::halo2::halo2_proofs::dev::MockProver;
-use rustorium::halo2::halo2curves;
-use rustorium::halo2::halo2curves::ff::Field as _;
-use rustorium::halo2::{Plan, R1csCircuit};
+use rustorium::halo2::native::{self, Trace};
 use rustorium_circuits::block::NUM_PUBLIC_INPUTS;
-use rustorium_circuits::r1cs::assignment;
 
 use ark_ff::{AdditiveGroup, Field, PrimeField};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, SynthesisMode};
@@ -106,28 +101,42 @@ fn satisfied(c: &BlockCircuit) -> bool {
     }
 }
 
-/// The halo2 circuit of a shape (compiled once per shape per test run).
-fn halo2_plan(shape: CircuitShape) -> Arc<Plan> {
-    static PLANS: Mutex<BTreeMap<(usize, usize), Arc<Plan>>> = Mutex::new(BTreeMap::new());
-    let mut plans = PLANS.lock().expect("lock");
-    plans
-        .entry((shape.depth, shape.capacity))
-        .or_insert_with(|| Arc::new(rustorium::halo2::plan(shape).expect("plan")))
-        .clone()
+/// Whether `c` satisfies both circuits; they must agree.
+fn both(c: &BlockCircuit) -> bool {
+    let r1cs = satisfied(c);
+    assert_eq!(
+        r1cs,
+        halo2_satisfied(c),
+        "Groth16's and halo2's circuits disagree"
+    );
+    r1cs
 }
 
-/// Whether `c`'s witness satisfies the halo2 circuit of its shape: the compiled rows evaluated
-/// directly, and halo2's `MockProver` (every gate, copy constraint and the instance column, with
-/// the circuit's public inputs).
+/// Whether `c`'s witness satisfies the halo2 circuit of its shape (the chips' rules evaluated
+/// directly: every gate, lookup, copy constraint and the instance), and its layout is the
+/// shape's, the one keys are made for.
 fn halo2_satisfied(c: &BlockCircuit) -> bool {
-    let plan = halo2_plan(c.shape);
-    let Ok(z) = assignment(c.clone()) else {
+    let Ok(trace) = native::trace(c) else {
         return false;
     };
-    let rows = plan.satisfied(&z);
-    let mock = rustorium::halo2::mock_satisfied(&plan, &z);
-    assert_eq!(rows, mock, "the compiled rows and MockProver disagree");
-    rows
+    assert_eq!(
+        trace.layout,
+        halo2_layout(c.shape),
+        "a witness changed the layout"
+    );
+    trace.check(&c.public_inputs()).is_ok()
+}
+
+/// The layout of a shape's blank witness (what the keys are made from).
+fn halo2_layout(shape: CircuitShape) -> native::Layout {
+    native::trace(&BlockCircuit::blank(shape).expect("shape"))
+        .expect("layout")
+        .layout
+}
+
+/// `MockProver` on a trace with `public` as the instance.
+fn mock(trace: &Trace, public: &[Fr]) -> bool {
+    rustorium::halo2::mock_satisfied(trace, public)
 }
 
 fn sample_block() -> Vec<SignedTransfer> {
@@ -140,14 +149,14 @@ fn sample_block() -> Vec<SignedTransfer> {
 
 #[test]
 fn executed_blocks_satisfy_the_circuit() {
-    assert!(satisfied(&executed(&sample_block(), 4)));
-    assert!(satisfied(&executed(&sample_block(), 3)));
+    assert!(both(&executed(&sample_block(), 4)));
+    assert!(both(&executed(&sample_block(), 3)));
     // A block paying the producer, and a new account at exactly the protocol minimums.
-    assert!(satisfied(&executed(
+    assert!(both(&executed(
         &[t(4, Recipient::Index(PRODUCER), 7, 9, 0)],
         2
     )));
-    assert!(satisfied(&executed(
+    assert!(both(&executed(
         &[t(
             4,
             Recipient::NewKey(dev_secret(41).public_key()),
@@ -159,35 +168,20 @@ fn executed_blocks_satisfy_the_circuit() {
     )));
 }
 
-/// The halo2 circuit (the same R1CS compiled to PLONKish rows) is satisfied by executed blocks
-/// with the native roots and commitment as its instance, and by no other instance.
+/// The halo2 circuit is satisfied by executed blocks with the native roots and commitment as its
+/// instance, and by no other instance: by its rules and by halo2's `MockProver`.
 #[test]
 fn executed_blocks_satisfy_the_halo2_circuit_with_the_native_public_inputs() {
     let good = executed(&sample_block(), 4);
     assert!(halo2_satisfied(&good));
-    let plan = halo2_plan(good.shape);
-    let z = assignment(good.clone()).expect("assignment");
-    assert_eq!(
-        &z[1..=NUM_PUBLIC_INPUTS],
-        &good.public_inputs()[..],
-        "the R1CS's public variables are the native roots, commitment, chain and height"
-    );
-    let circuit = R1csCircuit {
-        plan: plan.clone(),
-        assignment: Some(Arc::new(z.iter().map(to_halo2).collect())),
-    };
-    let instance: Vec<_> = good.public_inputs().iter().map(to_halo2).collect();
-    let run = |instance: Vec<_>| {
-        MockProver::run(plan.k(), &circuit, vec![instance])
-            .expect("synthesize")
-            .verify()
-            .is_ok()
-    };
-    assert!(run(instance.clone()));
+    let trace = native::trace(&good).expect("layout");
+    let public = good.public_inputs();
+    assert!(mock(&trace, &public));
     for i in 0..NUM_PUBLIC_INPUTS {
-        let mut other = instance.clone();
-        other[i] += halo2curves::bn256::Fr::ONE;
-        assert!(!run(other), "public input {i} changed");
+        let mut other = public;
+        other[i] += Fr::ONE;
+        assert!(trace.check(&other).is_err(), "public input {i} changed");
+        assert!(!mock(&trace, &other), "public input {i} changed");
     }
 }
 
@@ -224,7 +218,7 @@ fn blocks_without_transfers_have_no_witness_and_no_satisfying_assignment() {
     noop.producer_siblings = r.siblings(PRODUCER, 0).expect("siblings");
     noop.old_root = root;
     noop.new_root = root;
-    assert!(!satisfied(&noop), "a no-op block satisfies the circuit");
+    assert!(!both(&noop), "a no-op block satisfies the circuit");
     // Everything else of that assignment is consistent: the producer's path gives the root, so
     // the first-slot rule is what refuses it.
     assert_eq!(
@@ -407,6 +401,22 @@ fn every_mutated_witness_value_is_unsatisfiable() {
         survivors.is_empty(),
         "mutating these left the halo2 circuit satisfied: {survivors:?}"
     );
+    // halo2's MockProver agrees on a sample (one mutation of each kind of value).
+    for name in [
+        "old root",
+        "producer index",
+        "slot 0 S",
+        "slot 1 receiver x",
+        "slot 2 amount + 2^64, fee - 1",
+        "padding fee",
+    ] {
+        let (_, c) = cases.iter().find(|(n, _)| n == name).expect("case");
+        let trace = native::trace(c).expect("layout");
+        assert!(
+            !mock(&trace, &c.public_inputs()),
+            "MockProver accepts {name}"
+        );
+    }
     assert!(cases.len() > 100);
 }
 
@@ -425,7 +435,7 @@ fn a_prover_cannot_redirect_a_signed_transfer_by_aliasing_the_chain_id() {
     }
     .sign(&dev_secret(alice));
     let honest_to_mallory = executed(std::slice::from_ref(&to_mallory), 1);
-    assert!(satisfied(&honest_to_mallory));
+    assert!(both(&honest_to_mallory));
     // Alice's real signature, and the aliasing chain id.
     let mut forged = honest_to_mallory.clone();
     forged.slots[0].r8 = to_bob.sig.r8;
@@ -445,7 +455,7 @@ fn a_prover_cannot_redirect_a_signed_transfer_by_aliasing_the_chain_id() {
         "the aliasing chain id is not a u64"
     );
     assert!(
-        !satisfied(&forged),
+        !both(&forged),
         "a prover redirected Alice's transfer to Mallory"
     );
 }
@@ -554,16 +564,16 @@ fn new_account_witness(amount: u64, fee: u64) -> BlockCircuit {
 /// witness being honest; the same construction at the minimums is satisfied (the control).
 #[test]
 fn account_creation_below_the_minimums_is_unsatisfiable() {
-    assert!(satisfied(&new_account_witness(
+    assert!(both(&new_account_witness(
         NEW_ACCOUNT_MIN_AMOUNT,
         NEW_ACCOUNT_MIN_FEE
     )));
     assert!(
-        !satisfied(&new_account_witness(0, NEW_ACCOUNT_MIN_FEE)),
+        !both(&new_account_witness(0, NEW_ACCOUNT_MIN_FEE)),
         "a free account (amount 0) was proven"
     );
     assert!(
-        !satisfied(&new_account_witness(NEW_ACCOUNT_MIN_AMOUNT, 0)),
+        !both(&new_account_witness(NEW_ACCOUNT_MIN_AMOUNT, 0)),
         "an account without a fee was proven"
     );
 }

@@ -622,7 +622,7 @@ fn systems_table(
             println!(
                 "| {depth} | {capacity} | halo2 (k = {}, {} rows) | {:.1} s (parameters + keys) | {:.2} s (incl. a {:.2} s self-check) | {} B | {:.2} ms | {:.0} MiB |",
                 h2.verifier().k(),
-                h2.plan().rows(),
+                h2.layout().rows(),
                 setup.as_secs_f64(),
                 median(proves).as_secs_f64(),
                 verify.as_secs_f64(),

@@ -1,9 +1,10 @@
 //! Rustorium's transparent proof system: the block statement proven with zcash's `halo2_proofs`
 //! (PLONKish arithmetization, inner-product-argument commitments over BN254 G1, no trusted setup).
 //!
-//! The circuit is the block circuit's own R1CS compiled into rows ([`compile`]), so a halo2 proof
-//! and a Groth16 proof of a block are proofs of one statement with the same public inputs
-//! `[old_root, new_root, commitment, chain_id, height]`. The parameters are hashed to the curve from
+//! The circuit is the block statement written on halo2 chips ([`native`]: Poseidon rounds, Baby
+//! Jubjub additions, swaps and byte lookups as custom gates), rule for rule as the Groth16
+//! circuit states it, with the same public inputs `[old_root, new_root, commitment, chain_id,
+//! height]`; the soundness tests require every witness change that breaks one to break the other. The parameters are hashed to the curve from
 //! a public string ([`params`]); the verifying key follows from the parameters and the circuit
 //! shape alone, so a light client derives it itself and needs no key file. Proofs use halo2's
 //! Blake2b transcript.
@@ -13,14 +14,13 @@
 //! endomorphism), so no newtype over arkworks is needed. [`field`] converts between the two
 //! libraries' scalar fields.
 
-pub mod compile;
 pub mod field;
+pub mod native;
 pub mod params;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ark_relations::gr1cs::SynthesisError;
 use halo2_proofs::plonk::{
     ProvingKey, SingleVerifier, VerifyingKey, create_proof, keygen_pk, keygen_vk, verify_proof,
 };
@@ -29,11 +29,10 @@ use halo2_proofs::transcript::{Blake2bRead, Blake2bWrite, Challenge255};
 use halo2curves::bn256::{Fr as H2Fr, G1Affine};
 use rustorium_circuits::Fr;
 use rustorium_circuits::block::{BlockCircuit, CircuitError, CircuitShape, NUM_PUBLIC_INPUTS};
-use rustorium_circuits::r1cs::{R1cs, assignment};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-pub use compile::{Plan, R1csCircuit};
+pub use native::{Layout, LayoutError, NativeCircuit, Trace};
 pub use {halo2_proofs, halo2curves};
 
 /// SHA-256 identifying a halo2 verifying key ([`vk_hash`]).
@@ -46,9 +45,9 @@ pub enum Halo2Error {
     /// The shape is not a valid circuit shape.
     #[error("circuit shape: {0}")]
     Shape(#[from] CircuitError),
-    /// The block circuit could not be synthesized.
-    #[error("synthesis: {0}")]
-    Synthesis(#[from] SynthesisError),
+    /// The witness cannot be laid out for its shape.
+    #[error("layout: {0}")]
+    Layout(#[from] LayoutError),
     /// halo2 failed (key generation or proving).
     #[error("halo2: {0}")]
     Plonk(String),
@@ -82,19 +81,19 @@ impl From<halo2_proofs::plonk::Error> for Halo2Error {
     }
 }
 
-/// The compiled circuit of a shape.
+/// The circuit of a shape: the layout of its blank witness.
 ///
 /// # Errors
 /// An invalid shape.
-pub fn plan(shape: CircuitShape) -> Result<Plan, Halo2Error> {
-    Ok(Plan::compile(&R1cs::of(BlockCircuit::blank(shape)?)?))
+pub fn layout(shape: CircuitShape) -> Result<Layout, Halo2Error> {
+    Ok(native::trace(&BlockCircuit::blank(shape)?)?.layout)
 }
 
 /// The verifying key's identity: SHA-256 over a domain tag, `k` and halo2's pinned form of the key
 /// (the field moduli, the domain, the constraint system, the fixed and permutation commitments).
 pub fn vk_hash(k: u32, vk: &VerifyingKey<G1Affine>) -> Halo2VkHash {
     let mut h = Sha256::new();
-    h.update(b"rustorium/halo2-ipa-bn254/r1cs-v1\0");
+    h.update(b"rustorium/halo2-ipa-bn254/native-v1\0");
     h.update(k.to_le_bytes());
     h.update(format!("{:?}", vk.pinned()).as_bytes());
     h.finalize().into()
@@ -104,7 +103,7 @@ pub fn vk_hash(k: u32, vk: &VerifyingKey<G1Affine>) -> Halo2VkHash {
 #[derive(Clone, Debug)]
 pub struct Halo2Verifier {
     shape: CircuitShape,
-    plan: Arc<Plan>,
+    layout: Arc<Layout>,
     params: Arc<Params<G1Affine>>,
     vk: VerifyingKey<G1Affine>,
     vk_hash: Halo2VkHash,
@@ -117,14 +116,14 @@ impl Halo2Verifier {
     /// # Errors
     /// An invalid shape, a cache that cannot be written, key generation failing.
     pub fn new(shape: CircuitShape, params_dir: Option<&Path>) -> Result<Self, Halo2Error> {
-        let plan = Arc::new(plan(shape)?);
-        let k = plan.k();
+        let layout = Arc::new(layout(shape)?);
+        let k = native::k_of(&layout);
         let params = params::params(k, params_dir)?;
-        let vk = keygen_vk(&*params, &blank(&plan))?;
+        let vk = keygen_vk(&*params, &blank(&layout))?;
         Ok(Self {
             shape,
             vk_hash: vk_hash(k, &vk),
-            plan,
+            layout,
             params,
             vk,
         })
@@ -174,10 +173,10 @@ impl Halo2Verifier {
     }
 }
 
-fn blank(plan: &Arc<Plan>) -> R1csCircuit {
-    R1csCircuit {
-        plan: plan.clone(),
-        assignment: None,
+fn blank(layout: &Arc<Layout>) -> NativeCircuit {
+    NativeCircuit {
+        layout: layout.clone(),
+        values: None,
     }
 }
 
@@ -198,7 +197,7 @@ impl Halo2Prover {
         let pk = keygen_pk(
             &*verifier.params,
             verifier.vk.clone(),
-            &blank(&verifier.plan),
+            &blank(&verifier.layout),
         )?;
         Ok(Self { verifier, pk })
     }
@@ -208,9 +207,9 @@ impl Halo2Prover {
         &self.verifier
     }
 
-    /// The compiled circuit.
-    pub fn plan(&self) -> &Arc<Plan> {
-        &self.verifier.plan
+    /// The circuit.
+    pub fn layout(&self) -> &Arc<Layout> {
+        &self.verifier.layout
     }
 
     /// Proves `circuit` (a block laid out for this prover's shape) and checks the proof before
@@ -218,7 +217,7 @@ impl Halo2Prover {
     /// [`Halo2Error::Unsatisfied`], never a proof.
     ///
     /// # Errors
-    /// Wrong shape, synthesis, [`Halo2Error::Unsatisfied`].
+    /// Wrong shape, a witness that cannot be laid out, [`Halo2Error::Unsatisfied`].
     pub fn prove(&self, circuit: BlockCircuit) -> Result<Vec<u8>, Halo2Error> {
         let shape = self.verifier.shape;
         if circuit.shape != shape {
@@ -228,24 +227,31 @@ impl Halo2Prover {
             });
         }
         let public = circuit.public_inputs();
-        let proof = self.prove_assignment(&assignment(circuit)?)?;
+        let trace = native::trace(&circuit)?;
+        let proof = self.prove_trace(&trace, &public)?;
         self.verifier
             .verify(&public, &proof)
             .map_err(|_| Halo2Error::Unsatisfied)?;
         Ok(proof)
     }
 
-    /// Proves a full R1CS assignment `[1, inputs…, witness…]` without checking the result.
+    /// Proves a trace's values for `public` without checking the result.
     ///
     /// # Errors
-    /// halo2 failing.
-    pub fn prove_assignment(&self, z: &[Fr]) -> Result<Vec<u8>, Halo2Error> {
-        let plan = &self.verifier.plan;
-        let z: Vec<H2Fr> = z.iter().map(field::to_halo2).collect();
-        let instance = z[1..=plan.num_public()].to_vec();
-        let circuit = R1csCircuit {
-            plan: plan.clone(),
-            assignment: Some(Arc::new(z)),
+    /// A trace of another layout ([`Halo2Error::Unsatisfied`]), halo2 failing.
+    pub fn prove_trace(
+        &self,
+        trace: &Trace,
+        public: &[Fr; NUM_PUBLIC_INPUTS],
+    ) -> Result<Vec<u8>, Halo2Error> {
+        let layout = &self.verifier.layout;
+        if trace.layout != **layout {
+            return Err(Halo2Error::Unsatisfied);
+        }
+        let instance: Vec<H2Fr> = public.iter().map(field::to_halo2).collect();
+        let circuit = NativeCircuit {
+            layout: layout.clone(),
+            values: Some(Arc::new(trace.values.clone())),
         };
         let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
         create_proof(
@@ -260,16 +266,16 @@ impl Halo2Prover {
     }
 }
 
-/// Whether a full assignment satisfies the compiled circuit, by halo2's `MockProver` (every gate
-/// on every row, every copy constraint, the instance column).
-pub fn mock_satisfied(plan: &Arc<Plan>, z: &[Fr]) -> bool {
-    let z: Vec<H2Fr> = z.iter().map(field::to_halo2).collect();
-    let instance = z[1..=plan.num_public()].to_vec();
-    let circuit = R1csCircuit {
-        plan: plan.clone(),
-        assignment: Some(Arc::new(z)),
+/// Whether a trace satisfies its circuit by halo2's `MockProver` (every gate, lookup and copy
+/// constraint, the instance column `public`).
+pub fn mock_satisfied(trace: &Trace, public: &[Fr]) -> bool {
+    let instance: Vec<H2Fr> = public.iter().map(field::to_halo2).collect();
+    let circuit = NativeCircuit {
+        layout: Arc::new(trace.layout.clone()),
+        values: Some(Arc::new(trace.values.clone())),
     };
-    match halo2_proofs::dev::MockProver::run(plan.k(), &circuit, vec![instance]) {
+    match halo2_proofs::dev::MockProver::run(native::k_of(&trace.layout), &circuit, vec![instance])
+    {
         Ok(prover) => prover.verify().is_ok(),
         Err(_) => false,
     }

@@ -1378,7 +1378,7 @@ fn load_halo2(
         provenance = "transparent",
         vk_hash = %hex::encode(got),
         k = h2.verifier().k(),
-        rows = h2.plan().rows(),
+        rows = h2.layout().rows(),
         secs = start.elapsed().as_secs_f64(),
         "halo2 keys derived"
     );
