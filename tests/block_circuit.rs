@@ -484,6 +484,26 @@ fn constraint_budget_at_depth_32() {
         per_transfer <= 40_000,
         "{per_transfer} constraints per transfer"
     );
+    // halo2's rows: the chips keep a depth-32 transfer at about 11.6k rows (four 32-level paths
+    // of 67-row hashes, the signature's two scalar multiplications), one transfer in 2^14 rows.
+    let rows = |capacity| {
+        halo2_layout(CircuitShape {
+            depth: 32,
+            capacity,
+        })
+        .rows()
+    };
+    let (one, two) = (rows(1), rows(2));
+    println!(
+        "halo2 at depth 32: capacity 1 = {one} rows, per transfer = {}",
+        two - one
+    );
+    assert!(two - one <= 12_500, "{} rows per transfer", two - one);
+    let layout = halo2_layout(CircuitShape {
+        depth: 32,
+        capacity: 1,
+    });
+    assert_eq!(native::k_of(&layout), 14, "depth 32 x 1 fits 2^14 rows");
 }
 
 /// The witness of one transfer to a new key, built leaf by leaf on a store (not by native

@@ -897,7 +897,7 @@ fn snarkjs_reads_our_r1cs_and_wtns() {
     );
 }
 
-/// halo2 on a small chain (capacity 1 keeps the circuit at 2^16 rows): real proofs verify for
+/// halo2 on a small chain (depth 4, capacity 1: 2^13 rows): real proofs verify for
 /// their own block only; envelopes round-trip and refuse corruption; a light client that derives
 /// the verifier itself (no key file) syncs the chain and refuses lies.
 #[test]
@@ -974,6 +974,54 @@ fn halo2_proofs_verify_for_their_block_only_and_a_light_client_syncs_them() {
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert!(ProofEnvelope::decode(&trailing).is_err());
+    // `rustorium light verify` needs no key file for a halo2 envelope: it derives the key from the
+    // envelope's shape, and checks it against a pinned hash when given one.
+    let files = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, env: &ProofEnvelope| {
+        let path = files.path().join(name);
+        std::fs::write(&path, env.encode()).expect("write");
+        path.to_str().expect("utf8").to_string()
+    };
+    let cache_arg = cache.to_str().expect("utf8");
+    let light_verify = |file: &str, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustorium"))
+            .args([
+                "light",
+                "verify",
+                "--proof",
+                file,
+                "--params-dir",
+                cache_arg,
+            ])
+            .args(extra)
+            .output()
+            .expect("run rustorium");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let good = write("block-1.proof", env1);
+    let pin = hex::encode(verifier.vk_hash());
+    let (code, text) = light_verify(&good, &["--vk-hash", &pin]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("valid: halo2 proof, height 1"), "{text}");
+    let (code, text) = light_verify(&good, &["--vk-hash", &"00".repeat(32)]);
+    assert_eq!(code, Some(1), "a key hash the chain does not pin: {text}");
+    let mut relabelled = env1.clone();
+    relabelled.proof = env2.proof.clone();
+    let (code, text) = light_verify(&write("relabelled.proof", &relabelled), &[]);
+    assert_eq!(
+        code,
+        Some(1),
+        "block 2's proof with block 1's roots: {text}"
+    );
+    let bytes = env1.encode();
+    std::fs::write(files.path().join("short.proof"), &bytes[..bytes.len() / 2]).expect("write");
+    let short = files.path().join("short.proof");
+    let (code, _) = light_verify(short.to_str().expect("utf8"), &[]);
+    assert_eq!(code, Some(2), "a truncated envelope is malformed");
+
     // A light client derives the verifier itself (transparent: parameters from a public string,
     // the key from the shape) and gets the same key hash as the prover.
     let derived = Halo2Verifier::new(shape, Some(&cache)).expect("derive");

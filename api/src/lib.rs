@@ -276,6 +276,9 @@ async fn genesis(State(n): State<Shared>) -> Response {
             "verifying_keys": n.genesis().verifying_keys.iter().map(|(c, h)| json!({
                 "capacity": c, "hash": hex::encode(h),
             })).collect::<Vec<_>>(),
+            "halo2_keys": n.genesis().halo2_keys.iter().map(|(c, h)| json!({
+                "capacity": c, "hash": hex::encode(h),
+            })).collect::<Vec<_>>(),
         })),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
     }

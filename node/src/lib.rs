@@ -1382,7 +1382,7 @@ fn load_halo2(
         secs = start.elapsed().as_secs_f64(),
         "halo2 keys derived"
     );
-    if let Some(pinned) = genesis.pinned_vk(config.capacity)
+    if let Some(pinned) = genesis.pinned_halo2_vk(config.capacity)
         && pinned != got
     {
         return Err(NodeError::Config(format!(

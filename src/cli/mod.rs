@@ -121,6 +121,14 @@ pub(crate) fn load_genesis(
 }
 
 /// A genesis for display: its path, or "the built-in devnet genesis".
+/// The default halo2 parameter cache: `$HOME/.cache/rustorium/halo2` (parameters are derived from a
+/// public string, so the cache holds nothing secret).
+pub(crate) fn halo2_params_dir() -> std::path::PathBuf {
+    std::env::var_os("HOME")
+        .map_or_else(std::env::temp_dir, std::path::PathBuf::from)
+        .join(".cache/rustorium/halo2")
+}
+
 pub(crate) fn genesis_name(path: Option<&std::path::Path>) -> String {
     path.map_or("the built-in devnet genesis".to_string(), |p| {
         p.display().to_string()

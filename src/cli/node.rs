@@ -227,11 +227,9 @@ pub(crate) struct LightArgs {
 
 impl LightArgs {
     fn params_dir(&self) -> PathBuf {
-        self.params_dir.clone().unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map_or_else(std::env::temp_dir, PathBuf::from)
-                .join(".cache/rustorium/halo2")
-        })
+        self.params_dir
+            .clone()
+            .unwrap_or_else(super::halo2_params_dir)
     }
 }
 
@@ -657,7 +655,11 @@ fn sync(a: &LightArgs) -> Result<(u64, Fr)> {
         let hash = vk_hash(&vk);
         (shape, Key::Groth16(Box::new(vk)), hash)
     };
-    let pinned = match (&a.vk_hash, genesis.pinned_vk(shape.capacity)) {
+    let genesis_pin = match key {
+        Key::Halo2(_) => genesis.pinned_halo2_vk(shape.capacity),
+        Key::Groth16(_) => genesis.pinned_vk(shape.capacity),
+    };
+    let pinned = match (&a.vk_hash, genesis_pin) {
         (Some(h), _) => {
             let h: [u8; 32] = hex::decode(h.trim_start_matches("0x"))
                 .ok()

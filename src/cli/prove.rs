@@ -10,10 +10,11 @@ use anyhow::{Context, Result};
 use ark_std::rand::SeedableRng;
 use clap::{Args, Subcommand};
 use rand_chacha::ChaCha20Rng;
-use rustorium::light::verify_envelope;
+use rustorium::halo2::Halo2Verifier;
+use rustorium::light::{verify_envelope, verify_halo2_envelope};
 use rustorium::prover::{
-    KeyPair, ProofEnvelope, Prover, dev_setup, load_proving_key, load_verifying_key, proof_json,
-    public_json, save_keys, verifying_key_json, vk_hash,
+    KeyPair, ProofEnvelope, ProofSystem, Prover, dev_setup, load_proving_key, load_verifying_key,
+    proof_json, public_json, save_keys, verifying_key_json, vk_hash,
 };
 use rustorium_circuits::block::{BlockCircuit, CircuitShape};
 use rustorium_circuits::witness::BlockWitness;
@@ -41,14 +42,23 @@ pub(crate) struct SetupArgs {
 
 #[derive(Subcommand)]
 pub(crate) enum LightCommand {
-    /// Verify a proof envelope: exit 0 if valid, 1 if invalid, 2 if malformed.
+    /// Verify a proof envelope: exit 0 if valid, 1 if invalid, 2 if malformed. A Groth16 envelope
+    /// needs the verifying key file; a halo2 envelope needs nothing (its key is derived from the
+    /// envelope's shape and public parameters) but can be pinned to a key hash.
     Verify {
-        /// Verifying key file (`verifying.key`).
+        /// Verifying key file (`verifying.key`): required for a Groth16 envelope.
         #[arg(long)]
-        vk: PathBuf,
+        vk: Option<PathBuf>,
         /// Proof envelope file (`block-<height>.proof`).
         #[arg(long)]
         proof: PathBuf,
+        /// halo2: the key hash the chain pins (hex, from its genesis or `/vk`); the derived key
+        /// must have it.
+        #[arg(long)]
+        vk_hash: Option<String>,
+        /// halo2: where parameters are cached (default `$HOME/.cache/rustorium/halo2`).
+        #[arg(long)]
+        params_dir: Option<PathBuf>,
     },
 }
 
@@ -212,13 +222,19 @@ pub(crate) fn run_setup(a: SetupArgs) -> Result<Outcome> {
 }
 
 pub(crate) fn run_light(cmd: LightCommand) -> Result<Outcome> {
-    match cmd {
-        LightCommand::Verify { vk, proof } => {
+    let LightCommand::Verify {
+        vk,
+        proof,
+        vk_hash: pinned,
+        params_dir,
+    } = cmd;
+    let bytes = std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
+    let env =
+        ProofEnvelope::decode(&bytes).with_context(|| format!("decoding {}", proof.display()))?;
+    let verdict = match env.system() {
+        ProofSystem::Groth16 => {
+            let vk = vk.context("a Groth16 envelope needs --vk")?;
             let (shape, vk) = load_verifying_key(&vk)?;
-            let bytes =
-                std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
-            let env = ProofEnvelope::decode(&bytes)
-                .with_context(|| format!("decoding {}", proof.display()))?;
             if env.shape != shape {
                 println!(
                     "invalid: envelope is for shape {:?}, key for {:?}",
@@ -226,21 +242,40 @@ pub(crate) fn run_light(cmd: LightCommand) -> Result<Outcome> {
                 );
                 return Ok(Outcome::Status(1));
             }
-            match verify_envelope(&vk, &env) {
-                Ok(()) => {
-                    println!(
-                        "valid: height {} root {} -> {}",
-                        env.height,
-                        rustorium_circuits::field::to_decimal(&env.old_root()),
-                        rustorium_circuits::field::to_decimal(&env.new_root())
-                    );
-                    Ok(Outcome::Ok)
-                }
-                Err(e) => {
-                    println!("invalid: {e}");
-                    Ok(Outcome::Status(1))
-                }
+            verify_envelope(&vk, &env)
+        }
+        ProofSystem::Halo2 => {
+            let dir = params_dir.unwrap_or_else(super::halo2_params_dir);
+            let verifier = Halo2Verifier::new(env.shape, Some(&dir))
+                .with_context(|| format!("deriving the halo2 key for {:?}", env.shape))?;
+            let derived = hex::encode(verifier.vk_hash());
+            if let Some(pinned) = pinned
+                && !pinned.eq_ignore_ascii_case(&derived)
+            {
+                println!(
+                    "invalid: the key for {:?} is {derived}, not {pinned}",
+                    env.shape
+                );
+                return Ok(Outcome::Status(1));
             }
+            eprintln!("halo2 key for {:?}: {derived}", env.shape);
+            verify_halo2_envelope(&verifier, &env)
+        }
+    };
+    match verdict {
+        Ok(()) => {
+            println!(
+                "valid: {} proof, height {} root {} -> {}",
+                env.system(),
+                env.height,
+                rustorium_circuits::field::to_decimal(&env.old_root()),
+                rustorium_circuits::field::to_decimal(&env.new_root())
+            );
+            Ok(Outcome::Ok)
+        }
+        Err(e) => {
+            println!("invalid: {e}");
+            Ok(Outcome::Status(1))
         }
     }
 }

@@ -13,6 +13,10 @@
 //! [[verifying_keys]]   # optional: the key light clients pin, per circuit capacity
 //! capacity = 4
 //! hash = "<64 hex chars: SHA-256 of the compressed verifying key>"
+//! [[verifying_keys]]   # a halo2 chain's key (derived from the shape: transparent)
+//! system = "halo2"     # default "groth16"
+//! capacity = 4
+//! hash = "<64 hex chars: rustorium_halo2::vk_hash>"
 //! ```
 //! Accounts get indices 0, 1, … in file order. A node refuses to prove with a key whose hash
 //! differs from the one its genesis pins for its capacity; `light sync` pins it by default.
@@ -88,6 +92,9 @@ struct GenesisFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PinnedKey {
+    /// `"groth16"` (default) or `"halo2"`.
+    #[serde(default)]
+    system: Option<String>,
     capacity: usize,
     hash: String,
 }
@@ -116,8 +123,11 @@ pub struct Genesis {
     pub accounts: Vec<Account>,
     /// Validators (empty: single-producer mode), with their fee accounts.
     pub validators: Vec<(ed25519_dalek::VerifyingKey, u64)>,
-    /// Pinned verifying-key hashes `(capacity, SHA-256 of the compressed key)`.
+    /// Pinned Groth16 verifying-key hashes `(capacity, SHA-256 of the compressed key)`.
     pub verifying_keys: Vec<(usize, [u8; 32])>,
+    /// Pinned halo2 verifying-key hashes `(capacity, rustorium_halo2::vk_hash)`
+    /// (`system = "halo2"`).
+    pub halo2_keys: Vec<(usize, [u8; 32])>,
     /// Whether the chain is a devnet (`devnet = true`): only then may its nodes prove with
     /// insecure devnet keys. Not part of the genesis state (the roots do not change).
     pub devnet: bool,
@@ -231,18 +241,28 @@ impl Genesis {
             return Err(invalid("too many validators".into()));
         }
         let mut verifying_keys: Vec<(usize, [u8; 32])> = Vec::new();
+        let mut halo2_keys: Vec<(usize, [u8; 32])> = Vec::new();
         for (i, k) in file.verifying_keys.iter().enumerate() {
             let hash: [u8; 32] = hex::decode(k.hash.trim_start_matches("0x"))
                 .ok()
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| invalid(format!("verifying_keys[{i}].hash: not 32 bytes of hex")))?;
-            if verifying_keys.iter().any(|(c, _)| *c == k.capacity) {
+            let (keys, system) = match k.system.as_deref() {
+                None | Some("groth16") => (&mut verifying_keys, "groth16"),
+                Some("halo2") => (&mut halo2_keys, "halo2"),
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "verifying_keys[{i}].system: {other:?} is neither \"groth16\" nor \"halo2\""
+                    )));
+                }
+            };
+            if keys.iter().any(|(c, _)| *c == k.capacity) {
                 return Err(invalid(format!(
-                    "verifying_keys[{i}]: capacity {} pinned twice",
+                    "verifying_keys[{i}]: {system} capacity {} pinned twice",
                     k.capacity
                 )));
             }
-            verifying_keys.push((k.capacity, hash));
+            keys.push((k.capacity, hash));
         }
         Ok(Self {
             chain_id: file.chain_id,
@@ -250,6 +270,7 @@ impl Genesis {
             accounts,
             validators,
             verifying_keys,
+            halo2_keys,
             devnet: file.devnet,
         })
     }
@@ -272,13 +293,19 @@ impl Genesis {
         h.finalize().into()
     }
 
-    /// The verifying-key hash this genesis pins for `capacity`, if any.
+    /// The Groth16 verifying-key hash this genesis pins for `capacity`, if any.
     pub fn pinned_vk(&self, capacity: usize) -> Option<[u8; 32]> {
-        self.verifying_keys
-            .iter()
-            .find(|(c, _)| *c == capacity)
-            .map(|(_, h)| *h)
+        find_pin(&self.verifying_keys, capacity)
     }
+
+    /// The halo2 verifying-key hash this genesis pins for `capacity`, if any.
+    pub fn pinned_halo2_vk(&self, capacity: usize) -> Option<[u8; 32]> {
+        find_pin(&self.halo2_keys, capacity)
+    }
+}
+
+fn find_pin(pins: &[(usize, [u8; 32])], capacity: usize) -> Option<[u8; 32]> {
+    pins.iter().find(|(c, _)| *c == capacity).map(|(_, h)| *h)
 }
 
 #[cfg(test)]
@@ -364,5 +391,49 @@ mod tests {
             "ff".repeat(32)
         );
         assert!(Genesis::parse(&bad_key, "g").is_err());
+    }
+
+    #[test]
+    fn keys_are_pinned_per_system_and_capacity() {
+        let pin = |system: &str, capacity: usize, byte: &str| {
+            format!(
+                "[[verifying_keys]]\n{system}capacity = {capacity}\nhash = \"{}\"\n",
+                byte.repeat(32)
+            )
+        };
+        let base = "chain_id = 7\ndepth = 8\n";
+        let g = Genesis::parse(
+            &format!(
+                "{base}{}{}{}",
+                pin("", 4, "aa"),
+                pin("system = \"halo2\"\n", 4, "bb"),
+                pin("system = \"groth16\"\n", 1, "cc")
+            ),
+            "g",
+        )
+        .expect("valid");
+        assert_eq!(g.pinned_vk(4), Some([0xaa; 32]));
+        assert_eq!(g.pinned_halo2_vk(4), Some([0xbb; 32]));
+        assert_eq!(g.pinned_vk(1), Some([0xcc; 32]));
+        assert_eq!(g.pinned_halo2_vk(1), None);
+        let err = Genesis::parse(
+            &format!("{base}{}", pin("system = \"plonk\"\n", 4, "aa")),
+            "g",
+        )
+        .expect_err("unknown system");
+        assert!(err.to_string().contains("plonk"), "{err}");
+        let err = Genesis::parse(
+            &format!(
+                "{base}{}{}",
+                pin("system = \"halo2\"\n", 4, "aa"),
+                pin("system = \"halo2\"\n", 4, "bb")
+            ),
+            "g",
+        )
+        .expect_err("twice");
+        assert!(
+            err.to_string().contains("halo2 capacity 4 pinned twice"),
+            "{err}"
+        );
     }
 }
