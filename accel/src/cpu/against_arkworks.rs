@@ -111,27 +111,50 @@ fn g1_and_g2_msm_equal_arkworks_on_edge_cases() {
     sizes.extend((0..2).map(|_| rng.gen_range(4097..12_000)));
     // Large enough for spread digits to take the in-order path (skewed ones stay sorted).
     sizes.push(1 << 18);
-    let in_order = pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed);
+    // The inputs and arkworks' answers once per size (random bases are scalar multiplications:
+    // at 2^18 making them per variant was most of this test's time), then every variant.
+    let g1: Vec<_> = sizes
+        .iter()
+        .flat_map(|&n| edge_case_inputs_in::<G1Projective>(n, n as u64))
+        .map(|(name, bases, scalars)| {
+            let want = G1Projective::msm_bigint(&bases, &scalars);
+            (name, bases, scalars, want)
+        })
+        .collect();
+    // G2 above the chunking threshold: one size is enough.
+    let g2_cases: Vec<_> = sizes
+        .iter()
+        .filter(|&&n| n <= 4096)
+        .flat_map(|&n| edge_case_inputs_in::<G2Projective>(n, n as u64))
+        .map(|(name, bases, scalars)| {
+            let want = G2Projective::msm_bigint(&bases, &scalars);
+            (name, bases, scalars, want)
+        })
+        .collect();
     for (path, glv) in variants() {
-        for &n in &sizes {
-            for (name, bases, scalars) in edge_case_inputs_in::<G1Projective>(n, n as u64) {
-                let want = G1Projective::msm_bigint(&bases, &scalars);
-                let got = pippenger::msm_with(path, glv, &bases, &scalars);
-                assert_eq!(got, want, "G1 {name}, n = {n}, {path:?}, {glv:?}");
-            }
-            if n > 4096 {
-                continue; // G2 above the chunking threshold: one size is enough
-            }
-            for (name, bases, scalars) in edge_case_inputs_in::<G2Projective>(n, n as u64) {
-                let want = G2Projective::msm_bigint(&bases, &scalars);
-                let got = pippenger::msm_with(path, glv, &bases, &scalars);
-                assert_eq!(got, want, "G2 {name}, n = {n}, {path:?}, {glv:?}");
-            }
+        let in_order = pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed);
+        for (name, bases, scalars, want) in &g1 {
+            let got = pippenger::msm_with(path, glv, bases, scalars);
+            assert_eq!(
+                got,
+                *want,
+                "G1 {name}, n = {}, {path:?}, {glv:?}",
+                bases.len()
+            );
         }
         assert!(
             pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed) > in_order,
             "no task took the in-order path"
         );
+        for (name, bases, scalars, want) in &g2_cases {
+            let got = pippenger::msm_with(path, glv, bases, scalars);
+            assert_eq!(
+                got,
+                *want,
+                "G2 {name}, n = {}, {path:?}, {glv:?}",
+                bases.len()
+            );
+        }
         // Every G2 size to 64, mixed scalars.
         let g2: Vec<crate::G2Affine> = G2Projective::normalize_batch(
             &(0..64)
