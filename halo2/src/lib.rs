@@ -228,7 +228,7 @@ impl Halo2Prover {
         }
         let public = circuit.public_inputs();
         let trace = native::trace(&circuit)?;
-        let proof = self.prove_trace(&trace, &public)?;
+        let proof = self.prove_trace(trace, &public)?;
         self.verifier
             .verify(&public, &proof)
             .map_err(|_| Halo2Error::Unsatisfied)?;
@@ -241,7 +241,7 @@ impl Halo2Prover {
     /// A trace of another layout ([`Halo2Error::Unsatisfied`]), halo2 failing.
     pub fn prove_trace(
         &self,
-        trace: &Trace,
+        trace: Trace,
         public: &[Fr; NUM_PUBLIC_INPUTS],
     ) -> Result<Vec<u8>, Halo2Error> {
         let layout = &self.verifier.layout;
@@ -251,7 +251,7 @@ impl Halo2Prover {
         let instance: Vec<H2Fr> = public.iter().map(field::to_halo2).collect();
         let circuit = NativeCircuit {
             layout: layout.clone(),
-            values: Some(Arc::new(trace.values.clone())),
+            values: Some(Arc::new(trace.values)),
         };
         let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
         create_proof(

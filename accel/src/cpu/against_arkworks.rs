@@ -101,6 +101,23 @@ fn g1_msm_equals_arkworks_at_every_boundary_to_4096() {
     }
 }
 
+/// An MSM's name, bases, scalars and arkworks' answer.
+type Answered<G> = (String, Vec<<G as CurveGroup>::Affine>, Vec<ScalarBigInt>, G);
+
+/// The shared edge cases of each size with arkworks' answer to each.
+fn answered<G>(sizes: impl Iterator<Item = usize>) -> Vec<Answered<G>>
+where
+    G: CurveGroup<ScalarField = ark_bn254::Fr> + PrimeGroup + VariableBaseMSM,
+{
+    sizes
+        .flat_map(|n| edge_case_inputs_in::<G>(n, n as u64))
+        .map(|(name, bases, scalars)| {
+            let want = G::msm_bigint(&bases, &scalars);
+            (name, bases, scalars, want)
+        })
+        .collect()
+}
+
 /// The shared edge cases (random, zero, one, small, r − 1 and r − 2, repeated bases, the
 /// identity, cancelling pairs, one base) in G1 and G2, at sizes around the batch, the chunking
 /// threshold and above.
@@ -113,24 +130,9 @@ fn g1_and_g2_msm_equal_arkworks_on_edge_cases() {
     sizes.push(1 << 18);
     // The inputs and arkworks' answers once per size (random bases are scalar multiplications:
     // at 2^18 making them per variant was most of this test's time), then every variant.
-    let g1: Vec<_> = sizes
-        .iter()
-        .flat_map(|&n| edge_case_inputs_in::<G1Projective>(n, n as u64))
-        .map(|(name, bases, scalars)| {
-            let want = G1Projective::msm_bigint(&bases, &scalars);
-            (name, bases, scalars, want)
-        })
-        .collect();
+    let g1 = answered::<G1Projective>(sizes.iter().copied());
     // G2 above the chunking threshold: one size is enough.
-    let g2_cases: Vec<_> = sizes
-        .iter()
-        .filter(|&&n| n <= 4096)
-        .flat_map(|&n| edge_case_inputs_in::<G2Projective>(n, n as u64))
-        .map(|(name, bases, scalars)| {
-            let want = G2Projective::msm_bigint(&bases, &scalars);
-            (name, bases, scalars, want)
-        })
-        .collect();
+    let g2_cases = answered::<G2Projective>(sizes.iter().copied().filter(|&n| n <= 4096));
     for (path, glv) in variants() {
         let in_order = pippenger::IN_ORDER_TASKS.load(std::sync::atomic::Ordering::Relaxed);
         for (name, bases, scalars, want) in &g1 {
